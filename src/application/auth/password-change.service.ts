@@ -1,0 +1,57 @@
+import type { Database } from '../../data/database/database.js';
+import { AppError } from '../../http/errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
+import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import { hashPassword, verifyPassword } from '../../tenancy/users/password.js';
+import {
+  findUserCredentialsById,
+  updatePasswordHash,
+} from '../../tenancy/users/user.repository.js';
+import { revokeUserSessions } from './session.repository.js';
+import type { SessionPrincipal } from './session.service.js';
+
+/**
+ * Replaces the signed-in user's password after checking the current one, and revokes the
+ * user's other sessions so that a stolen session does not outlive the change.
+ */
+export async function changePassword(
+  db: Database,
+  context: RequestContext,
+  principal: SessionPrincipal,
+  input: { currentPassword: string; newPassword: string },
+): Promise<void> {
+  const user = await findUserCredentialsById(db, principal.user.id);
+  if (!user || !(await verifyPassword(user.passwordHash, input.currentPassword))) {
+    throw new AppError('validation_failed', 'Validation error', [
+      { field: 'currentPassword', message: 'Current password is wrong' },
+    ]);
+  }
+  if (input.currentPassword === input.newPassword) {
+    throw new AppError('validation_failed', 'Validation error', [
+      { field: 'newPassword', message: 'New password must differ from the current one' },
+    ]);
+  }
+
+  const passwordHash = await hashPassword(input.newPassword);
+  await db.transaction(async (tx) => {
+    await updatePasswordHash(tx, user.id, passwordHash);
+    const revoked = await revokeUserSessions(tx, user.id, principal.session.id);
+    const actor = {
+      type: 'user' as const,
+      id: user.id,
+      email: user.email,
+      sessionId: principal.session.id,
+    };
+    await appendAuditRecords(tx, [
+      buildAuditRecord(actor, context, {
+        action: 'user.password_changed',
+        resourceType: 'user',
+        resourceId: user.id,
+        metadata: { otherSessionsRevoked: revoked },
+        sensitivity: 'sensitive',
+        complianceRelevant: true,
+      }),
+    ]);
+  });
+}

@@ -1,0 +1,52 @@
+import { Command, CommanderError } from 'commander';
+
+import { ConfigError } from '../config/load-config.js';
+import { DataDirLockedError } from '../data/database/data-dir-lock.js';
+import { AppError } from '../http/errors.js';
+import { registerBootstrap } from './commands/bootstrap.command.js';
+import { registerKeys } from './commands/keys.command.js';
+import { registerMigrate } from './commands/migrate.command.js';
+import { registerServe } from './commands/serve.command.js';
+import { UsageError } from './cli-context.js';
+
+/** Exit code for invalid configuration, distinct from other failures (1). */
+const EXIT_CONFIG = 2;
+
+function reportFailure(error: unknown): number {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`mindweave: ${error.message}\n`);
+    return EXIT_CONFIG;
+  }
+  if (error instanceof AppError) {
+    const details =
+      error.details?.map((issue) => `\n  ${issue.field}: ${issue.message}`).join('') ?? '';
+    process.stderr.write(`mindweave: ${error.message}${details}\n`);
+    return 1;
+  }
+  if (error instanceof UsageError || error instanceof DataDirLockedError) {
+    process.stderr.write(`mindweave: ${error.message}\n`);
+    return 1;
+  }
+  process.stderr.write(
+    `mindweave: unexpected failure: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
+  return 1;
+}
+
+const program = new Command()
+  .name('mindweave')
+  .description('MindWeave: self-hosted AI governance gateway')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerServe(program);
+registerMigrate(program);
+registerBootstrap(program);
+registerKeys(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  process.exit(reportFailure(error));
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Treats an empty environment variable as unset, as shells and .env files often produce them. */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const postgresUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: 'must be a postgres:// or postgresql:// URL',
+});
+
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
+
+const boundedInteger = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a whole number between ${min} and ${max}` })
+    .int({ error: `must be a whole number between ${min} and ${max}` })
+    .min(min, { error: `must be a whole number between ${min} and ${max}` })
+    .max(max, { error: `must be a whole number between ${min} and ${max}` });
+
+const secret = z.string().min(1).max(4096);
+
+/** The environment variables MindWeave reads, with their defaults. */
+export const configSchema = z.object({
+  HOST: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .union([z.ipv4(), z.ipv6(), z.literal('localhost')], {
+        error: 'must be an IPv4 or IPv6 address or localhost',
+      })
+      .default('127.0.0.1'),
+  ),
+  PORT: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.coerce
+      .number({ error: 'must be a whole number' })
+      .int({ error: 'must be a whole number' })
+      .min(0, { error: 'must be between 0 and 65535' })
+      .max(65535, { error: 'must be between 0 and 65535' })
+      .default(3000),
+  ),
+  MINDWEAVE_DATA_DIR: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.string().min(1).max(1024).default('./data'),
+  ),
+  DATABASE_URL: optional(postgresUrl),
+  REDIS_URL: optional(redisUrl),
+  ANTHROPIC_BASE_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    httpUrl.default('https://api.anthropic.com'),
+  ),
+  ANTHROPIC_API_KEY: optional(secret),
+  OPENAI_BASE_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    httpUrl.default('https://api.openai.com/v1'),
+  ),
+  OPENAI_API_KEY: optional(secret),
+  LOG_LEVEL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  ),
+  UPSTREAM_TIMEOUT_MS: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(1000, 3_600_000).default(600_000),
+  ),
+  SHUTDOWN_GRACE_MS: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(0, 600_000).default(25_000),
+  ),
+});
+
+/** Validated configuration; code reads settings only through this type. */
+export type Config = z.infer<typeof configSchema>;

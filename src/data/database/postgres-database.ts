@@ -1,0 +1,67 @@
+import pg from 'pg';
+
+import type { Database, Queryable, QueryResult } from './database.js';
+
+// A fixed key for pg_advisory_lock, so concurrent starts of several servers migrate one at a time.
+const MIGRATION_LOCK_KEY = 0x6d77_6d69;
+
+// int8 values (counts, sequence numbers) arrive as strings from both drivers' defaults
+// only in `pg`; parse them as numbers while they fit so both implementations agree.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => {
+  const parsed = Number(value);
+  return Number.isSafeInteger(parsed) ? parsed : value;
+});
+
+/** Wraps one `pg` client or pool so it satisfies {@link Queryable}. */
+function queryable(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+      const result = await client.query(text, params);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+  };
+}
+
+/** Opens a pooled connection to a PostgreSQL server. */
+export async function openPostgresDatabase(url: string, poolSize = 10): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client that loses its connection emits 'error' on the pool; without a listener
+  // that would crash the process. The next query gets a fresh connection.
+  pool.on('error', () => undefined);
+  await pool.query('SELECT 1');
+
+  const transaction = async <T>(work: (tx: Queryable) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(queryable(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+
+  return {
+    kind: 'postgres',
+    ...queryable(pool),
+    transaction,
+    async execScript(sql) {
+      await transaction((tx) => tx.query(sql));
+    },
+    async withExclusiveLock(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+        return await work();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,68 @@
+import type { Database } from '../../data/database/database.js';
+import { hashApiKey, isApiKeyShape } from '../../tenancy/api-keys/api-key-secret.js';
+import { findApiKeyGrant, type ApiKeyGrant } from '../../tenancy/api-keys/api-key.repository.js';
+
+/** Why a key was not accepted; the client sees one message for all of them. */
+export type KeyRejection = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'inactive';
+
+export type KeyCheck = { ok: true; grant: ApiKeyGrant } | { ok: false; reason: KeyRejection };
+
+/** Options of the key cache; the TTL bounds how long a revoked key keeps working. */
+export interface AuthenticatorOptions {
+  cacheTtlMs?: number;
+  cacheMaxEntries?: number;
+}
+
+/**
+ * Verifies gateway API keys. Grants are cached per process for at most one second, so a key
+ * revoked in the database stops working on every server process within that second while
+ * the database sees at most one lookup per key per second and process.
+ */
+export class ApiKeyAuthenticator {
+  private readonly cache = new Map<string, { grant: ApiKeyGrant | null; until: number }>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+
+  constructor(
+    private readonly db: Database,
+    options: AuthenticatorOptions = {},
+  ) {
+    this.ttlMs = options.cacheTtlMs ?? 1000;
+    this.maxEntries = options.cacheMaxEntries ?? 10_000;
+  }
+
+  /** Checks a presented key; `now` is injectable for tests. */
+  async verify(presented: string | undefined, now = Date.now()): Promise<KeyCheck> {
+    if (!presented) return { ok: false, reason: 'missing' };
+    if (!isApiKeyShape(presented)) return { ok: false, reason: 'malformed' };
+
+    const hash = hashApiKey(presented);
+    const cacheKey = hash.toString('base64');
+    let entry = this.cache.get(cacheKey);
+    if (!entry || entry.until <= now) {
+      entry = { grant: await findApiKeyGrant(this.db, hash), until: now + this.ttlMs };
+      this.remember(cacheKey, entry);
+    }
+    return judge(entry.grant, now);
+  }
+
+  private remember(cacheKey: string, entry: { grant: ApiKeyGrant | null; until: number }): void {
+    this.cache.delete(cacheKey);
+    // Map iteration follows insertion order, so the first key is the oldest entry.
+    if (this.cache.size >= this.maxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(cacheKey, entry);
+  }
+}
+
+function judge(grant: ApiKeyGrant | null, now: number): KeyCheck {
+  if (!grant) return { ok: false, reason: 'unknown' };
+  if (grant.revokedAt) return { ok: false, reason: 'revoked' };
+  if (grant.expiresAt && grant.expiresAt.getTime() <= now) return { ok: false, reason: 'expired' };
+  if (grant.projectStatus !== 'active' || grant.orgStatus !== 'active') {
+    return { ok: false, reason: 'inactive' };
+  }
+  return { ok: true, grant };
+}

@@ -1,0 +1,170 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+
+import type { Config } from '../config/config.schema.js';
+import type { Database } from '../data/database/database.js';
+import { toAppError } from '../http/fastify-errors.js';
+import { requestContext } from '../http/request-context.hook.js';
+import { fieldIssues } from '../http/validation.js';
+import { maskApiKey } from '../tenancy/api-keys/api-key-secret.js';
+import type { ApiKeyGrant } from '../tenancy/api-keys/api-key.repository.js';
+import { ApiKeyAuthenticator } from './auth/api-key-authenticator.js';
+import { presentedApiKey } from './auth/presented-api-key.js';
+import { GatewayError } from './gateway-error.js';
+import { allowedModels, isModelAllowed } from './policy/model-policy.js';
+import { anthropicProvider } from './providers/anthropic.provider.js';
+import { openaiProvider } from './providers/openai.provider.js';
+import type { ProviderAdapter } from './providers/provider.js';
+import { forwardCall, type CallOutcome } from './proxy/forward-call.js';
+import { modelList } from './models-response.js';
+import type { UpstreamClient } from './upstream/upstream-client.js';
+import type { UsageRecorder } from './usage/usage-recorder.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API key grant of a gateway request, once authenticated. */
+    gatewayGrant: ApiKeyGrant | null;
+  }
+}
+
+export interface GatewayOptions {
+  config: Config;
+  db: Database;
+  upstream: UpstreamClient;
+  usage: UsageRecorder;
+  authenticator?: ApiKeyAuthenticator;
+}
+
+// The OpenAI SDK sends no anthropic-version header; the Anthropic SDK always does.
+function providerOfRequest(request: FastifyRequest): ProviderAdapter {
+  return request.url.startsWith('/v1/chat/') || !request.headers['anthropic-version']
+    ? openaiProvider
+    : anthropicProvider;
+}
+
+/**
+ * The AI gateway: `POST /v1/messages` (Anthropic), `POST /v1/chat/completions` (OpenAI) and
+ * `GET /v1/models`. Every error is rendered in the error shape of the API the client called.
+ */
+export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, options) => {
+  const authenticator = options.authenticator ?? new ApiKeyAuthenticator(options.db);
+  const providerKeys = {
+    anthropic: options.config.ANTHROPIC_API_KEY,
+    openai: options.config.OPENAI_API_KEY,
+  };
+  const baseUrls = {
+    anthropic: options.config.ANTHROPIC_BASE_URL,
+    openai: options.config.OPENAI_BASE_URL,
+  };
+
+  app.decorateRequest('gatewayGrant', null);
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const failure = error instanceof GatewayError ? error : toAppError(error);
+    if (failure.status >= 500 && !(error instanceof GatewayError)) {
+      request.log.error({ err: error }, 'gateway request failed');
+    }
+    if (error instanceof GatewayError && error.retryAfterSeconds !== undefined) {
+      reply.header('retry-after', String(error.retryAfterSeconds));
+    }
+    const provider = providerOfRequest(request);
+    return reply
+      .code(failure.status)
+      .send(provider.errorBody(failure.code, failure.status, failure.message));
+  });
+
+  async function authenticate(request: FastifyRequest): Promise<ApiKeyGrant> {
+    const check = await authenticator.verify(presentedApiKey(request.headers));
+    if (!check.ok) {
+      const message =
+        check.reason === 'missing'
+          ? 'Missing API key: send it in the x-api-key or Authorization: Bearer header'
+          : 'Invalid API key';
+      throw new GatewayError('unauthorized', message);
+    }
+    request.gatewayGrant = check.grant;
+    return check.grant;
+  }
+
+  async function handleCall(
+    provider: ProviderAdapter,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const started = performance.now();
+    const grant = await authenticate(request);
+
+    const parsed = provider.requestSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const detail = fieldIssues(parsed.error)
+        .map((issue) => `${issue.field}: ${issue.message}`)
+        .join('; ');
+      throw new GatewayError('validation_failed', `Invalid request: ${detail}`);
+    }
+    const call = parsed.data;
+    if (!isModelAllowed(grant, call.model)) {
+      throw new GatewayError(
+        'model_not_allowed',
+        `Model "${call.model}" is not allowed for this project`,
+      );
+    }
+    const providerKey = providerKeys[provider.name];
+    if (!providerKey) {
+      throw new GatewayError(
+        'service_unavailable',
+        `No ${provider.name} provider key is configured on this MindWeave server`,
+      );
+    }
+
+    const record = (outcome: CallOutcome) =>
+      options.usage.record({
+        context: requestContext(request),
+        orgId: grant.orgId,
+        projectId: grant.projectId,
+        apiKeyId: grant.keyId,
+        maskedKey: maskApiKey(grant.prefix, grant.lastFour),
+        provider: provider.name,
+        model: call.model,
+        streamed: call.stream,
+        status: outcome.status,
+        errorCode: outcome.errorCode,
+        inputTokens: outcome.usage.inputTokens,
+        outputTokens: outcome.usage.outputTokens,
+        latencyMs: Math.round(performance.now() - started),
+      });
+
+    try {
+      const outcome = await forwardCall(request, reply, {
+        provider,
+        upstream: options.upstream,
+        url: provider.upstreamUrl(baseUrls[provider.name]),
+        providerKey,
+        call,
+      });
+      record(outcome);
+      return reply;
+    } catch (error) {
+      const failure = error instanceof GatewayError ? error : toAppError(error);
+      record({
+        status: failure.status,
+        errorCode: failure.code,
+        usage: { inputTokens: null, outputTokens: null },
+      });
+      throw error;
+    }
+  }
+
+  const apiKeyRoute = { config: { security: { auth: 'api_key' } } } as const;
+
+  app.post('/v1/messages', apiKeyRoute, (request, reply) =>
+    handleCall(anthropicProvider, request, reply),
+  );
+
+  app.post('/v1/chat/completions', apiKeyRoute, (request, reply) =>
+    handleCall(openaiProvider, request, reply),
+  );
+
+  app.get('/v1/models', apiKeyRoute, async (request) => {
+    const grant = await authenticate(request);
+    return modelList(allowedModels(grant));
+  });
+};

@@ -1,0 +1,146 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+import type { ErrorCode } from '../../http/errors.js';
+import { GatewayError } from '../gateway-error.js';
+import type { ParsedCall, ProviderAdapter, Usage } from '../providers/provider.js';
+import { headerValue } from '../providers/provider.js';
+import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
+import { toGatewayError } from '../upstream/upstream-client.js';
+import { SseUsageTap } from './sse-usage-tap.js';
+
+/** Largest non-streamed upstream response the gateway buffers: 32 MiB. */
+const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+/** How a forwarded call ended, for the call record. */
+export interface CallOutcome {
+  status: number;
+  /** An error code, or `client_disconnected` when the client left before the end. */
+  errorCode: ErrorCode | 'client_disconnected' | null;
+  usage: Usage;
+}
+
+export interface ForwardOptions {
+  provider: ProviderAdapter;
+  upstream: UpstreamClient;
+  url: string;
+  providerKey: string;
+  call: ParsedCall & Record<string, unknown>;
+}
+
+/** Drops an upstream body; the abort error that undici emits on destroy is expected. */
+function discard(body: UpstreamResponse['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+async function readBody(body: UpstreamResponse['body']): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_RESPONSE_BYTES) {
+      discard(body);
+      throw new GatewayError('upstream_error', 'The model provider response is too large');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The provider rejected MindWeave's own credentials or permissions. Passing its 401 or 403 on
+ * would tell the client that the client's key is wrong, so it becomes a 502.
+ */
+function credentialFailure(status: number): GatewayError | null {
+  if (status !== 401 && status !== 403) return null;
+  return new GatewayError(
+    'upstream_error',
+    `The model provider rejected the gateway's provider credentials (HTTP ${status})`,
+  );
+}
+
+/**
+ * Sends the call upstream and relays the answer: buffered JSON for plain calls, server-sent
+ * events byte for byte for streamed ones. A client that disconnects aborts the upstream call.
+ * The original body is forwarded as validated; the client's headers are not, apart from the
+ * provider's allow-list, and the provider key replaces the client's key.
+ */
+export async function forwardCall(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: ForwardOptions,
+): Promise<CallOutcome> {
+  const { provider, call } = options;
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  };
+  reply.raw.on('close', onClose);
+
+  const upstream = await options.upstream.send(options.url, {
+    headers: provider.upstreamHeaders(request.headers, options.providerKey),
+    body: JSON.stringify(request.body),
+    signal: abort.signal,
+  });
+
+  const denied = credentialFailure(upstream.status);
+  if (denied) {
+    discard(upstream.body);
+    throw denied;
+  }
+
+  const contentType = headerValue(upstream.headers['content-type']) ?? 'application/json';
+  const retryAfter = headerValue(upstream.headers['retry-after']);
+  if (retryAfter) reply.header('retry-after', retryAfter);
+  reply.code(upstream.status).header('content-type', contentType);
+
+  const streamed =
+    call.stream && upstream.status < 300 && contentType.startsWith('text/event-stream');
+  if (!streamed) {
+    const bytes = await readBody(upstream.body).catch((error: unknown) => {
+      throw toGatewayError(error);
+    });
+    await reply.send(bytes);
+    const usage = provider.usageFromResponse(parseJson(bytes));
+    return { status: upstream.status, errorCode: null, usage };
+  }
+
+  return relayStream(reply, upstream, provider, abort.signal);
+}
+
+async function relayStream(
+  reply: FastifyReply,
+  upstream: UpstreamResponse,
+  provider: ProviderAdapter,
+  clientGone: AbortSignal,
+): Promise<CallOutcome> {
+  const tap = new SseUsageTap(provider);
+  reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
+
+  let errorCode: CallOutcome['errorCode'] = null;
+  upstream.body.on('error', (error) => {
+    // The status line has gone out, so a failure mid-stream becomes an error event.
+    const failure = toGatewayError(error);
+    errorCode = clientGone.aborted ? 'client_disconnected' : failure.code;
+    if (!tap.writableEnded && !reply.raw.destroyed) {
+      tap.end(provider.streamErrorEvent(failure.code, failure.message));
+    }
+  });
+  upstream.body.pipe(tap);
+
+  await reply.send(tap);
+  await new Promise<void>((resolve) => {
+    if (reply.raw.writableFinished || reply.raw.destroyed) resolve();
+    else reply.raw.once('close', resolve);
+  });
+  if (!reply.raw.writableFinished) errorCode ??= 'client_disconnected';
+  return { status: upstream.status, errorCode, usage: tap.usage };
+}

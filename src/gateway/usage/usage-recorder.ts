@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+
+import type { Database } from '../../data/database/database.js';
+import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
+import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import { touchApiKeys } from '../../tenancy/api-keys/api-key.repository.js';
+import { insertGatewayCalls } from './gateway-call.repository.js';
+import type { GatewayCall } from './gateway-call.js';
+
+/** Records finished gateway calls. */
+export interface UsageRecorder {
+  record(call: GatewayCall): void;
+  /** Writes everything queued; resolves when it is stored. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface UsageRecorderOptions {
+  /** Longest time a finished call waits before it is written. */
+  flushIntervalMs?: number;
+  /** Calls written in one transaction. */
+  batchSize?: number;
+  /** Calls held in memory while the database is unreachable; beyond it, new calls are dropped and counted. */
+  maxQueued?: number;
+}
+
+function auditRecordOf(call: GatewayCall): AuditRecord {
+  return buildAuditRecord(
+    { type: 'api_key', id: call.apiKeyId, orgId: call.orgId, projectId: call.projectId },
+    call.context,
+    {
+      action: 'gateway.request',
+      resourceType: 'model',
+      metadata: {
+        provider: call.provider,
+        model: call.model,
+        key: call.maskedKey,
+        streamed: call.streamed,
+        status: call.status,
+        errorCode: call.errorCode,
+        inputTokens: call.inputTokens,
+        outputTokens: call.outputTokens,
+        latencyMs: call.latencyMs,
+      },
+    },
+  );
+}
+
+// Writing last_used_at once a minute per key is precise enough and keeps the write rate flat.
+const TOUCH_INTERVAL_MS = 60_000;
+
+/**
+ * Creates the recorder that stores gateway calls and their audit entries in batches, one
+ * transaction per batch, so recording costs the request path nothing but a queue push.
+ */
+export function createUsageRecorder(
+  db: Database,
+  logger: Logger,
+  options: UsageRecorderOptions = {},
+): UsageRecorder {
+  const flushIntervalMs = options.flushIntervalMs ?? 50;
+  const batchSize = options.batchSize ?? 500;
+  const maxQueued = options.maxQueued ?? 100_000;
+  let queue: GatewayCall[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  let dropped = 0;
+  const lastTouched = new Map<string, number>();
+
+  const keysToTouch = (calls: GatewayCall[]): string[] => {
+    const now = Date.now();
+    const due = new Set<string>();
+    for (const call of calls) {
+      if ((lastTouched.get(call.apiKeyId) ?? 0) + TOUCH_INTERVAL_MS <= now) {
+        lastTouched.set(call.apiKeyId, now);
+        due.add(call.apiKeyId);
+      }
+    }
+    return [...due];
+  };
+
+  const writeBatch = async (calls: GatewayCall[]): Promise<void> => {
+    try {
+      await db.transaction(async (tx) => {
+        await insertGatewayCalls(tx, calls);
+        await appendAuditRecords(tx, calls.map(auditRecordOf));
+        await touchApiKeys(tx, keysToTouch(calls));
+      });
+    } catch (error) {
+      // The calls are re-queued at the front and retried at the next interval.
+      logger.error({ err: error, calls: calls.length }, 'failed to record gateway calls; retrying');
+      queue = calls.concat(queue).slice(0, maxQueued);
+      schedule();
+    }
+  };
+
+  const drain = (): Promise<void> => {
+    timer = undefined;
+    writing = writing.then(async () => {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, batchSize);
+        await writeBatch(batch);
+        if (queue.length > 0 && timer) break;
+      }
+    });
+    return writing;
+  };
+
+  function schedule(): void {
+    timer ??= setTimeout(() => void drain(), flushIntervalMs);
+  }
+
+  return {
+    record(call) {
+      if (queue.length >= maxQueued) {
+        dropped++;
+        if (dropped === 1 || dropped % 1000 === 0) {
+          logger.error({ dropped }, 'gateway call queue is full; calls are not being recorded');
+        }
+        return;
+      }
+      queue.push(call);
+      if (queue.length >= batchSize) void drain();
+      else schedule();
+    },
+    async flush() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await drain();
+    },
+    async close() {
+      await this.flush();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * The closed catalogue of error codes the admin API returns, with their HTTP status and the
+ * default message. The gateway maps the same codes onto each provider's own error shape.
+ */
+export const ERROR_CATALOGUE = {
+  validation_failed: { status: 400, message: 'Validation error' },
+  invalid_json: { status: 400, message: 'Request body is not valid JSON' },
+  unauthorized: { status: 401, message: 'Missing or invalid credentials' },
+  forbidden: { status: 403, message: 'Not allowed' },
+  password_change_required: {
+    status: 403,
+    message: 'Change the one-time password with POST /api/v1/auth/password first',
+  },
+  model_not_allowed: { status: 403, message: 'Model is not allowed for this project' },
+  not_found: { status: 404, message: 'Not found' },
+  method_not_allowed: { status: 405, message: 'Method not allowed' },
+  conflict: { status: 409, message: 'Conflicts with an existing resource' },
+  payload_too_large: { status: 413, message: 'Request body is too large' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
+  rate_limited: { status: 429, message: 'Too many requests' },
+  internal_error: { status: 500, message: 'Internal error' },
+  upstream_unreachable: { status: 502, message: 'The model provider could not be reached' },
+  upstream_error: { status: 502, message: 'The model provider returned an invalid response' },
+  service_unavailable: { status: 503, message: 'Service unavailable' },
+  upstream_timeout: { status: 504, message: 'The model provider did not answer in time' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** One invalid field of a request. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+/** An expected failure with a stable code; anything else is reported as `internal_error`. */
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: FieldIssue[],
+  ) {
+    super(message ?? ERROR_CATALOGUE[code].message);
+    this.name = 'AppError';
+    this.status = ERROR_CATALOGUE[code].status;
+  }
+}
+
+/** The admin API's error body: `{ error, code, details?, requestId }`. */
+export interface ErrorBody {
+  error: string;
+  code: ErrorCode;
+  details?: FieldIssue[];
+  requestId: string;
+}
+
+/** Builds the error body for `error`, with the request id that also goes in `x-request-id`. */
+export function errorBody(error: AppError, requestId: string): ErrorBody {
+  return {
+    error: error.message,
+    code: error.code,
+    ...(error.details ? { details: error.details } : {}),
+    requestId,
+  };
+}

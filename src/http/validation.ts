@@ -1,0 +1,19 @@
+import type { z } from 'zod';
+
+import { AppError, type FieldIssue } from './errors.js';
+
+/** Converts zod issues to field-level details, with paths such as `settings.allowedModels.0`. */
+export function fieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+}
+
+/** Parses `input` with `schema`, or throws a `validation_failed` error listing every field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success)
+    throw new AppError('validation_failed', undefined, fieldIssues(result.error));
+  return result.data;
+}

@@ -1,0 +1,115 @@
+import type { Database } from '../data/database/database.js';
+import { AppError } from '../http/errors.js';
+import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../http/request-context.js';
+import { buildAuditRecord } from '../monitoring/audit/audit-entry.js';
+import { appendAuditRecords } from '../monitoring/audit/audit.repository.js';
+import { generateApiKey, maskApiKey } from './api-keys/api-key-secret.js';
+import { insertApiKey } from './api-keys/api-key.repository.js';
+import { insertOrganization } from './organizations/organization.repository.js';
+import { insertProject } from './projects/project.repository.js';
+import { generatePassword, hashPassword } from './users/password.js';
+import { adminExists, insertMembership, insertUser } from './users/user.repository.js';
+
+export interface BootstrapInput {
+  orgName: string;
+  projectSlug: string;
+  adminEmail: string;
+  adminName: string;
+  allowedModels: string[];
+}
+
+/** Everything the first run creates; the password and key are shown once and never stored. */
+export interface BootstrapResult {
+  orgId: string;
+  projectId: string;
+  adminUserId: string;
+  adminEmail: string;
+  adminPassword: string;
+  apiKey: string;
+  apiKeyId: string;
+}
+
+/**
+ * Creates the first organization, its owner with a one-time password that must be changed at
+ * first sign-in, a project and an API key, with their audit entries, in one transaction.
+ * Refuses to run once an owner or admin exists, so it cannot be used to take over a server.
+ */
+export async function bootstrap(db: Database, input: BootstrapInput): Promise<BootstrapResult> {
+  const adminPassword = generatePassword();
+  const passwordHash = await hashPassword(adminPassword);
+  const key = generateApiKey();
+
+  return db.transaction(async (tx) => {
+    if (await adminExists(tx)) {
+      throw new AppError('conflict', 'An admin already exists; bootstrap runs only once');
+    }
+    const org = await insertOrganization(tx, input.orgName);
+    const user = await insertUser(tx, {
+      email: input.adminEmail,
+      name: input.adminName,
+      passwordHash,
+      mustChangePassword: true,
+    });
+    await insertMembership(tx, { orgId: org.id, userId: user.id, role: 'owner' });
+    const project = await insertProject(tx, {
+      orgId: org.id,
+      name: input.projectSlug,
+      slug: input.projectSlug,
+      settings: { allowedModels: input.allowedModels, mcpAutoApprove: false },
+    });
+    const apiKey = await insertApiKey(tx, {
+      orgId: org.id,
+      projectId: project.id,
+      name: 'bootstrap',
+      hash: key.hash,
+      prefix: key.prefix,
+      lastFour: key.lastFour,
+      createdBy: user.id,
+      expiresAt: null,
+    });
+
+    const audit = (event: Parameters<typeof buildAuditRecord>[2]) =>
+      buildAuditRecord(SYSTEM_ACTOR, SYSTEM_CONTEXT, { orgId: org.id, ...event });
+    await appendAuditRecords(tx, [
+      audit({
+        action: 'organization.create',
+        resourceType: 'organization',
+        resourceId: org.id,
+        newValues: { name: org.name },
+      }),
+      audit({
+        action: 'user.create',
+        resourceType: 'user',
+        resourceId: user.id,
+        newValues: { email: user.email, role: 'owner' },
+        sensitivity: 'sensitive',
+        complianceRelevant: true,
+      }),
+      audit({
+        action: 'project.create',
+        projectId: project.id,
+        resourceType: 'project',
+        resourceId: project.id,
+        newValues: { name: project.name, slug: project.slug, settings: project.settings },
+      }),
+      audit({
+        action: 'api_key.created',
+        projectId: project.id,
+        resourceType: 'api_key',
+        resourceId: apiKey.id,
+        newValues: { name: apiKey.name, key: maskApiKey(key.prefix, key.lastFour) },
+        sensitivity: 'sensitive',
+      }),
+    ]);
+
+    return {
+      orgId: org.id,
+      projectId: project.id,
+      adminUserId: user.id,
+      adminEmail: user.email,
+      adminPassword,
+      apiKey: key.secret,
+      apiKeyId: apiKey.id,
+    };
+  });
+}

@@ -1,0 +1,76 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+
+import type { Database } from '../../data/database/database.js';
+import { sessionActor } from '../../http/actor.js';
+import { AppError } from '../../http/errors.js';
+import { orgPath } from '../../http/params.js';
+import { requestContext } from '../../http/request-context.hook.js';
+import { parseOrThrow } from '../../http/validation.js';
+import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
+import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import {
+  findOrganization,
+  listOrganizationsOfUser,
+  renameOrganization,
+  type Organization,
+} from './organization.repository.js';
+
+const updateOrganizationSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+});
+
+const view = (org: Organization) => ({
+  id: org.id,
+  name: org.name,
+  status: org.status,
+  createdAt: org.createdAt.toISOString(),
+  updatedAt: org.updatedAt.toISOString(),
+});
+
+/** Organizations the caller belongs to, under `/api/v1/organizations`. */
+export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (app, { db }) => {
+  app.get(
+    '/api/v1/organizations',
+    { config: { security: { auth: 'session' } } },
+    async (request) => {
+      const orgs = await listOrganizationsOfUser(db, sessionActor(request).id);
+      return { data: orgs.map((org) => ({ ...view(org), role: org.role })) };
+    },
+  );
+
+  app.get(
+    '/api/v1/organizations/:orgId',
+    { config: { security: { auth: 'session', permission: 'organization.read' } } },
+    async (request) => {
+      const org = await findOrganization(db, orgPath(request.params).orgId);
+      if (!org) throw new AppError('not_found');
+      return view(org);
+    },
+  );
+
+  app.patch(
+    '/api/v1/organizations/:orgId',
+    { config: { security: { auth: 'session', permission: 'organization.update' } } },
+    async (request) => {
+      const { orgId } = orgPath(request.params);
+      const input = parseOrThrow(updateOrganizationSchema, request.body);
+      return db.transaction(async (tx) => {
+        const before = await findOrganization(tx, orgId);
+        const after = await renameOrganization(tx, orgId, input.name);
+        if (!before || !after) throw new AppError('not_found');
+        await appendAuditRecords(tx, [
+          buildAuditRecord(sessionActor(request), requestContext(request), {
+            action: 'organization.update',
+            orgId,
+            resourceType: 'organization',
+            resourceId: orgId,
+            oldValues: { name: before.name },
+            newValues: { name: after.name },
+          }),
+        ]);
+        return view(after);
+      });
+    },
+  );
+};

@@ -1,0 +1,77 @@
+import { request } from 'node:http';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+let t: TestServer;
+
+beforeAll(async () => {
+  t = await startTestServer();
+});
+
+afterAll(async () => {
+  await t.stop();
+});
+
+/** Opens a streamed call, waits for the first bytes, then drops the connection. */
+function openAndDropStream(url: string, apiKey: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      stream: true,
+      messages: [{ role: 'user', content: 'tell me a long story' }],
+    });
+    const req = request(
+      `${url}/v1/messages`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': apiKey,
+          'anthropic-version': '2023-06-01',
+        },
+      },
+      (res) => {
+        res.once('data', (chunk: Buffer) => {
+          req.destroy();
+          resolve(chunk.toString('utf8'));
+        });
+      },
+    );
+    req.on('error', (error) => {
+      if (!req.destroyed) reject(error);
+    });
+    req.end(body);
+  });
+}
+
+describe('client disconnect mid-stream', () => {
+  it('aborts the upstream request', async () => {
+    t.fake.behavior = { kind: 'stall-stream' };
+    const first = await openAndDropStream(t.url, t.boot.apiKey);
+    expect(first).toContain('message_start');
+
+    const deadline = Date.now() + 5000;
+    while (t.fake.abortedStreams === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(t.fake.abortedStreams).toBe(1);
+  });
+
+  it('records the call as client_disconnected', async () => {
+    await t.server.app.ready();
+    const deadline = Date.now() + 5000;
+    let rows: { error_code: string | null }[] = [];
+    while (rows.length === 0 && Date.now() < deadline) {
+      rows = (
+        await t.server.db.query<{ error_code: string | null }>(
+          "SELECT error_code FROM gateway_requests WHERE error_code = 'client_disconnected'",
+        )
+      ).rows;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(rows).toHaveLength(1);
+  });
+});
