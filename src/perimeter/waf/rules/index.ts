@@ -1,0 +1,25 @@
+import type { WafRule } from '../rule.js';
+import { JAVA_RULES } from './java.rules.js';
+import { LFI_RULES } from './lfi.rules.js';
+import { NODE_RULES } from './node.rules.js';
+import { PHP_RULES } from './php.rules.js';
+import { RCE_RULES } from './rce.rules.js';
+import { RFI_RULES } from './rfi.rules.js';
+import { SESSION_RULES } from './session.rules.js';
+import { SQLI_RULES } from './sqli.rules.js';
+import { SSRF_RULES } from './ssrf.rules.js';
+import { XSS_RULES } from './xss.rules.js';
+
+/** Built-in rules of every family and paranoia level. */
+export const DEFAULT_RULES: readonly WafRule[] = [
+  ...LFI_RULES,
+  ...RFI_RULES,
+  ...SSRF_RULES,
+  ...RCE_RULES,
+  ...PHP_RULES,
+  ...JAVA_RULES,
+  ...NODE_RULES,
+  ...XSS_RULES,
+  ...SQLI_RULES,
+  ...SESSION_RULES,
+];
