@@ -1,0 +1,85 @@
+import type { KeyStore } from './key-store.js';
+import { ownerKey } from './key-store.js';
+import type { KeyOwner, KeyPurpose, KeyRecord } from './key-types.js';
+
+function copyRecord(record: KeyRecord): KeyRecord {
+  const copy: KeyRecord = { ...record, owner: { ...record.owner }, parent: { ...record.parent } };
+  if (record.wrappedKey !== undefined) {
+    copy.wrappedKey = Buffer.from(record.wrappedKey);
+  }
+  return copy;
+}
+
+function versionKey(keyId: string, version: number): string {
+  return `${keyId}#${version}`;
+}
+
+/** {@link KeyStore} kept in process memory, for tests and single-process tools. */
+export class InMemoryKeyStore implements KeyStore {
+  readonly #records = new Map<string, KeyRecord>();
+  readonly #keyIdsByOwner = new Map<string, string>();
+  readonly #encryptionCounts = new Map<string, number>();
+
+  insertKey(record: KeyRecord): Promise<void> {
+    const id = versionKey(record.keyId, record.version);
+    if (this.#records.has(id)) {
+      return Promise.reject(
+        new Error(`key ${record.keyId} version ${record.version} already exists`),
+      );
+    }
+    const owner = ownerKey(record.purpose, record.owner);
+    const existing = this.#keyIdsByOwner.get(owner);
+    if (existing !== undefined && existing !== record.keyId) {
+      return Promise.reject(new Error(`owner ${owner} already has key ${existing}`));
+    }
+    this.#keyIdsByOwner.set(owner, record.keyId);
+    this.#records.set(id, copyRecord(record));
+    return Promise.resolve();
+  }
+
+  updateKey(record: KeyRecord): Promise<void> {
+    const id = versionKey(record.keyId, record.version);
+    const previous = this.#records.get(id);
+    if (previous === undefined) {
+      return Promise.reject(new Error(`key ${record.keyId} version ${record.version} not found`));
+    }
+    // When an update removes the wrapped key (destruction), the stored copy is zeroed so destroyed
+    // material does not linger in this process's memory.
+    if (previous.wrappedKey !== undefined && record.wrappedKey === undefined) {
+      previous.wrappedKey.fill(0);
+    }
+    this.#records.set(id, copyRecord(record));
+    return Promise.resolve();
+  }
+
+  getKey(keyId: string, version: number): Promise<KeyRecord | undefined> {
+    const record = this.#records.get(versionKey(keyId, version));
+    return Promise.resolve(record === undefined ? undefined : copyRecord(record));
+  }
+
+  listVersions(keyId: string): Promise<KeyRecord[]> {
+    const versions = [...this.#records.values()]
+      .filter((record) => record.keyId === keyId)
+      .sort((a, b) => a.version - b.version)
+      .map(copyRecord);
+    return Promise.resolve(versions);
+  }
+
+  findKeyId(purpose: KeyPurpose, owner: KeyOwner): Promise<string | undefined> {
+    return Promise.resolve(this.#keyIdsByOwner.get(ownerKey(purpose, owner)));
+  }
+
+  listScheduledForDeletion(): Promise<KeyRecord[]> {
+    const scheduled = [...this.#records.values()]
+      .filter((record) => record.state === 'scheduled_for_deletion')
+      .map(copyRecord);
+    return Promise.resolve(scheduled);
+  }
+
+  addEncryptions(keyId: string, version: number, count: number): Promise<number> {
+    const id = versionKey(keyId, version);
+    const total = (this.#encryptionCounts.get(id) ?? 0) + count;
+    this.#encryptionCounts.set(id, total);
+    return Promise.resolve(total);
+  }
+}

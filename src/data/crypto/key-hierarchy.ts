@@ -1,0 +1,520 @@
+import { randomBytes } from 'node:crypto';
+
+import type { EncryptionContext, KmsProvider } from '../kms/kms-provider.js';
+import { EncryptionBudget } from './encryption-budget.js';
+import type { EncryptionLimitOptions, RotationNotice } from './encryption-budget.js';
+import { KeyNotFoundError, KeyStateError } from './errors.js';
+import type { SubkeyPurpose } from './hkdf.js';
+import {
+  canDecrypt,
+  canEncrypt,
+  cancelDeletion,
+  DEFAULT_DELETION_WAITING_DAYS,
+  destroyKeyVersion,
+  isDueForDestruction,
+  planRotation,
+  scheduleDeletion,
+} from './key-lifecycle.js';
+import { KeyMaterialCache } from './key-material-cache.js';
+import type { CachedSubkey, KeyMaterialCacheOptions } from './key-material-cache.js';
+import type { KeyStore } from './key-store.js';
+import { ownerKey } from './key-store.js';
+import type {
+  Clock,
+  KeyOwner,
+  KeyPurpose,
+  KeyRecord,
+  KeyVersionRef,
+  PurposeKeyName,
+} from './key-types.js';
+import { ownerTenant, PURPOSE_KEY_NAMES } from './key-types.js';
+import type { KeyOperation, KeyUsageSink } from './key-usage-log.js';
+import { unwrapKey, wrapKey } from './key-wrap.js';
+import { LruCache } from './lru-cache.js';
+
+/** Options for {@link KeyHierarchy}. */
+export interface KeyHierarchyOptions {
+  kms: KmsProvider;
+  /** KMS master key that wraps the purpose keys. */
+  masterKeyId: string;
+  store: KeyStore;
+  usageSink: KeyUsageSink;
+  /** Defaults to the system clock. */
+  clock?: Clock;
+  /** Bounds of the unwrapped-key cache. Its TTL also bounds how long an active version is cached. */
+  cache?: Omit<KeyMaterialCacheOptions, 'now'>;
+  encryptionLimit?: EncryptionLimitOptions;
+  /** Called once per key version when its encryption count passes the rotation threshold. */
+  onRotationNeeded?: (notice: RotationNotice) => void;
+  /** Default waiting period for scheduled deletions, in days. Defaults to 30, minimum 7. */
+  deletionWaitingDays?: number;
+}
+
+/** Options for deletion scheduling and cancellation. */
+export interface DeletionOptions {
+  /** User or component that requests the change, recorded in the key usage log. */
+  actor: string;
+  /** Version to change. All versions that allow the change are changed when omitted. */
+  version?: number;
+  /** Waiting period in days, for scheduling only. */
+  waitingDays?: number;
+}
+
+const DATA_KEY_LENGTH = 32;
+
+function newKeyId(prefix: string): string {
+  return `${prefix}_${randomBytes(12).toString('base64url')}`;
+}
+
+function kmsContext(record: Pick<KeyRecord, 'keyId' | 'purpose' | 'version'>): EncryptionContext {
+  return { keyId: record.keyId, purpose: record.purpose, version: String(record.version) };
+}
+
+function identityContext(record: KeyRecord): EncryptionContext {
+  const context: Record<string, string> = { ...kmsContext(record), owner: record.owner.kind };
+  if (record.owner.kind !== 'system') {
+    context.tenant = record.owner.tenant;
+  }
+  if (record.owner.kind === 'subject') {
+    context.subject = record.owner.subject;
+  }
+  if (record.parent.kind === 'key') {
+    context.parentKeyId = record.parent.keyId;
+    context.parentVersion = String(record.parent.version);
+  } else {
+    context.masterKeyId = record.parent.masterKeyId;
+  }
+  return context;
+}
+
+/**
+ * Key hierarchy: a KMS master key wraps the `database`, `application` and `compliance` purpose
+ * keys, and the `database` key wraps one data key per organization (tenant) and, where erasure of
+ * one person's data must be possible, per data subject. Each key has numbered versions with a
+ * lifecycle state. Every generate, wrap, unwrap, rotate and deletion step writes a key usage
+ * record, and unwrapped keys are kept in a bounded cache that zeroes them on eviction.
+ *
+ * Methods that change keys are not safe to run concurrently for the same key from several
+ * processes. A database-backed store must serialize them per key id.
+ */
+export class KeyHierarchy {
+  readonly #kms: KmsProvider;
+  readonly #masterKeyId: string;
+  readonly #store: KeyStore;
+  readonly #sink: KeyUsageSink;
+  readonly #clock: Clock;
+  readonly #cache: KeyMaterialCache;
+  readonly #budget: EncryptionBudget;
+  readonly #waitingDays: number;
+  // Active version per owner. Rotations made by another process become visible when an entry
+  // expires, after at most the cache TTL. Old versions stay decryptable meanwhile.
+  readonly #activeRefs: LruCache<string, KeyVersionRef>;
+  readonly #creating = new Map<string, Promise<string>>();
+
+  constructor(options: KeyHierarchyOptions) {
+    this.#kms = options.kms;
+    this.#masterKeyId = options.masterKeyId;
+    this.#store = options.store;
+    this.#sink = options.usageSink;
+    this.#clock = options.clock ?? (() => new Date());
+    const now = (): number => this.#clock().getTime();
+    this.#cache = new KeyMaterialCache({ ...options.cache, now });
+    this.#activeRefs = new LruCache({
+      maxEntries: options.cache?.maxEntries ?? 1000,
+      ttlMs: options.cache?.ttlMs ?? 5 * 60 * 1000,
+      now,
+    });
+    this.#budget = new EncryptionBudget(
+      options.store,
+      options.encryptionLimit,
+      options.onRotationNeeded,
+    );
+    this.#waitingDays = options.deletionWaitingDays ?? DEFAULT_DELETION_WAITING_DAYS;
+  }
+
+  /** Creates any purpose key that does not exist yet. Safe to call on every start. */
+  async initialize(actor: string): Promise<void> {
+    for (const name of PURPOSE_KEY_NAMES) {
+      await this.#ensureKeyId(name, { kind: 'system' }, actor);
+    }
+  }
+
+  /** Returns the key id of a purpose key, creating the key if needed. */
+  purposeKeyId(name: PurposeKeyName, actor: string): Promise<string> {
+    return this.#ensureKeyId(name, { kind: 'system' }, actor);
+  }
+
+  /** Returns the data key id of a tenant or data subject, creating the key if needed. */
+  dataKeyId(owner: Exclude<KeyOwner, { kind: 'system' }>, actor: string): Promise<string> {
+    return this.#ensureKeyId('data', owner, actor);
+  }
+
+  /**
+   * Returns the active version of the data key for `owner`, creating the key if needed.
+   *
+   * @throws KeyStateError when the key has no active version, for example after its deletion
+   * was scheduled.
+   */
+  async activeDataKey(
+    owner: Exclude<KeyOwner, { kind: 'system' }>,
+    actor: string,
+  ): Promise<KeyVersionRef> {
+    const cacheKey = ownerKey('data', owner);
+    const cached = this.#activeRefs.get(cacheKey);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const keyId = await this.dataKeyId(owner, actor);
+    const active = await this.#activeRecord(keyId);
+    const ref = { keyId, version: active.version };
+    this.#activeRefs.set(cacheKey, ref);
+    return ref;
+  }
+
+  /**
+   * Returns one stored key version.
+   *
+   * @throws KeyNotFoundError when it does not exist.
+   */
+  async getKey(ref: KeyVersionRef): Promise<KeyRecord> {
+    const record = await this.#store.getKey(ref.keyId, ref.version);
+    if (record === undefined) {
+      throw new KeyNotFoundError(`key ${ref.keyId} version ${ref.version} not found`);
+    }
+    return record;
+  }
+
+  /** Returns all versions of a key in ascending order. */
+  listVersions(keyId: string): Promise<KeyRecord[]> {
+    return this.#store.listVersions(keyId);
+  }
+
+  /**
+   * Returns a copy of the `purpose` sub-key of a data key version, with the key's owner. The
+   * caller zeroes the key after use. A cache hit reads nothing from the key store, so a version
+   * destroyed by another process stays usable here until its cache entry expires.
+   *
+   * @throws KeyNotFoundError when the version does not exist.
+   * @throws KeyStateError when the version is destroyed or is not a data key.
+   */
+  async subkey(ref: KeyVersionRef, purpose: SubkeyPurpose, actor: string): Promise<CachedSubkey> {
+    const cached = this.#cache.getSubkey(ref, purpose);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const record = await this.getKey(ref);
+    if (record.purpose !== 'data') {
+      throw new KeyStateError(`key ${ref.keyId} is a ${record.purpose} key, not a data key`);
+    }
+    const material = await this.#unwrap(record, actor);
+    material.fill(0);
+    const subkey = this.#cache.getSubkey(ref, purpose);
+    if (subkey === undefined) {
+      // Reached only if the cache evicted the entry between insertion and this lookup.
+      throw new KeyStateError(`key ${ref.keyId} version ${ref.version} was evicted before use. Retry the operation.`);
+    }
+    return subkey;
+  }
+
+  /**
+   * Counts one encryption under `ref` against its limit.
+   *
+   * @throws KeyUsageLimitError when the version must be rotated first.
+   */
+  reserveEncryption(ref: KeyVersionRef): Promise<void> {
+    return this.#budget.reserve(ref);
+  }
+
+  /** Reports whether `ref` has passed its rotation threshold, as far as this process has seen. */
+  isRotationNeeded(ref: KeyVersionRef): boolean {
+    return this.#budget.isRotationNeeded(ref);
+  }
+
+  /**
+   * Rotates a key: creates a new active version for new writes and makes the previous active
+   * version decrypt_only, so data written under it stays readable.
+   */
+  async rotate(keyId: string, actor: string): Promise<KeyVersionRef> {
+    const versions = await this.#store.listVersions(keyId);
+    const latest = versions.at(-1);
+    if (latest === undefined) {
+      throw new KeyNotFoundError(`key ${keyId} not found`);
+    }
+    const plan = planRotation(versions);
+    const record = await this.#createVersion(latest.purpose, latest.owner, keyId, plan.newVersion, actor);
+    for (const updated of plan.updated) {
+      await this.#store.updateKey(updated);
+    }
+    this.#activeRefs.delete(ownerKey(latest.purpose, latest.owner));
+    await this.#log('rotate', record, actor, identityContext(record));
+    return { keyId, version: record.version };
+  }
+
+  /**
+   * Schedules deletion of one version, or of every active and decrypt_only version. Scheduled
+   * versions still decrypt until {@link KeyHierarchy.destroy} runs after the deletion date. New
+   * writes are rejected at once.
+   *
+   * @throws KeyStateError for a purpose key, because destroying it would make every key wrapped
+   * under it unreadable.
+   */
+  async scheduleDeletion(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
+    const targets = await this.#selectVersions(keyId, options.version, (record) =>
+      record.state === 'active' || record.state === 'decrypt_only',
+    );
+    const now = this.#clock();
+    const scheduled: KeyRecord[] = [];
+    for (const record of targets) {
+      // TODO: allow deleting purpose key versions once data keys can be re-wrapped under a newer
+      // version of their parent.
+      if (record.purpose !== 'data') {
+        throw new KeyStateError(
+          `cannot schedule deletion of ${record.purpose} key ${keyId}, because every key wrapped ` +
+            `under it would become unreadable`,
+        );
+      }
+      const updated = scheduleDeletion(record, now, options.waitingDays ?? this.#waitingDays);
+      await this.#store.updateKey(updated);
+      this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
+      await this.#log('schedule_deletion', updated, options.actor, identityContext(updated));
+      scheduled.push(updated);
+    }
+    return scheduled;
+  }
+
+  /** Cancels the scheduled deletion of one version, or of every scheduled version of the key. */
+  async cancelDeletion(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
+    const targets = await this.#selectVersions(
+      keyId,
+      options.version,
+      (record) => record.state === 'scheduled_for_deletion',
+    );
+    const restored: KeyRecord[] = [];
+    for (const record of targets) {
+      const updated = cancelDeletion(record);
+      await this.#store.updateKey(updated);
+      this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
+      await this.#log('cancel_deletion', updated, options.actor, identityContext(updated));
+      restored.push(updated);
+    }
+    return restored;
+  }
+
+  /**
+   * Destroys a version whose deletion date has passed: the wrapped key is zeroed and removed from
+   * the store and the unwrapped copy leaves the cache, so data under it can no longer be read.
+   *
+   * @throws KeyStateError when the version is not scheduled or its deletion date has not passed.
+   */
+  async destroy(ref: KeyVersionRef, actor: string): Promise<KeyRecord> {
+    const record = await this.getKey(ref);
+    let destroyed: KeyRecord;
+    try {
+      destroyed = destroyKeyVersion(record, this.#clock());
+    } catch (error) {
+      await this.#log('destroy', record, actor, identityContext(record), error);
+      throw error;
+    }
+    await this.#store.updateKey(destroyed);
+    this.#cache.delete(ref);
+    this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
+    await this.#log('destroy', destroyed, actor, identityContext(destroyed));
+    return destroyed;
+  }
+
+  /** Destroys every scheduled version whose deletion date has passed and returns them. */
+  async destroyDueKeys(actor: string): Promise<KeyVersionRef[]> {
+    const now = this.#clock();
+    const destroyed: KeyVersionRef[] = [];
+    for (const record of await this.#store.listScheduledForDeletion()) {
+      if (isDueForDestruction(record, now)) {
+        await this.destroy(record, actor);
+        destroyed.push({ keyId: record.keyId, version: record.version });
+      }
+    }
+    return destroyed;
+  }
+
+  /** Removes and zeroes every cached unwrapped key. */
+  clearCache(): void {
+    this.#cache.clear();
+    this.#activeRefs.clear();
+  }
+
+  async #selectVersions(
+    keyId: string,
+    version: number | undefined,
+    eligible: (record: KeyRecord) => boolean,
+  ): Promise<KeyRecord[]> {
+    const versions = await this.#store.listVersions(keyId);
+    if (versions.length === 0) {
+      throw new KeyNotFoundError(`key ${keyId} not found`);
+    }
+    if (version === undefined) {
+      return versions.filter(eligible);
+    }
+    const record = versions.find((candidate) => candidate.version === version);
+    if (record === undefined) {
+      throw new KeyNotFoundError(`key ${keyId} version ${version} not found`);
+    }
+    return [record];
+  }
+
+  async #activeRecord(keyId: string): Promise<KeyRecord> {
+    const versions = await this.#store.listVersions(keyId);
+    const active = versions.find(canEncrypt);
+    if (active === undefined) {
+      throw new KeyStateError(
+        `key ${keyId} has no active version. Cancel its deletion or rotate it to encrypt again.`,
+      );
+    }
+    return active;
+  }
+
+  #ensureKeyId(purpose: KeyPurpose, owner: KeyOwner, actor: string): Promise<string> {
+    const id = ownerKey(purpose, owner);
+    const pending = this.#creating.get(id);
+    if (pending !== undefined) {
+      return pending;
+    }
+    // One creation per owner runs at a time in this process, and concurrent callers share it.
+    const creation = (async () => {
+      const existing = await this.#store.findKeyId(purpose, owner);
+      if (existing !== undefined) {
+        return existing;
+      }
+      const record = await this.#createVersion(purpose, owner, newKeyId(purpose === 'data' ? 'dk' : 'pk'), 1, actor);
+      return record.keyId;
+    })();
+    this.#creating.set(id, creation);
+    return creation.finally(() => this.#creating.delete(id));
+  }
+
+  async #createVersion(
+    purpose: KeyPurpose,
+    owner: KeyOwner,
+    keyId: string,
+    version: number,
+    actor: string,
+  ): Promise<KeyRecord> {
+    return purpose === 'data'
+      ? this.#createDataKeyVersion(owner, keyId, version, actor)
+      : this.#createPurposeKeyVersion(purpose, keyId, version, actor);
+  }
+
+  async #createPurposeKeyVersion(
+    purpose: PurposeKeyName,
+    keyId: string,
+    version: number,
+    actor: string,
+  ): Promise<KeyRecord> {
+    const context = kmsContext({ keyId, purpose, version });
+    const generated = await this.#kms.generateDataKey(this.#masterKeyId, context, DATA_KEY_LENGTH);
+    const record: KeyRecord = {
+      keyId,
+      version,
+      purpose,
+      owner: { kind: 'system' },
+      parent: { kind: 'kms', provider: this.#kms.providerName, masterKeyId: this.#masterKeyId },
+      state: 'active',
+      createdAt: this.#clock(),
+      wrappedKey: generated.ciphertextBlob,
+    };
+    await this.#store.insertKey(record);
+    this.#cache.set(record, record, generated.plaintext);
+    generated.plaintext.fill(0);
+    await this.#log('generate', record, actor, context);
+    return record;
+  }
+
+  async #createDataKeyVersion(
+    owner: KeyOwner,
+    keyId: string,
+    version: number,
+    actor: string,
+  ): Promise<KeyRecord> {
+    const parentKeyId = await this.purposeKeyId('database', actor);
+    const parent = await this.#activeRecord(parentKeyId);
+    const parentMaterial = await this.#unwrap(parent, actor);
+    const material = randomBytes(DATA_KEY_LENGTH);
+    try {
+      const record: KeyRecord = {
+        keyId,
+        version,
+        purpose: 'data',
+        owner,
+        parent: { kind: 'key', keyId: parent.keyId, version: parent.version },
+        state: 'active',
+        createdAt: this.#clock(),
+      };
+      record.wrappedKey = wrapKey(parentMaterial, material, record);
+      await this.#store.insertKey(record);
+      this.#cache.set(record, record, material);
+      await this.#log('generate', record, actor, identityContext(record));
+      await this.#log('wrap', record, actor, identityContext(record));
+      return record;
+    } finally {
+      material.fill(0);
+      parentMaterial.fill(0);
+    }
+  }
+
+  /** Returns a copy of the unwrapped material of `record`, unwrapping its parents as needed. */
+  async #unwrap(record: KeyRecord, actor: string): Promise<Buffer> {
+    const cached = this.#cache.getMaterial(record);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const context = identityContext(record);
+    if (!canDecrypt(record) || record.wrappedKey === undefined) {
+      const error = new KeyStateError(`key ${record.keyId} version ${record.version} is destroyed`);
+      await this.#log('unwrap', record, actor, context, error);
+      throw error;
+    }
+    let material: Buffer;
+    try {
+      material = await this.#unwrapWithParent(record, record.wrappedKey, actor);
+    } catch (error) {
+      await this.#log('unwrap', record, actor, context, error);
+      throw error;
+    }
+    this.#cache.set(record, record, material);
+    await this.#log('unwrap', record, actor, context);
+    return material;
+  }
+
+  async #unwrapWithParent(record: KeyRecord, wrappedKey: Buffer, actor: string): Promise<Buffer> {
+    const parent = record.parent;
+    if (parent.kind === 'kms') {
+      return this.#kms.decrypt(parent.masterKeyId, wrappedKey, kmsContext(record));
+    }
+    const parentRecord = await this.getKey(parent);
+    const parentMaterial = await this.#unwrap(parentRecord, actor);
+    try {
+      return unwrapKey(parentMaterial, wrappedKey, record);
+    } finally {
+      parentMaterial.fill(0);
+    }
+  }
+
+  async #log(
+    operation: KeyOperation,
+    record: KeyRecord,
+    actor: string,
+    encryptionContext: EncryptionContext,
+    error?: unknown,
+  ): Promise<void> {
+    await this.#sink.write({
+      time: this.#clock(),
+      operation,
+      keyId: record.keyId,
+      version: record.version,
+      purpose: record.purpose,
+      tenant: ownerTenant(record.owner),
+      actor,
+      encryptionContext,
+      outcome: error === undefined ? 'success' : 'failure',
+      ...(error === undefined ? {} : { errorName: error instanceof Error ? error.name : 'unknown' }),
+    });
+  }
+}

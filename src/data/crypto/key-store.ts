@@ -1,0 +1,52 @@
+import type { KeyOwner, KeyPurpose, KeyRecord } from './key-types.js';
+
+/**
+ * Persistent storage for wrapped key versions and their encryption counters.
+ *
+ * Implementations return copies, so changing a returned record never changes stored state. They
+ * keep (keyId, version) unique and give each (purpose, owner) at most one key id. A
+ * database-backed implementation should run `addEncryptions` as one atomic increment.
+ */
+export interface KeyStore {
+  /**
+   * Stores a new key version.
+   *
+   * @throws Error when the version already exists, or when the (purpose, owner) already has
+   * another key id.
+   */
+  insertKey(record: KeyRecord): Promise<void>;
+
+  /**
+   * Replaces an existing key version with `record`.
+   *
+   * @throws Error when the version does not exist.
+   */
+  updateKey(record: KeyRecord): Promise<void>;
+
+  /** Returns one key version, or undefined when it does not exist. */
+  getKey(keyId: string, version: number): Promise<KeyRecord | undefined>;
+
+  /** Returns all versions of a key in ascending version order, or an empty list. */
+  listVersions(keyId: string): Promise<KeyRecord[]>;
+
+  /** Returns the key id used for `purpose` by `owner`, or undefined when none exists yet. */
+  findKeyId(purpose: KeyPurpose, owner: KeyOwner): Promise<string | undefined>;
+
+  /** Returns every version in state `scheduled_for_deletion`. */
+  listScheduledForDeletion(): Promise<KeyRecord[]>;
+
+  /** Adds `count` to the encryption counter of a key version and returns the new total. */
+  addEncryptions(keyId: string, version: number, count: number): Promise<number>;
+}
+
+/** Returns a string that identifies a (purpose, owner) pair, for use as a map key. */
+export function ownerKey(purpose: KeyPurpose, owner: KeyOwner): string {
+  switch (owner.kind) {
+    case 'system':
+      return JSON.stringify([purpose, 'system']);
+    case 'tenant':
+      return JSON.stringify([purpose, 'tenant', owner.tenant]);
+    case 'subject':
+      return JSON.stringify([purpose, 'subject', owner.tenant, owner.subject]);
+  }
+}
