@@ -1,0 +1,182 @@
+import canonicalizeExport from 'canonicalize';
+
+// The package is CommonJS and sets module.exports to the function, but its type declarations
+// describe an ES default export, so NodeNext types the default import as the module namespace.
+const canonicalize = canonicalizeExport as unknown as (input: unknown) => string | undefined;
+
+/** A JSON value as stored in a `jsonb` column. */
+export type JsonValue =
+  null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * Ciphertext string of a personal field exactly as stored. The hash covers these bytes, so
+ * this module never decrypts, parses or normalizes the value.
+ */
+export type StoredCiphertext = string & { readonly __storedCiphertext: unique symbol };
+
+/** Marks a stored ciphertext string as the opaque value of a personal field. */
+export function asStoredCiphertext(value: string): StoredCiphertext {
+  return value as StoredCiphertext;
+}
+
+/**
+ * Every field of one audit entry as stored, which is exactly the input of the entry hash and of
+ * the Merkle leaf. Absent values are `null`, never omitted.
+ */
+export interface AuditEntryFields {
+  /** Position in the log, as a decimal integer string without leading zeros or sign. */
+  seq: string;
+  logId: string;
+  /** UTC time with microseconds, `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
+  timestamp: string;
+  actorType: string;
+  actorId: string | null;
+  actorEmail: StoredCiphertext | null;
+  actorIp: StoredCiphertext | null;
+  actorUserAgent: StoredCiphertext | null;
+  orgId: string | null;
+  projectId: string | null;
+  requestId: string | null;
+  sessionId: string | null;
+  action: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  /** Previous values, with personal values inside as stored ciphertext strings. */
+  oldValues: JsonValue | null;
+  /** New values, with personal values inside as stored ciphertext strings. */
+  newValues: JsonValue | null;
+  metadata: JsonValue | null;
+  sensitivity: string;
+  complianceRelevant: boolean;
+  /** Lowercase hex entry hash of the previous entry, or `null` for the first entry of a log. */
+  previousHash: string | null;
+}
+
+/** Thrown when entry fields cannot be encoded because a value breaks the stored format. */
+export class AuditEncodingError extends Error {
+  override readonly name = 'AuditEncodingError';
+}
+
+const SEQ_PATTERN = /^(0|[1-9][0-9]*)$/;
+const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const HASH_HEX_PATTERN = /^[0-9a-f]{64}$/;
+/** With the `u` flag this matches only unpaired surrogates, which are not valid Unicode text. */
+const LONE_SURROGATE_PATTERN = /[\uD800-\uDFFF]/u;
+
+const REQUIRED_STRING_FIELDS = ['logId', 'actorType', 'action', 'sensitivity'] as const;
+const NULLABLE_STRING_FIELDS = [
+  'actorId',
+  'actorEmail',
+  'actorIp',
+  'actorUserAgent',
+  'orgId',
+  'projectId',
+  'requestId',
+  'sessionId',
+  'resourceType',
+  'resourceId',
+] as const;
+const JSON_FIELDS = ['oldValues', 'newValues', 'metadata'] as const;
+
+function checkString(name: string, value: unknown, nullable: boolean): void {
+  if (value === null && nullable) return;
+  if (typeof value !== 'string') {
+    throw new AuditEncodingError(`${name} must be a string${nullable ? ' or null' : ''}`);
+  }
+  if (LONE_SURROGATE_PATTERN.test(value)) {
+    throw new AuditEncodingError(`${name} contains an unpaired UTF-16 surrogate`);
+  }
+}
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** Rejects anything that `JSON.parse` could not return, so the stored value hashes the same. */
+function checkJson(path: string, value: unknown, depth: number): void {
+  if (depth > 64) throw new AuditEncodingError(`${path} is nested deeper than 64 levels`);
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'string') return checkString(path, value, false);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new AuditEncodingError(`${path} is not a finite number`);
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => checkJson(`${path}[${index}]`, item, depth + 1));
+    return;
+  }
+  if (typeof value === 'object' && isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      checkString(`${path} key ${JSON.stringify(key)}`, key, false);
+      checkJson(`${path}.${key}`, item, depth + 1);
+    }
+    return;
+  }
+  throw new AuditEncodingError(`${path} is not a JSON value (found ${typeof value})`);
+}
+
+/**
+ * Checks that every field has the stored type and format.
+ *
+ * @throws AuditEncodingError naming the first invalid field.
+ */
+export function validateEntryFields(fields: AuditEntryFields): void {
+  if (typeof fields.seq !== 'string' || !SEQ_PATTERN.test(fields.seq)) {
+    throw new AuditEncodingError(`seq must be a decimal integer string, got ${String(fields.seq)}`);
+  }
+  if (typeof fields.timestamp !== 'string' || !TIMESTAMP_PATTERN.test(fields.timestamp)) {
+    throw new AuditEncodingError(
+      `timestamp must be UTC with microseconds (YYYY-MM-DDTHH:MM:SS.ffffffZ), got ${String(fields.timestamp)}`,
+    );
+  }
+  for (const name of REQUIRED_STRING_FIELDS) checkString(name, fields[name], false);
+  for (const name of NULLABLE_STRING_FIELDS) checkString(name, fields[name], true);
+  for (const name of JSON_FIELDS) checkJson(name, fields[name], 0);
+  if (typeof fields.complianceRelevant !== 'boolean') {
+    throw new AuditEncodingError('complianceRelevant must be a boolean');
+  }
+  const previous = fields.previousHash;
+  if (previous !== null && (typeof previous !== 'string' || !HASH_HEX_PATTERN.test(previous))) {
+    throw new AuditEncodingError('previousHash must be 64 lowercase hex characters or null');
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Encodes an entry as the UTF-8 bytes of its RFC 8785 (JCS) canonical JSON: one object with all
+ * 21 fields, keys sorted, and absent values as explicit `null`. Properties outside
+ * `AuditEntryFields` are ignored, so a row object with extra columns encodes the same.
+ *
+ * @throws AuditEncodingError when a field breaks the stored format.
+ */
+export function encodeEntry(fields: AuditEntryFields): Uint8Array {
+  validateEntryFields(fields);
+  const record: Record<keyof AuditEntryFields, JsonValue> = {
+    seq: fields.seq,
+    logId: fields.logId,
+    timestamp: fields.timestamp,
+    actorType: fields.actorType,
+    actorId: fields.actorId,
+    actorEmail: fields.actorEmail,
+    actorIp: fields.actorIp,
+    actorUserAgent: fields.actorUserAgent,
+    orgId: fields.orgId,
+    projectId: fields.projectId,
+    requestId: fields.requestId,
+    sessionId: fields.sessionId,
+    action: fields.action,
+    resourceType: fields.resourceType,
+    resourceId: fields.resourceId,
+    oldValues: fields.oldValues,
+    newValues: fields.newValues,
+    metadata: fields.metadata,
+    sensitivity: fields.sensitivity,
+    complianceRelevant: fields.complianceRelevant,
+    previousHash: fields.previousHash,
+  };
+  const text = canonicalize(record);
+  if (text === undefined) throw new AuditEncodingError('canonical JSON encoding returned nothing');
+  return encoder.encode(text);
+}
