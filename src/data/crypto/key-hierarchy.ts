@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 
-import type { EncryptionContext, KmsProvider } from '../kms/kms-provider.js';
+import type { KmsProvider } from '../kms/kms-provider.js';
 import { EncryptionBudget } from './encryption-budget.js';
 import type { EncryptionLimitOptions, RotationNotice } from './encryption-budget.js';
 import { KeyNotFoundError, KeyStateError } from './errors.js';
 import type { SubkeyPurpose } from './hkdf.js';
 import {
-  canDecrypt,
   canEncrypt,
   cancelDeletion,
   DEFAULT_DELETION_WAITING_DAYS,
@@ -17,6 +16,7 @@ import {
 } from './key-lifecycle.js';
 import { KeyMaterialCache } from './key-material-cache.js';
 import type { CachedSubkey, KeyMaterialCacheOptions } from './key-material-cache.js';
+import { KeyMaterialService } from './key-material-service.js';
 import type { KeyStore } from './key-store.js';
 import { ownerKey } from './key-store.js';
 import type {
@@ -27,9 +27,9 @@ import type {
   KeyVersionRef,
   PurposeKeyName,
 } from './key-types.js';
-import { ownerTenant, PURPOSE_KEY_NAMES } from './key-types.js';
-import type { KeyOperation, KeyUsageSink } from './key-usage-log.js';
-import { unwrapKey, wrapKey } from './key-wrap.js';
+import { PURPOSE_KEY_NAMES } from './key-types.js';
+import type { KeyUsageSink } from './key-usage-log.js';
+import { identityContext, KeyUsageLogger } from './key-usage-logger.js';
 import { LruCache } from './lru-cache.js';
 
 /** Options for {@link KeyHierarchy}. */
@@ -60,31 +60,8 @@ export interface DeletionOptions {
   waitingDays?: number;
 }
 
-const DATA_KEY_LENGTH = 32;
-
 function newKeyId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('base64url')}`;
-}
-
-function kmsContext(record: Pick<KeyRecord, 'keyId' | 'purpose' | 'version'>): EncryptionContext {
-  return { keyId: record.keyId, purpose: record.purpose, version: String(record.version) };
-}
-
-function identityContext(record: KeyRecord): EncryptionContext {
-  const context: Record<string, string> = { ...kmsContext(record), owner: record.owner.kind };
-  if (record.owner.kind !== 'system') {
-    context.tenant = record.owner.tenant;
-  }
-  if (record.owner.kind === 'subject') {
-    context.subject = record.owner.subject;
-  }
-  if (record.parent.kind === 'key') {
-    context.parentKeyId = record.parent.keyId;
-    context.parentVersion = String(record.parent.version);
-  } else {
-    context.masterKeyId = record.parent.masterKeyId;
-  }
-  return context;
 }
 
 /**
@@ -98,12 +75,11 @@ function identityContext(record: KeyRecord): EncryptionContext {
  * processes. A database-backed store must serialize them per key id.
  */
 export class KeyHierarchy {
-  readonly #kms: KmsProvider;
-  readonly #masterKeyId: string;
   readonly #store: KeyStore;
-  readonly #sink: KeyUsageSink;
   readonly #clock: Clock;
   readonly #cache: KeyMaterialCache;
+  readonly #logger: KeyUsageLogger;
+  readonly #material: KeyMaterialService;
   readonly #budget: EncryptionBudget;
   readonly #waitingDays: number;
   // Active version per owner. Rotations made by another process become visible when an entry
@@ -112,13 +88,19 @@ export class KeyHierarchy {
   readonly #creating = new Map<string, Promise<string>>();
 
   constructor(options: KeyHierarchyOptions) {
-    this.#kms = options.kms;
-    this.#masterKeyId = options.masterKeyId;
     this.#store = options.store;
-    this.#sink = options.usageSink;
     this.#clock = options.clock ?? (() => new Date());
     const now = (): number => this.#clock().getTime();
     this.#cache = new KeyMaterialCache({ ...options.cache, now });
+    this.#logger = new KeyUsageLogger(options.usageSink, this.#clock);
+    this.#material = new KeyMaterialService({
+      kms: options.kms,
+      masterKeyId: options.masterKeyId,
+      store: options.store,
+      cache: this.#cache,
+      logger: this.#logger,
+      clock: this.#clock,
+    });
     this.#activeRefs = new LruCache({
       maxEntries: options.cache?.maxEntries ?? 1000,
       ttlMs: options.cache?.ttlMs ?? 5 * 60 * 1000,
@@ -206,7 +188,7 @@ export class KeyHierarchy {
     if (record.purpose !== 'data') {
       throw new KeyStateError(`key ${ref.keyId} is a ${record.purpose} key, not a data key`);
     }
-    const material = await this.#unwrap(record, actor);
+    const material = await this.#material.unwrap(record, actor);
     material.fill(0);
     const subkey = this.#cache.getSubkey(ref, purpose);
     if (subkey === undefined) {
@@ -246,7 +228,7 @@ export class KeyHierarchy {
       await this.#store.updateKey(updated);
     }
     this.#activeRefs.delete(ownerKey(latest.purpose, latest.owner));
-    await this.#log('rotate', record, actor, identityContext(record));
+    await this.#logger.write('rotate', record, actor, identityContext(record));
     return { keyId, version: record.version };
   }
 
@@ -276,7 +258,7 @@ export class KeyHierarchy {
       const updated = scheduleDeletion(record, now, options.waitingDays ?? this.#waitingDays);
       await this.#store.updateKey(updated);
       this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
-      await this.#log('schedule_deletion', updated, options.actor, identityContext(updated));
+      await this.#logger.write('schedule_deletion', updated, options.actor, identityContext(updated));
       scheduled.push(updated);
     }
     return scheduled;
@@ -294,7 +276,7 @@ export class KeyHierarchy {
       const updated = cancelDeletion(record);
       await this.#store.updateKey(updated);
       this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
-      await this.#log('cancel_deletion', updated, options.actor, identityContext(updated));
+      await this.#logger.write('cancel_deletion', updated, options.actor, identityContext(updated));
       restored.push(updated);
     }
     return restored;
@@ -312,13 +294,13 @@ export class KeyHierarchy {
     try {
       destroyed = destroyKeyVersion(record, this.#clock());
     } catch (error) {
-      await this.#log('destroy', record, actor, identityContext(record), error);
+      await this.#logger.write('destroy', record, actor, identityContext(record), error);
       throw error;
     }
     await this.#store.updateKey(destroyed);
     this.#cache.delete(ref);
     this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
-    await this.#log('destroy', destroyed, actor, identityContext(destroyed));
+    await this.#logger.write('destroy', destroyed, actor, identityContext(destroyed));
     return destroyed;
   }
 
@@ -397,124 +379,11 @@ export class KeyHierarchy {
     version: number,
     actor: string,
   ): Promise<KeyRecord> {
-    return purpose === 'data'
-      ? this.#createDataKeyVersion(owner, keyId, version, actor)
-      : this.#createPurposeKeyVersion(purpose, keyId, version, actor);
-  }
-
-  async #createPurposeKeyVersion(
-    purpose: PurposeKeyName,
-    keyId: string,
-    version: number,
-    actor: string,
-  ): Promise<KeyRecord> {
-    const context = kmsContext({ keyId, purpose, version });
-    const generated = await this.#kms.generateDataKey(this.#masterKeyId, context, DATA_KEY_LENGTH);
-    const record: KeyRecord = {
-      keyId,
-      version,
-      purpose,
-      owner: { kind: 'system' },
-      parent: { kind: 'kms', provider: this.#kms.providerName, masterKeyId: this.#masterKeyId },
-      state: 'active',
-      createdAt: this.#clock(),
-      wrappedKey: generated.ciphertextBlob,
-    };
-    await this.#store.insertKey(record);
-    this.#cache.set(record, record, generated.plaintext);
-    generated.plaintext.fill(0);
-    await this.#log('generate', record, actor, context);
-    return record;
-  }
-
-  async #createDataKeyVersion(
-    owner: KeyOwner,
-    keyId: string,
-    version: number,
-    actor: string,
-  ): Promise<KeyRecord> {
-    const parentKeyId = await this.purposeKeyId('database', actor);
-    const parent = await this.#activeRecord(parentKeyId);
-    const parentMaterial = await this.#unwrap(parent, actor);
-    const material = randomBytes(DATA_KEY_LENGTH);
-    try {
-      const record: KeyRecord = {
-        keyId,
-        version,
-        purpose: 'data',
-        owner,
-        parent: { kind: 'key', keyId: parent.keyId, version: parent.version },
-        state: 'active',
-        createdAt: this.#clock(),
-      };
-      record.wrappedKey = wrapKey(parentMaterial, material, record);
-      await this.#store.insertKey(record);
-      this.#cache.set(record, record, material);
-      await this.#log('generate', record, actor, identityContext(record));
-      await this.#log('wrap', record, actor, identityContext(record));
-      return record;
-    } finally {
-      material.fill(0);
-      parentMaterial.fill(0);
+    if (purpose !== 'data') {
+      return this.#material.createPurposeKeyVersion(purpose, keyId, version, actor);
     }
-  }
-
-  /** Returns a copy of the unwrapped material of `record`, unwrapping its parents as needed. */
-  async #unwrap(record: KeyRecord, actor: string): Promise<Buffer> {
-    const cached = this.#cache.getMaterial(record);
-    if (cached !== undefined) {
-      return cached;
-    }
-    const context = identityContext(record);
-    if (!canDecrypt(record) || record.wrappedKey === undefined) {
-      const error = new KeyStateError(`key ${record.keyId} version ${record.version} is destroyed`);
-      await this.#log('unwrap', record, actor, context, error);
-      throw error;
-    }
-    let material: Buffer;
-    try {
-      material = await this.#unwrapWithParent(record, record.wrappedKey, actor);
-    } catch (error) {
-      await this.#log('unwrap', record, actor, context, error);
-      throw error;
-    }
-    this.#cache.set(record, record, material);
-    await this.#log('unwrap', record, actor, context);
-    return material;
-  }
-
-  async #unwrapWithParent(record: KeyRecord, wrappedKey: Buffer, actor: string): Promise<Buffer> {
-    const parent = record.parent;
-    if (parent.kind === 'kms') {
-      return this.#kms.decrypt(parent.masterKeyId, wrappedKey, kmsContext(record));
-    }
-    const parentRecord = await this.getKey(parent);
-    const parentMaterial = await this.#unwrap(parentRecord, actor);
-    try {
-      return unwrapKey(parentMaterial, wrappedKey, record);
-    } finally {
-      parentMaterial.fill(0);
-    }
-  }
-
-  async #log(
-    operation: KeyOperation,
-    record: KeyRecord,
-    actor: string,
-    encryptionContext: EncryptionContext,
-    error?: unknown,
-  ): Promise<void> {
-    await this.#sink.write({
-      time: this.#clock(),
-      operation,
-      keyId: record.keyId,
-      version: record.version,
-      purpose: record.purpose,
-      tenant: ownerTenant(record.owner),
-      actor,
-      encryptionContext,
-      outcome: error === undefined ? 'success' : 'failure',
-      ...(error === undefined ? {} : { errorName: error instanceof Error ? error.name : 'unknown' }),
-    });
+    const databaseKeyId = await this.purposeKeyId('database', actor);
+    const parent = await this.#activeRecord(databaseKeyId);
+    return this.#material.createDataKeyVersion(owner, keyId, version, parent, actor);
   }
 }

@@ -39,7 +39,9 @@ function describeMode(mode: number): string {
 async function checkDirectory(directory: string): Promise<void> {
   const stats = await lstat(directory);
   if (!stats.isDirectory()) {
-    throw new KmsError(`master key folder ${directory} is not a directory`);
+    throw new KmsError(
+      `master key folder ${directory} is not a directory (symlinks are not followed)`,
+    );
   }
   // A folder that others can write lets them replace the key file, so it is rejected.
   if (CHECK_MODES && (stats.mode & 0o022) !== 0) {

@@ -120,6 +120,13 @@ describe('FieldCipher', () => {
     await expect(cipher.decrypt(location, unknownKey)).rejects.toThrow(DecryptionError);
   });
 
+  it('fails for a purpose key id', async () => {
+    const ciphertext = await cipher.encrypt(location, 'secret');
+    const databaseKeyId = await setup.hierarchy.purposeKeyId('database', 'test');
+    const relabelled = ciphertext.replace(/^mw1\.[^.]+\./, `mw1.${databaseKeyId}.`);
+    await expect(cipher.decrypt(location, relabelled)).rejects.toThrow(DecryptionError);
+  });
+
   it('fails for malformed strings with the same message', async () => {
     for (const text of ['', 'plain', 'mw2.dk_a.1.AAAA', 'mw1.dk_a.01.AAAA', 'mw1.dk_a.1.@@']) {
       await expect(cipher.decrypt(location, text)).rejects.toThrow('decryption failed');
@@ -151,6 +158,8 @@ describe('FieldCipher', () => {
     const keyId = parseCiphertext(ciphertext)?.keyId ?? '';
     await setup.hierarchy.scheduleDeletion(keyId, { actor: 'test', waitingDays: 7 });
     setup.clock.advanceDays(6);
+    expect(await cipher.decryptString(location, ciphertext)).toBe('to be erased');
+    setup.hierarchy.clearCache();
     expect(await cipher.decryptString(location, ciphertext)).toBe('to be erased');
     await expect(cipher.encrypt(location, 'new write')).rejects.toThrow('no active version');
     setup.clock.advanceDays(1);

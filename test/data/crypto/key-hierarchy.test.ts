@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { DecryptionError, KeyStateError } from '../../../src/data/crypto/errors.js';
+import { KeyHierarchy } from '../../../src/data/crypto/key-hierarchy.js';
 import { unwrapKey, wrapKey } from '../../../src/data/crypto/key-wrap.js';
 import type { WrappedKeyIdentity } from '../../../src/data/crypto/key-wrap.js';
 import { createTestHierarchy } from './test-hierarchy.js';
@@ -183,6 +184,25 @@ describe('KeyHierarchy', () => {
       outcome: 'failure',
       errorName: 'DecryptionError',
     });
+  });
+});
+
+describe('KeyHierarchy usage sink failure', () => {
+  it('fails the key operation', async () => {
+    const setup = await createTestHierarchy();
+    try {
+      const failing = new KeyHierarchy({
+        kms: setup.kms,
+        masterKeyId: 'local-master',
+        store: setup.store,
+        usageSink: { write: () => Promise.reject(new Error('sink unavailable')) },
+        clock: setup.clock.now,
+      });
+      const owner = { kind: 'tenant' as const, tenant: 'org-a' };
+      await expect(failing.activeDataKey(owner, 't')).rejects.toThrow('sink unavailable');
+    } finally {
+      await setup.cleanup();
+    }
   });
 });
 
