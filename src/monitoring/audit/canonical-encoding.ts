@@ -103,7 +103,11 @@ function checkJson(path: string, value: unknown, depth: number): void {
     return;
   }
   if (Array.isArray(value)) {
-    value.forEach((item, index) => checkJson(`${path}[${index}]`, item, depth + 1));
+    // A loop over every index, because forEach skips the holes of a sparse array.
+    for (let index = 0; index < value.length; index += 1) {
+      if (!(index in value)) throw new AuditEncodingError(`${path}[${index}] is a missing element`);
+      checkJson(`${path}[${index}]`, value[index], depth + 1);
+    }
     return;
   }
   if (typeof value === 'object' && isPlainObject(value)) {

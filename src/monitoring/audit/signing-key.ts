@@ -218,7 +218,7 @@ async function checkKeyFolder(directory: string): Promise<void> {
   if (CHECK_MODES && (stats.mode & 0o022) !== 0) {
     throw new SigningKeyError(
       `audit signing key folder ${directory} has mode ${describeMode(stats.mode)}, which lets ` +
-        `group or other users write to it; run chmod 700 on it`,
+        `group or other users write to it. Run chmod 700 on it.`,
     );
   }
 }
@@ -228,8 +228,16 @@ async function checkKeyFolder(directory: string): Promise<void> {
  * this process's user with no group or other permission bits.
  */
 async function readKeyFile(filePath: string, name: string): Promise<AuditSigningKey> {
-  // O_NOFOLLOW makes open fail on a symlink, so the checks below apply to the file actually read.
-  const handle = await open(filePath, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let handle;
+  try {
+    // O_NOFOLLOW makes open fail on a symlink, so the checks below apply to the file read.
+    handle = await open(filePath, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
+    throw new SigningKeyError(
+      `audit signing key file ${filePath} is a symbolic link. Replace it with the key file itself.`,
+    );
+  }
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) {
@@ -238,7 +246,7 @@ async function readKeyFile(filePath: string, name: string): Promise<AuditSigning
     if (CHECK_MODES && (stats.mode & 0o077) !== 0) {
       throw new SigningKeyError(
         `audit signing key file ${filePath} has mode ${describeMode(stats.mode)}, which gives ` +
-          `group or other users access; run chmod 600 on it`,
+          `group or other users access. Run chmod 600 on it.`,
       );
     }
     const uid = process.getuid?.();

@@ -144,6 +144,12 @@ describe('encodeEntry', () => {
     expect(() => encodeEntry(fields)).toThrow(AuditEncodingError);
   });
 
+  it('rejects sparse arrays', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const fields = { ...sampleFields(), metadata: { list: [1, , 3] } } as AuditEntryFields;
+    expect(() => encodeEntry(fields)).toThrow(/list\[1\] is a missing element/);
+  });
+
   it('rejects values nested deeper than 64 levels', () => {
     let deep: unknown = 'leaf';
     for (let depth = 0; depth < 70; depth += 1) deep = [deep];
