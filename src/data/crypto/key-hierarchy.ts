@@ -317,6 +317,15 @@ export class KeyHierarchy {
     return destroyed;
   }
 
+  /**
+   * Removes and zeroes every cached unwrapped key whose TTL has passed. Cache lookups already do
+   * this at most once per second, so a timer only matters for an idle process.
+   */
+  purgeExpiredKeys(): void {
+    this.#cache.purgeExpired();
+    this.#activeRefs.purgeExpired();
+  }
+
   /** Removes and zeroes every cached unwrapped key. */
   clearCache(): void {
     this.#cache.clear();

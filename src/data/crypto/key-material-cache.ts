@@ -104,6 +104,11 @@ export class KeyMaterialCache {
     this.#cache.delete(cacheKey(ref));
   }
 
+  /** Removes and zeroes every expired entry. */
+  purgeExpired(): void {
+    this.#cache.purgeExpired();
+  }
+
   /** Removes and zeroes every entry. */
   clear(): void {
     this.#cache.clear();

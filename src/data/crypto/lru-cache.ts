@@ -15,10 +15,17 @@ interface Entry<V> {
   expiresAt: number;
 }
 
+/** Maximum interval between two sweeps for expired entries, in milliseconds. */
+const MAX_SWEEP_INTERVAL_MS = 1000;
+
 /**
  * Least-recently-used cache with a size bound and a time-to-live per entry. Expired entries are
- * removed when looked up or when {@link LruCache.purgeExpired} runs. Every removal calls
- * `onEvict`, which the key cache uses to zero key material.
+ * removed when looked up, and every `get` or `set` also sweeps out all expired entries once
+ * min(ttlMs, 1 s) has passed since the last sweep. Every removal calls `onEvict`, which the key
+ * cache uses to zero key material.
+ *
+ * NOTE: without any `get` or `set`, expired entries stay until {@link LruCache.purgeExpired} runs,
+ * so a long-running server should call it from a timer.
  */
 export class LruCache<K, V> {
   // A Map iterates in insertion order, so moving an entry to the end on access keeps the least
@@ -28,6 +35,8 @@ export class LruCache<K, V> {
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #onEvict: ((value: V, key: K) => void) | undefined;
+  readonly #sweepIntervalMs: number;
+  #nextSweepAt: number;
 
   constructor(options: LruCacheOptions<K, V>) {
     if (!Number.isInteger(options.maxEntries) || options.maxEntries < 1) {
@@ -40,6 +49,8 @@ export class LruCache<K, V> {
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
     this.#onEvict = options.onEvict;
+    this.#sweepIntervalMs = Math.min(options.ttlMs, MAX_SWEEP_INTERVAL_MS);
+    this.#nextSweepAt = this.#now() + this.#sweepIntervalMs;
   }
 
   /** Number of entries, including expired ones not yet purged. */
@@ -49,6 +60,7 @@ export class LruCache<K, V> {
 
   /** Returns the value for `key` and marks it most recently used, or undefined when absent or expired. */
   get(key: K): V | undefined {
+    this.#sweepIfDue();
     const entry = this.#entries.get(key);
     if (entry === undefined) {
       return undefined;
@@ -64,6 +76,7 @@ export class LruCache<K, V> {
 
   /** Inserts or replaces `key`, evicting the least recently used entries beyond `maxEntries`. */
   set(key: K, value: V): void {
+    this.#sweepIfDue();
     this.delete(key);
     this.#entries.set(key, { value, expiresAt: this.#now() + this.#ttlMs });
     while (this.#entries.size > this.#maxEntries) {
@@ -89,10 +102,17 @@ export class LruCache<K, V> {
   /** Removes every expired entry. */
   purgeExpired(): void {
     const now = this.#now();
+    this.#nextSweepAt = now + this.#sweepIntervalMs;
     for (const [key, entry] of [...this.#entries]) {
       if (now >= entry.expiresAt) {
         this.delete(key);
       }
+    }
+  }
+
+  #sweepIfDue(): void {
+    if (this.#now() >= this.#nextSweepAt) {
+      this.purgeExpired();
     }
   }
 

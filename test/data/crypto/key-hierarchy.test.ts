@@ -97,6 +97,16 @@ describe('KeyHierarchy', () => {
     expect(setup.sink.records).toHaveLength(start + 2);
   });
 
+  it('purges expired keys from the cache', async () => {
+    const ref = await setup.hierarchy.activeDataKey({ kind: 'tenant', tenant: 'org-a' }, 't');
+    setup.clock.advanceMs(5 * 60 * 1000);
+    setup.hierarchy.purgeExpiredKeys();
+    const start = setup.sink.records.length;
+    await setup.hierarchy.subkey(ref, 'field-encryption', 'reader');
+    const operations = setup.sink.records.slice(start).map((entry) => entry.operation);
+    expect(operations).toEqual(['unwrap', 'unwrap']);
+  });
+
   it('logs rotate, schedule, cancel and destroy', async () => {
     const keyId = await setup.hierarchy.dataKeyId({ kind: 'tenant', tenant: 'org-a' }, 't');
     await setup.hierarchy.rotate(keyId, 'admin');

@@ -37,10 +37,44 @@ describe('LruCache', () => {
     expect(cache.get('a')).toBe(1);
     now = 100;
     expect(cache.get('a')).toBeUndefined();
-    expect(evicted).toEqual(['a']);
-    cache.purgeExpired();
-    expect(evicted).toEqual(['a', 'b']);
+    expect(evicted.sort()).toEqual(['a', 'b']);
     expect(cache.size).toBe(0);
+  });
+
+  it('purgeExpired removes expired entries', () => {
+    let now = 0;
+    const evicted: string[] = [];
+    const cache = new LruCache<string, number>({
+      maxEntries: 10,
+      ttlMs: 5000,
+      now: () => now,
+      onEvict: (_value, key) => evicted.push(key),
+    });
+    cache.set('a', 1);
+    now = 4999;
+    cache.purgeExpired();
+    expect(evicted).toEqual([]);
+    now = 5000;
+    cache.purgeExpired();
+    expect(evicted).toEqual(['a']);
+  });
+
+  it('sweeps expired entries on later access', () => {
+    let now = 0;
+    const evicted: string[] = [];
+    const cache = new LruCache<string, number>({
+      maxEntries: 10,
+      ttlMs: 5000,
+      now: () => now,
+      onEvict: (_value, key) => evicted.push(key),
+    });
+    cache.set('old', 1);
+    now = 4000;
+    cache.set('new', 2);
+    now = 5000;
+    expect(cache.get('new')).toBe(2);
+    expect(evicted).toEqual(['old']);
+    expect(cache.size).toBe(1);
   });
 
   it('calls onEvict on replace, delete and clear', () => {
