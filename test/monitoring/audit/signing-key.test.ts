@@ -35,6 +35,14 @@ interface Rfc8032Case {
   signatureHex: string;
 }
 
+interface WycheproofEddsaFile {
+  numberOfTests: number;
+  testGroups: {
+    publicKey: { pk: string };
+    tests: { tcId: number; msg: string; sig: string; result: 'valid' | 'invalid' }[];
+  }[];
+}
+
 interface CctvCase {
   number: number;
   key: string;
@@ -266,5 +274,25 @@ describe('CCTV Ed25519 edge-case vectors', () => {
   it('verifyEd25519 rejects wrong sizes without throwing', () => {
     expect(verifyEd25519(new Uint8Array(31), Buffer.from('m'), new Uint8Array(64))).toBe(false);
     expect(verifyEd25519(new Uint8Array(32), Buffer.from('m'), new Uint8Array(63))).toBe(false);
+  });
+});
+
+describe('Wycheproof Ed25519 vectors', () => {
+  const file = loadJson<WycheproofEddsaFile>('wycheproof/testvectors_v1/ed25519_test.json');
+  const cases = file.testGroups.flatMap((group) =>
+    group.tests.map((test) => ({ ...test, publicKey: group.publicKey.pk })),
+  );
+
+  it('has every listed case', () => {
+    expect(cases).toHaveLength(file.numberOfTests);
+  });
+
+  it('verifyEd25519 matches every expected result', () => {
+    const mismatches: number[] = [];
+    for (const vector of cases) {
+      const result = verifyEd25519(hex(vector.publicKey), hex(vector.msg), hex(vector.sig));
+      if (result !== (vector.result === 'valid')) mismatches.push(vector.tcId);
+    }
+    expect(mismatches).toEqual([]);
   });
 });
