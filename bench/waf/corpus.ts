@@ -56,6 +56,20 @@ function parseCookies(header: string | undefined): Record<string, string> {
   return cookies;
 }
 
+/** Decodes a chunked transfer-encoded body, as the HTTP server does before the WAF runs. */
+function dechunk(body: string): string {
+  let out = '';
+  let rest = body;
+  for (;;) {
+    const lineEnd = rest.indexOf('\r\n');
+    if (lineEnd < 0) return out;
+    const size = Number.parseInt(rest.slice(0, lineEnd), 16);
+    if (!Number.isFinite(size) || size <= 0) return out;
+    out += rest.slice(lineEnd + 2, lineEnd + 2 + size);
+    rest = rest.slice(lineEnd + 2 + size + 2);
+  }
+}
+
 /** Builds the normalized request the server would pass to the engine. */
 export function buildRequest(
   method: string,
@@ -70,6 +84,10 @@ export function buildRequest(
     headers[key] = previous === undefined ? value : [...[previous].flat(), value];
   }
   const question = target.indexOf('?');
+  const chunked = String(headers['transfer-encoding'] ?? '')
+    .toLowerCase()
+    .includes('chunked');
+  if (chunked) body = dechunk(body);
   const contentType = String(headers['content-type'] ?? '').toLowerCase();
   let parsedBody: unknown = body === '' ? undefined : body;
   if (body !== '' && contentType.includes('json')) {
@@ -113,7 +131,7 @@ function loadCrs(path: string, corpus: Corpus): void {
       attack: record.expect_block,
       strictBenign: record.strict_benign,
       request: buildRequest(record.method, record.path, record.headers, record.body ?? ''),
-      raw: record.needs_raw_socket ? raw : undefined,
+      raw: record.needs_raw_socket ? (raw ?? Buffer.alloc(0)) : undefined,
     });
   }
 }

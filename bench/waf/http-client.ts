@@ -25,7 +25,7 @@ function headerLines(item: BenchCase): string[] {
 
 /** Serializes a case as an HTTP/1.1 request; raw-socket cases are sent byte for byte. */
 export function serializeRequest(item: BenchCase): Buffer {
-  if (item.raw !== undefined) return item.raw;
+  if (item.raw !== undefined && item.raw.length > 0) return item.raw;
   const { request } = item;
   const body =
     request.body === undefined

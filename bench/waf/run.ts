@@ -23,6 +23,9 @@ const DEFAULT_CORPUS = resolve(repoRoot, '../shared/testdata/waf');
 const SAMPLE_CORPUS = join(repoRoot, 'test/fixtures/waf');
 const PROMPTS = join(repoRoot, 'test/fixtures/waf/benign-prompts.json');
 
+/** Methods the CRS tests treat as allowed (its default configuration), used for the in-process replay. */
+const CRS_ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'OPTIONS'];
+
 const { values } = parseArgs({
   options: {
     corpus: { type: 'string' },
@@ -47,7 +50,7 @@ async function replay(
     for (const item of cases) blocked.set(item.id, await sendCase(address, item));
     return blocked;
   }
-  const engine = createWafEngine({ paranoiaLevel: paranoia });
+  const engine = createWafEngine({ paranoiaLevel: paranoia, allowedMethods: CRS_ALLOWED_METHODS });
   for (const item of cases) blocked.set(item.id, engine.inspect(item.request).action === 'block');
   return blocked;
 }

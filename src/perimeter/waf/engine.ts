@@ -1,5 +1,5 @@
 import { isExcluded, isRuleDisabled } from './exclusions.js';
-import type { RequestRule, Target, TargetKind, ValueRule, WafRule } from './rule.js';
+import type { RequestRule, RuleSettings, Target, TargetKind, ValueRule, WafRule } from './rule.js';
 import { DEFAULT_RULES } from './rules/index.js';
 import { collectTargets } from './targets.js';
 import { applyTransforms } from './transform-chain.js';
@@ -18,6 +18,16 @@ import { buildVerdict, failureVerdict } from './verdict.js';
 export const DEFAULT_MAX_VALUE_LENGTH = 65_536;
 /** Default maximum number of values inspected per request. */
 export const DEFAULT_MAX_VALUES = 1024;
+/** Methods accepted when the configuration names none: those the gateway and admin API use. */
+export const DEFAULT_ALLOWED_METHODS: readonly string[] = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+];
 /** Default anomaly threshold: one critical match blocks. */
 export const DEFAULT_THRESHOLD = 5;
 
@@ -59,6 +69,11 @@ function hasNeedle(value: string, needles: readonly string[] | undefined): boole
   return false;
 }
 
+function appliesToHeader(rule: ValueRule, name: string): boolean {
+  if (rule.headers !== undefined && !rule.headers.includes(name)) return false;
+  return rule.excludedHeaders === undefined || !rule.excludedHeaders.includes(name);
+}
+
 const lowerChains = new WeakMap<ValueRule, readonly TransformName[]>();
 
 /** Returns the rule's chain with `lowercase` appended, for matching needles. */
@@ -80,13 +95,7 @@ function inspectTarget(
 ): void {
   const cache = new Map<string, string>();
   for (const rule of rules) {
-    if (
-      target.kind === 'header' &&
-      rule.headers !== undefined &&
-      !rule.headers.includes(target.name)
-    ) {
-      continue;
-    }
+    if (target.kind === 'header' && !appliesToHeader(rule, target.name)) continue;
     if (rule.names !== undefined && !hasNeedle(target.name.toLowerCase(), rule.names)) continue;
     if (rule.needles !== undefined) {
       const haystack = applyTransforms(target.value, lowerChain(rule), cache);
@@ -116,6 +125,11 @@ export function createWafEngine(
   const exclusions: readonly WafExclusion[] = config.exclusions ?? [];
   const maxValueLength = config.maxValueLength ?? DEFAULT_MAX_VALUE_LENGTH;
   const maxValues = config.maxValues ?? DEFAULT_MAX_VALUES;
+  const settings: RuleSettings = {
+    allowedMethods: new Set(
+      (config.allowedMethods ?? DEFAULT_ALLOWED_METHODS).map((method) => method.toUpperCase()),
+    ),
+  };
   const active = rules.filter((rule) => rule.paranoia <= paranoiaLevel);
   const perRoute = new Map<string, RuleSet>();
 
@@ -136,7 +150,7 @@ export function createWafEngine(
     const { targets, truncated } = collectTargets(request, maxValueLength, maxValues);
     const matches: WafMatch[] = [];
     for (const rule of set.requestRules) {
-      const location = rule.check(request, targets);
+      const location = rule.check(request, targets, settings);
       if (location === undefined || excluded(rule, location)) continue;
       matches.push({ ruleId: rule.id, family: rule.family, location, severity: rule.severity });
     }

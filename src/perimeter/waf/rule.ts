@@ -13,6 +13,7 @@ export type TargetKind =
   | 'cookie-name'
   | 'body'
   | 'body-name'
+  | 'part-name'
   | 'filename';
 
 /** One value taken from the request for inspection. */
@@ -42,6 +43,8 @@ export interface ValueRule extends RuleBase {
   targets: readonly TargetKind[];
   /** Header names the rule is limited to, lower-cased; all inspected headers when absent. */
   headers?: readonly string[];
+  /** Header names the rule skips, lower-cased. */
+  excludedHeaders?: readonly string[];
   /** Lower-case substrings of which one must occur in the argument or header name. */
   names?: readonly string[];
   transforms: readonly TransformName[];
@@ -53,10 +56,20 @@ export interface ValueRule extends RuleBase {
   test: (value: string) => boolean;
 }
 
+/** Engine settings that request rules read. */
+export interface RuleSettings {
+  /** Upper-case HTTP methods the application accepts. */
+  allowedMethods: ReadonlySet<string>;
+}
+
 /** Rule that looks at the request as a whole and returns the location of a violation. */
 export interface RequestRule extends RuleBase {
   scope: 'request';
-  check: (request: WafRequest, targets: readonly Target[]) => string | undefined;
+  check: (
+    request: WafRequest,
+    targets: readonly Target[],
+    settings: RuleSettings,
+  ) => string | undefined;
 }
 
 /** Rule of either scope. */

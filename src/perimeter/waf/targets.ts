@@ -123,6 +123,7 @@ function collectBody(collector: Collector, request: WafRequest): void {
   } else if (boundary !== undefined) {
     for (const part of multipartValues(body, boundary)) {
       add(collector, 'body-name', part.name, `body-name:$.${part.name}`, part.name);
+      add(collector, 'part-name', part.name, `part-name:${part.name}`, part.name);
       add(collector, 'body', part.name, `body:$.${part.name}`, part.value);
       if (part.filename !== undefined) {
         add(collector, 'filename', part.name, `filename:${part.name}`, part.filename);

@@ -84,4 +84,6 @@ export interface WafConfig {
   maxValueLength?: number;
   /** Maximum number of values inspected per request; default 1024. */
   maxValues?: number;
+  /** HTTP methods the application accepts; default GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS. */
+  allowedMethods?: string[];
 }

@@ -3,8 +3,11 @@ import { JAVA_RULES } from './java.rules.js';
 import { LFI_RULES } from './lfi.rules.js';
 import { NODE_RULES } from './node.rules.js';
 import { PHP_RULES } from './php.rules.js';
+import { PROTOCOL_ATTACK_RULES } from './protocol-attack.rules.js';
+import { PROTOCOL_RULES } from './protocol.rules.js';
 import { RCE_RULES } from './rce.rules.js';
 import { RFI_RULES } from './rfi.rules.js';
+import { SCANNER_RULES } from './scanner.rules.js';
 import { SESSION_RULES } from './session.rules.js';
 import { SQLI_RULES } from './sqli.rules.js';
 import { SSRF_RULES } from './ssrf.rules.js';
@@ -12,6 +15,9 @@ import { XSS_RULES } from './xss.rules.js';
 
 /** Built-in rules of every family and paranoia level. */
 export const DEFAULT_RULES: readonly WafRule[] = [
+  ...PROTOCOL_RULES,
+  ...PROTOCOL_ATTACK_RULES,
+  ...SCANNER_RULES,
   ...LFI_RULES,
   ...RFI_RULES,
   ...SSRF_RULES,

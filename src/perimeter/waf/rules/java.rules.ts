@@ -69,7 +69,7 @@ export const JAVA_RULES: WafRule[] = [
     targets: ['filename'],
     transforms: DECODE,
     needles: ['.js', '.htm', '.sh', '.war', '.jar', '.class'],
-    pattern: '\\.(?:jspx?|jspf|jsw|jsv|war|jar|class|html?|shtml|sh)\\s*$',
+    pattern: '\\.(?:jspx?|jspf|jsw|jsv|war|jar|class|shtml|sh)\\s*$',
   }),
   patternRule({
     id: 944150,

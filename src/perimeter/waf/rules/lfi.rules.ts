@@ -12,7 +12,8 @@ export const LFI_RULES: WafRule[] = [
     targets: EVERYWHERE,
     transforms: DECODE,
     needles: ['0x', '...', '.\u0000'],
-    pattern: '(?:0x2e|0x5c|0x2f)(?:\\.|0x2e|0x2f|0x5c|/|\\\\)|\\.\\.\\.[/\\\\]|\\.\\.?\\x00',
+    pattern:
+      '(?:0x2e|0x5c|0x2f)(?:\\.|0x2e|0x2f|0x5c|/|\\\\)|(?:^|[/\\\\])\\.\\.\\.[/\\\\]|\\.\\.?\\x00',
   }),
   patternRule({
     id: 930110,

@@ -10,8 +10,8 @@ export const PHP_RULES: WafRule[] = [
     paranoia: 1,
     severity: SEVERITY.critical,
     description: 'PHP open tag (<?php, <?=, <? followed by code) or [php] / {php} tags',
-    targets: ARGS,
-    transforms: DECODE,
+    targets: ['query', 'query-name', 'body', 'body-name'],
+    transforms: ['urlDecode', 'unicode', 'lowercase'],
     needles: ['<?', 'php'],
     pattern:
       '<\\?(?:php|=|\\s|$)|<\\?xml\\s*:|\\[/?php\\]|\\{/?php\\}|<\\?[a-z]*(?:echo|system|exec|eval|print)',
@@ -105,7 +105,7 @@ export const PHP_RULES: WafRule[] = [
     targets: ARGS,
     transforms: SQL_DECODE,
     needles: ['$'],
-    pattern: '\\$+[a-z_][a-z0-9_]*\\s*(?:\\[[^\\]]*\\]\\s*|\\{[^}]*\\}\\s*)*\\(',
+    pattern: '\\$+[a-z_][a-z0-9_]*\\s*(?:\\[[^\\]]+\\]\\s*|\\{[^}]+\\}\\s*)*\\(',
   }),
   patternRule({
     id: 933200,

@@ -16,13 +16,16 @@ const WRAPPERS =
 const COMMAND_PATH = '(?:[a-z0-9_./~-]*/)?';
 
 /**
- * What may follow a common command name after a separator: the end, another separator,
- * or an option, path or quoted argument, so `; cat /etc/passwd` matches but `; more than` does not.
+ * What may follow a common command name after a separator at paranoia level 1: the end
+ * or another separator, so `;ps` and `;env|` match but `; more than` does not.
  */
-const COMMON_COMMAND_END = '(?:\\s*$|\\s*[;&|<>\\x60)]|\\s+[-/~.$"\'])';
+const COMMON_COMMAND_END = '(?:\\s*$|\\s*[;&|<>\\x60)])';
+
+/** What may follow a common command name at paranoia level 2: also an option, path or quoted argument. */
+const COMMON_COMMAND_ARGUMENT = '\\s+[-/~.$"\']';
 
 /** What may follow a command name. */
-const COMMAND_END = '(?:$|[\\s;&|<>()\\x60,])';
+const COMMAND_END = '(?:$|[\\s;&|<>()\\x60])';
 
 /** Argument and cookie values, without their names. */
 const VALUES: readonly TargetKind[] = ['query', 'body', 'cookie'];
@@ -43,6 +46,16 @@ export const RCE_RULES: WafRule[] = [
     pattern: `${COMMAND_START}\\s*${WRAPPERS}${COMMAND_PATH}(?:(?:${distinctive})${COMMAND_END}|(?:${common})${COMMON_COMMAND_END})`,
   }),
   patternRule({
+    id: 932101,
+    family: 'rce',
+    paranoia: 2,
+    severity: SEVERITY.critical,
+    description: 'Common command with an option or path after a shell separator, such as ; cat /x',
+    targets: ARGS,
+    transforms: SHELL_DECODE,
+    pattern: `${COMMAND_START}\\s*${WRAPPERS}${COMMAND_PATH}(?:${common})${COMMON_COMMAND_ARGUMENT}`,
+  }),
+  patternRule({
     id: 932105,
     family: 'rce',
     paranoia: 1,
@@ -51,7 +64,7 @@ export const RCE_RULES: WafRule[] = [
       'Value that starts with a distinctive command, or a common one with an option or path',
     targets: VALUES,
     transforms: SHELL_DECODE,
-    pattern: `^\\s*${WRAPPERS}${COMMAND_PATH}(?:(?:${distinctive})${COMMAND_END}|(?:${common})\\s+[-/~.$])`,
+    pattern: `^\\s*${WRAPPERS}${COMMAND_PATH}(?:(?:${distinctive})(?:\\s|[;&|<>()\\x60])|(?:${common})\\s+[-/~.$])`,
   }),
   patternRule({
     id: 932110,
@@ -62,7 +75,7 @@ export const RCE_RULES: WafRule[] = [
     targets: ['header'],
     headers: COMMAND_HEADERS,
     transforms: SHELL_DECODE,
-    pattern: `${COMMAND_START}\\s*${WRAPPERS}${COMMAND_PATH}(?:${distinctive}|${common})(?:$|\\s+[-/~.$a-z])`,
+    pattern: `${COMMAND_START}\\s*${WRAPPERS}${COMMAND_PATH}(?:${distinctive}|${common})(?:\\s*$|\\s*[&|<>\\x60])`,
   }),
   patternRule({
     id: 932120,
@@ -83,12 +96,12 @@ export const RCE_RULES: WafRule[] = [
     severity: SEVERITY.critical,
     description:
       'Shell expansion: $(...), ${...}, $[...], process substitution, back-ticks, glob brackets in paths',
-    targets: [...ARGS, 'header'],
+    targets: [...VALUES, 'header'],
     headers: COMMAND_HEADERS,
     transforms: DECODE,
     needles: ['$(', '${', '$[', '<(', '>(', '`', '[', '$(('],
     pattern:
-      '\\$\\(|\\$\\{[^}]*\\}|\\$\\[|[<>]\\(\\s*[a-z]|\\x60[^\\x60]*[a-z][^\\x60]*\\x60|/[a-z.*?-]*\\[[!^]?[a-z0-9/?*-]+\\][a-z./]*|/\\[[a-z0-9/?*!^-]+\\]|/\\?+/',
+      '\\$\\(|\\$\\{[^}]+\\}|\\$\\[|[<>]\\(\\s*[a-z]|\\x60[^\\x60]*[a-z][^\\x60]*\\x60|/[a-z.*?-]*\\[[!^]?[a-z0-9/?*-]+\\][a-z/]|/\\[[a-z0-9/?*!^-]+\\][a-z/]|/\\?+/',
   }),
   patternRule({
     id: 932140,

@@ -3,14 +3,16 @@ import { detectXss } from '../xss-detector.js';
 import { ARGS, DECODE, SQL_DECODE, patternRule } from './common.js';
 
 /** Headers that are often reflected into pages or logs viewed in a browser. */
-const REFLECTED_HEADERS: readonly string[] = ['user-agent', 'referer'];
+const REFLECTED_HEADERS: readonly string[] = ['user-agent'];
+
+/** The Referer header carries whole URLs of other pages, so only paranoia level 2 inspects it for tags. */
+const REFERER: readonly string[] = ['referer'];
 
 const OBFUSCATED_TAGS = [
   'script',
   'form',
   'dialog',
   'iframe',
-  'svg',
   'object',
   'embed',
   'meta',
@@ -20,15 +22,8 @@ const OBFUSCATED_TAGS = [
   'applet',
   'frameset',
   'frame',
-  'math',
   'isindex',
   'vmlframe',
-  'marquee',
-  'details',
-  'video',
-  'audio',
-  'body',
-  'img',
 ].map((tag) => [...tag].join('\\s*'));
 
 /** Cross-site scripting rules: the HTML-tokenizer detector, then patterns for script outside tags. */
@@ -40,12 +35,59 @@ export const XSS_RULES: WafRule[] = [
     severity: SEVERITY.critical,
     description: 'XSS found by the HTML tokenizer: dangerous tag, event handler or script URL',
     scope: 'value',
-    targets: [...ARGS, 'header', 'path'],
-    headers: REFLECTED_HEADERS,
+    targets: [...ARGS, 'path'],
     transforms: DECODE,
-    needles: ['<', '=', 'script:', 'data:'],
     test: detectXss,
   },
+  {
+    id: 941101,
+    family: 'xss',
+    paranoia: 1,
+    severity: SEVERITY.critical,
+    description: 'HTML tag or injected event handler in any request header',
+    scope: 'value',
+    targets: ['header'],
+    excludedHeaders: REFERER,
+    transforms: DECODE,
+    needles: ['<', 'script:', ' on', "'on", '"on'],
+    test: detectXss,
+  },
+  {
+    id: 941102,
+    family: 'xss',
+    paranoia: 2,
+    severity: SEVERITY.critical,
+    description: 'HTML tag or injected event handler in the Referer header',
+    scope: 'value',
+    targets: ['header'],
+    headers: REFERER,
+    transforms: DECODE,
+    needles: ['<', 'script:', ' on', "'on", '"on'],
+    test: detectXss,
+  },
+  patternRule({
+    id: 941121,
+    family: 'xss',
+    paranoia: 1,
+    severity: SEVERITY.critical,
+    description:
+      'Argument name that is an event-handler attribute after a blank, such as " onload"',
+    targets: ['query-name', 'body-name'],
+    transforms: DECODE,
+    needles: ['on'],
+    pattern: '^\\s+on[a-z]{3,40}\\s*$',
+  }),
+  patternRule({
+    id: 941181,
+    family: 'xss',
+    paranoia: 1,
+    severity: SEVERITY.critical,
+    description: 'HTML comment or CDATA marker used to break out of markup: <!--, -->, <![CDATA[',
+    targets: ARGS,
+    transforms: DECODE,
+    needles: ['<!--', '-->', 'cdata'],
+    pattern: '<!--|-->|<!\\[cdata\\[',
+  }),
   patternRule({
     id: 941120,
     family: 'xss',
@@ -56,7 +98,7 @@ export const XSS_RULES: WafRule[] = [
     headers: REFLECTED_HEADERS,
     transforms: DECODE,
     needles: ['on'],
-    pattern: '(?:^|[\\s"\'\\x60;/])on[a-z]{3,40}\\s*=',
+    pattern: '(?:^|[\\s"\'\\x60;/])on[a-z]{3,40}\\s*=\\s*\\S',
   }),
   patternRule({
     id: 941130,
@@ -116,7 +158,7 @@ export const XSS_RULES: WafRule[] = [
       'cdata',
     ],
     pattern:
-      '\\bdocument\\s*\\)?\\s*(?:\\.\\s*|\\[\\s*[\'"\\x60])(?:cookie|write|domain|location|body|documentelement)|\\bwindow\\s*\\.\\s*(?:location|open|name)|\\.\\s*(?:innerhtml|outerhtml|parentnode)\\b|\\b(?:self|window|top|parent|frames|globalthis)\\s*\\[\\s*[\'"\\x60]|<!--|-->|<!\\[cdata\\[',
+      '\\bdocument\\s*\\)?\\s*(?:\\.\\s*|\\[\\s*[\'"\\x60])(?:cookie|write|domain|location|body|documentelement)|\\bwindow\\s*\\.\\s*(?:location|open|name)|\\.\\s*(?:innerhtml|outerhtml|parentnode)\\b|\\b(?:self|window|top|parent|frames|globalthis)\\s*\\[\\s*[\'"\\x60]',
   }),
   patternRule({
     id: 941200,
@@ -139,7 +181,8 @@ export const XSS_RULES: WafRule[] = [
     targets: ARGS,
     transforms: ['urlDecode', 'lowercase'],
     needles: ['\u00bc', '\\xbc', '+adw-', '+ad4-'],
-    pattern: '\\x{bc}[^\\x{be}]{0,200}\\x{be}|\\\\xbc.{0,200}\\\\xbe|\\+adw-|\\+ad4-',
+    pattern:
+      '\\x{bc}[^\\x{be}]{0,100}\\x{be}.{0,200}\\x{bc}/[^\\x{be}]{0,100}\\x{be}|\\\\xbc.{0,100}\\\\xbe.{0,200}\\\\xbc/.{0,100}\\\\xbe|\\+adw-|\\+ad4-',
   }),
   patternRule({
     id: 941360,

@@ -1,0 +1,60 @@
+import { SEVERITY, type WafRule } from '../rule.js';
+import { patternRule } from './common.js';
+
+/** Security scanners that announce themselves in the User-Agent header. */
+const SCANNERS = [
+  'nikto',
+  'sqlmap',
+  'nessus',
+  'arachni',
+  'nuclei',
+  'zgrab',
+  'masscan',
+  'nmap',
+  'acunetix',
+  'wpscan',
+  'dirbuster',
+  'gobuster',
+  'ffuf',
+  'feroxbuster',
+  'w3af',
+  'openvas',
+  'havij',
+  'netsparker',
+  'whatweb',
+  'jaeles',
+  'wfuzz',
+  'skipfish',
+  'paros',
+  'webinspect',
+  'appscan',
+  'qualys',
+  'burpcollaborator',
+  'commix',
+  'xsstrike',
+  'dirsearch',
+  'zmeu',
+  'morfeus',
+  'webshag',
+  'nsauditor',
+  'brutus',
+  'fimap',
+  'sqlninja',
+  'jbrofuzz',
+  'httpx',
+];
+
+/** Scanner detection rules. */
+export const SCANNER_RULES: WafRule[] = [
+  patternRule({
+    id: 913100,
+    family: 'scanner',
+    paranoia: 1,
+    severity: SEVERITY.critical,
+    description: 'User-Agent of a known security scanner',
+    targets: ['header'],
+    headers: ['user-agent'],
+    transforms: ['lowercase'],
+    pattern: `(?:^|[^a-z0-9-])(?:${SCANNERS.join('|')})(?:$|[^a-z0-9-])`,
+  }),
+];
