@@ -149,8 +149,9 @@ export class ChainVerifier {
       return this.#report(seq, 'wrong_log', `logId ${entry.logId} is not ${this.#logId}`);
     }
     if (seq < expected) {
-      if (seq === this.#lastSeq)
+      if (seq === this.#lastSeq) {
         return this.#report(seq, 'inserted', `two entries have seq ${seq}`);
+      }
       return this.#report(seq, 'reordered', `seq ${seq} comes after seq ${this.#lastSeq}`);
     }
     if (seq > expected) {
@@ -188,8 +189,8 @@ export class ChainVerifier {
     return this.#report(
       seq,
       'chain_broken',
-      `previousHash is not the hash of entry ${previousSeq}: entry ${previousSeq} was rewritten ` +
-        `with its stored hash, or entry ${seq} was re-linked`,
+      `previousHash is not the hash of entry ${previousSeq}, so entry ${previousSeq} was ` +
+        `rewritten with its stored hash or entry ${seq} was re-linked`,
     );
   }
 
