@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import type { KmsProvider } from '../kms/kms-provider.js';
+import { KmsError } from '../kms/kms-provider.js';
 import { EncryptionBudget } from './encryption-budget.js';
 import type { EncryptionLimitOptions, RotationNotice } from './encryption-budget.js';
 import { KeyNotFoundError, KeyStateError } from './errors.js';
@@ -75,6 +76,8 @@ function newKeyId(prefix: string): string {
  * processes. A database-backed store must serialize them per key id.
  */
 export class KeyHierarchy {
+  readonly #kms: KmsProvider;
+  readonly #masterKeyId: string;
   readonly #store: KeyStore;
   readonly #clock: Clock;
   readonly #cache: KeyMaterialCache;
@@ -88,6 +91,8 @@ export class KeyHierarchy {
   readonly #creating = new Map<string, Promise<string>>();
 
   constructor(options: KeyHierarchyOptions) {
+    this.#kms = options.kms;
+    this.#masterKeyId = options.masterKeyId;
     this.#store = options.store;
     this.#clock = options.clock ?? (() => new Date());
     const now = (): number => this.#clock().getTime();
@@ -114,8 +119,20 @@ export class KeyHierarchy {
     this.#waitingDays = options.deletionWaitingDays ?? DEFAULT_DELETION_WAITING_DAYS;
   }
 
-  /** Creates any purpose key that does not exist yet. Safe to call on every start. */
+  /**
+   * Checks that the KMS master key is enabled and creates any purpose key that does not exist
+   * yet. Safe to call on every start.
+   *
+   * @throws KmsError when the master key is unknown to the provider or disabled.
+   */
   async initialize(actor: string): Promise<void> {
+    const description = await this.#kms.describe(this.#masterKeyId);
+    if (!description.enabled) {
+      throw new KmsError(
+        `KMS master key ${this.#masterKeyId} of provider ${description.provider} is disabled. ` +
+          `Enable it before starting.`,
+      );
+    }
     for (const name of PURPOSE_KEY_NAMES) {
       await this.#ensureKeyId(name, { kind: 'system' }, actor);
     }

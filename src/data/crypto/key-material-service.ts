@@ -66,7 +66,10 @@ export class KeyMaterialService {
       };
       await this.#store.insertKey(record);
       this.#cache.set(record, record, generated.plaintext);
+      // GenerateDataKey both creates the key and wraps it under the master key, so both steps
+      // are recorded, as for data keys.
       await this.#logger.write('generate', record, actor, context);
+      await this.#logger.write('wrap', record, actor, context);
       return record;
     } finally {
       generated.plaintext.fill(0);

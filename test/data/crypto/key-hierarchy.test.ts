@@ -1,7 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { DecryptionError, KeyStateError } from '../../../src/data/crypto/errors.js';
+import { InMemoryKeyStore } from '../../../src/data/crypto/in-memory-key-store.js';
 import { KeyHierarchy } from '../../../src/data/crypto/key-hierarchy.js';
+import { KmsError } from '../../../src/data/kms/kms-provider.js';
+import type { KmsProvider } from '../../../src/data/kms/kms-provider.js';
 import { unwrapKey, wrapKey } from '../../../src/data/crypto/key-wrap.js';
 import type { WrappedKeyIdentity } from '../../../src/data/crypto/key-wrap.js';
 import { createTestHierarchy } from './test-hierarchy.js';
@@ -33,6 +36,17 @@ describe('KeyHierarchy', () => {
       masterKeyId: 'local-master',
     });
     expect(record?.state).toBe('active');
+  });
+
+  it('logs generate and wrap for purpose keys', async () => {
+    const databaseKeyId = await setup.hierarchy.purposeKeyId('database', 'test');
+    const records = setup.sink.records.filter((entry) => entry.keyId === databaseKeyId);
+    expect(records.map((entry) => entry.operation)).toEqual(['generate', 'wrap']);
+    expect(records[0]?.encryptionContext).toEqual({
+      keyId: databaseKeyId,
+      purpose: 'database',
+      version: '1',
+    });
   });
 
   it('initialize is idempotent', async () => {
@@ -194,6 +208,49 @@ describe('KeyHierarchy', () => {
       outcome: 'failure',
       errorName: 'DecryptionError',
     });
+  });
+});
+
+describe('KeyHierarchy.initialize', () => {
+  it('rejects an unknown master key id', async () => {
+    const setup = await createTestHierarchy();
+    try {
+      const hierarchy = new KeyHierarchy({
+        kms: setup.kms,
+        masterKeyId: 'missing',
+        store: setup.store,
+        usageSink: setup.sink,
+      });
+      await expect(hierarchy.initialize('test')).rejects.toThrow(KmsError);
+    } finally {
+      await setup.cleanup();
+    }
+  });
+
+  it('rejects a disabled master key', async () => {
+    const setup = await createTestHierarchy();
+    try {
+      const disabledKms: KmsProvider = {
+        providerName: 'test',
+        generateDataKey: (...args) => setup.kms.generateDataKey(...args),
+        encrypt: (...args) => setup.kms.encrypt(...args),
+        decrypt: (...args) => setup.kms.decrypt(...args),
+        describe: async (masterKeyId) => ({
+          ...(await setup.kms.describe(masterKeyId)),
+          enabled: false,
+        }),
+        productionWarning: () => undefined,
+      };
+      const hierarchy = new KeyHierarchy({
+        kms: disabledKms,
+        masterKeyId: 'local-master',
+        store: new InMemoryKeyStore(),
+        usageSink: setup.sink,
+      });
+      await expect(hierarchy.initialize('test')).rejects.toThrow(/is disabled/);
+    } finally {
+      await setup.cleanup();
+    }
   });
 });
 
