@@ -1,7 +1,7 @@
 import { aesGcmDecrypt, aesGcmEncrypt, concatSealed, splitSealed } from './aes-gcm.js';
 import { formatCiphertext, parseCiphertext } from './ciphertext-format.js';
 import { DecryptionError, KeyNotFoundError, KeyStateError } from './errors.js';
-import { encodeFieldAad } from './field-context.js';
+import { encodeFieldAad, validateFieldLocation } from './field-context.js';
 import type { FieldLocation } from './field-context.js';
 import { FieldCryptoCounters } from './field-counters.js';
 import type { KeyHierarchy } from './key-hierarchy.js';
@@ -43,12 +43,14 @@ export class FieldCipher {
    *
    * @throws KeyUsageLimitError when the active version must be rotated first.
    * @throws KeyStateError when the data key has no active version.
+   * @throws CryptoParameterError when a part of `location` is empty.
    */
   async encrypt(
     location: FieldLocation,
     plaintext: string | Uint8Array,
     options: FieldOperationOptions = {},
   ): Promise<string> {
+    validateFieldLocation(location);
     const actor = options.actor ?? DEFAULT_ACTOR;
     const owner =
       options.subject === undefined
@@ -77,7 +79,8 @@ export class FieldCipher {
    *
    * @throws DecryptionError for every failure tied to the ciphertext: malformed text, unknown or
    * destroyed key version, a key of another tenant, or failed authentication. Errors from the
-   * key store, sink or KMS pass through unchanged.
+   * key store and usage sink, KmsError, and CryptoParameterError for an empty part of
+   * `location` pass through unchanged.
    */
   async decrypt(
     location: FieldLocation,
@@ -111,6 +114,7 @@ export class FieldCipher {
   }
 
   async #decrypt(location: FieldLocation, ciphertext: string, actor: string): Promise<Buffer> {
+    validateFieldLocation(location);
     const parsed = parseCiphertext(ciphertext);
     if (parsed === undefined) {
       throw new DecryptionError();

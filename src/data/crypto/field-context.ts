@@ -1,3 +1,4 @@
+import { CryptoParameterError } from './errors.js';
 import { encodeLengthPrefixed } from './length-prefixed.js';
 
 /** Location of one encrypted value: which tenant, table, column and row it belongs to. */
@@ -17,6 +18,23 @@ export interface FieldContext extends FieldLocation {
 }
 
 const FIELD_AAD_LABEL = 'mindweave/field-aad/v1';
+
+/**
+ * Rejects a location with an empty or non-string part. An empty row id would bind every row
+ * without an id to the same associated data, so a value could be moved between them.
+ *
+ * @throws CryptoParameterError naming the first invalid part.
+ */
+export function validateFieldLocation(location: FieldLocation): void {
+  for (const part of ['tenant', 'table', 'column', 'rowId'] as const) {
+    const value: unknown = location[part];
+    if (typeof value !== 'string' || value.length === 0) {
+      throw new CryptoParameterError(
+        `invalid field location: ${part} must be a non-empty string, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+}
 
 /**
  * Encodes a field context as AES-GCM associated data.

@@ -2,7 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { GCM_IV_LENGTH, GCM_TAG_LENGTH } from '../../../src/data/crypto/aes-gcm.js';
 import { formatCiphertext, parseCiphertext } from '../../../src/data/crypto/ciphertext-format.js';
-import { DecryptionError, KeyUsageLimitError } from '../../../src/data/crypto/errors.js';
+import {
+  CryptoParameterError,
+  DecryptionError,
+  KeyUsageLimitError,
+} from '../../../src/data/crypto/errors.js';
 import { FieldCipher } from '../../../src/data/crypto/field-cipher.js';
 import type { FieldLocation } from '../../../src/data/crypto/field-context.js';
 import { createTestHierarchy } from './test-hierarchy.js';
@@ -119,6 +123,16 @@ describe('FieldCipher', () => {
     const unknownKey = ciphertext.replace(/^mw1\.[^.]+\./, 'mw1.dk_unknown.');
     await expect(cipher.decrypt(location, unknownKey)).rejects.toThrow(DecryptionError);
   });
+
+  it.each(['tenant', 'table', 'column', 'rowId'] as const)(
+    'rejects an empty %s',
+    async (part) => {
+      const invalid = { ...location, [part]: '' };
+      await expect(cipher.encrypt(invalid, 'secret')).rejects.toThrow(CryptoParameterError);
+      const ciphertext = await cipher.encrypt(location, 'secret');
+      await expect(cipher.decrypt(invalid, ciphertext)).rejects.toThrow(CryptoParameterError);
+    },
+  );
 
   it('fails for a purpose key id', async () => {
     const ciphertext = await cipher.encrypt(location, 'secret');
