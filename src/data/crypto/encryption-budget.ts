@@ -90,7 +90,7 @@ export class EncryptionBudget {
     if (granted <= 0) {
       throw new KeyUsageLimitError(
         `key ${ref.keyId} version ${ref.version} reached its limit of ${this.#maxPerVersion} ` +
-          `encryptions; rotate the key to continue encrypting`,
+          `encryptions. Rotate the key to continue encrypting.`,
       );
     }
   }

@@ -1,6 +1,11 @@
 import { aesGcmDecrypt, aesGcmEncrypt, concatSealed, splitSealed } from './aes-gcm.js';
 import { formatCiphertext, parseCiphertext } from './ciphertext-format.js';
-import { DecryptionError, KeyNotFoundError, KeyStateError } from './errors.js';
+import {
+  CryptoParameterError,
+  DecryptionError,
+  KeyNotFoundError,
+  KeyStateError,
+} from './errors.js';
 import { encodeFieldAad, validateFieldLocation } from './field-context.js';
 import type { FieldLocation } from './field-context.js';
 import { FieldCryptoCounters } from './field-counters.js';
@@ -43,7 +48,7 @@ export class FieldCipher {
    *
    * @throws KeyUsageLimitError when the active version must be rotated first.
    * @throws KeyStateError when the data key has no active version.
-   * @throws CryptoParameterError when a part of `location` is empty.
+   * @throws CryptoParameterError when a part of `location` or the subject is empty.
    */
   async encrypt(
     location: FieldLocation,
@@ -51,6 +56,9 @@ export class FieldCipher {
     options: FieldOperationOptions = {},
   ): Promise<string> {
     validateFieldLocation(location);
+    if (options.subject === '') {
+      throw new CryptoParameterError('invalid subject: expected a non-empty string or undefined');
+    }
     const actor = options.actor ?? DEFAULT_ACTOR;
     const owner =
       options.subject === undefined

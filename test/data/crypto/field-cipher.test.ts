@@ -134,6 +134,12 @@ describe('FieldCipher', () => {
     },
   );
 
+  it('rejects an empty subject', async () => {
+    await expect(cipher.encrypt(location, 'secret', { subject: '' })).rejects.toThrow(
+      CryptoParameterError,
+    );
+  });
+
   it('fails for a purpose key id', async () => {
     const ciphertext = await cipher.encrypt(location, 'secret');
     const databaseKeyId = await setup.hierarchy.purposeKeyId('database', 'test');
