@@ -90,31 +90,3 @@ CREATE TABLE gateway_requests (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX gateway_requests_project_time_idx ON gateway_requests (project_id, created_at);
-
--- Audit trail with every field of an audit entry: actor, context, action, details and
--- classification.
-CREATE TABLE audit_logs (
-  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  timestamp timestamptz NOT NULL DEFAULT now(),
-  actor_type varchar(20) NOT NULL CHECK (actor_type IN ('user', 'api_key', 'system')),
-  actor_id uuid,
-  actor_email varchar(255),
-  actor_ip inet,
-  actor_user_agent text,
-  org_id uuid,
-  project_id uuid,
-  request_id uuid,
-  session_id uuid,
-  action varchar(100) NOT NULL,
-  resource_type varchar(50),
-  resource_id uuid,
-  old_values jsonb,
-  new_values jsonb,
-  metadata jsonb,
-  sensitivity varchar(20) NOT NULL DEFAULT 'normal'
-    CHECK (sensitivity IN ('normal', 'sensitive', 'critical')),
-  compliance_relevant boolean NOT NULL DEFAULT false
-);
-CREATE INDEX audit_logs_time_idx ON audit_logs (timestamp);
-CREATE INDEX audit_logs_org_time_idx ON audit_logs (org_id, timestamp);
-CREATE INDEX audit_logs_action_idx ON audit_logs (action);

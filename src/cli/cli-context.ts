@@ -3,8 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.schema.js';
 import { loadConfig } from '../config/load-config.js';
 import type { Database } from '../data/database/database.js';
-import { migrate } from '../data/database/migrate.js';
-import { openDatabase } from '../data/database/open-database.js';
+import { openMigratedDatabase } from '../data/database/open-database.js';
 import { createLogger } from '../monitoring/logging/logger.js';
 
 /** Raised for a wrong command-line usage; printed without a stack trace, exit code 1. */
@@ -29,13 +28,12 @@ export async function withDatabase<T>(
   work: (db: Database, config: Config) => Promise<T>,
 ): Promise<T> {
   const config = cliConfig();
-  const db = await openDatabase(config, command);
+  const db = await openMigratedDatabase(config, command, (migration, index, total) =>
+    process.stderr.write(
+      `applying migration ${migration.version} ${migration.name} (${index + 1}/${total})\n`,
+    ),
+  );
   try {
-    await migrate(db, (migration, index, total) =>
-      process.stderr.write(
-        `applying migration ${migration.version} ${migration.name} (${index + 1}/${total})\n`,
-      ),
-    );
     return await work(db, config);
   } finally {
     await db.close();

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load-config.js';
 import { DataDirLockedError } from '../data/database/data-dir-lock.js';
 import { AppError } from '../http/errors.js';
+import { registerAudit } from './commands/audit.command.js';
 import { registerBootstrap } from './commands/bootstrap.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
@@ -43,6 +44,7 @@ registerServe(program);
 registerMigrate(program);
 registerBootstrap(program);
 registerKeys(program);
+registerAudit(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -69,6 +69,24 @@ export const configSchema = z.object({
     (value) => (value === '' ? undefined : value),
     boundedInteger(1000, 3_600_000).default(600_000),
   ),
+  AUDIT_SIGNING_KEY_DIR: optional(z.string().min(1).max(1024)),
+  AUDIT_LOG_NAME: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._/-]{1,200}$/, {
+        error: 'must be 1 to 200 characters of letters, digits and . _ / -',
+      })
+      .default('mindweave.local/audit'),
+  ),
+  AUDIT_CHECKPOINT_ENTRIES: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(1, 10_000_000).default(1000),
+  ),
+  AUDIT_CHECKPOINT_INTERVAL_MS: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(100, 86_400_000).default(60_000),
+  ),
   SHUTDOWN_GRACE_MS: z.preprocess(
     (value) => (value === '' ? undefined : value),
     boundedInteger(0, 600_000).default(25_000),

@@ -91,6 +91,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     reply: FastifyReply,
   ): Promise<FastifyReply> {
     const started = performance.now();
+    const context = requestContext(request);
     const grant = await authenticate(request);
 
     const parsed = provider.requestSchema.safeParse(request.body);
@@ -117,7 +118,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
 
     const record = (outcome: CallOutcome) =>
       options.usage.record({
-        context: requestContext(request),
+        context,
         orgId: grant.orgId,
         projectId: grant.projectId,
         apiKeyId: grant.keyId,

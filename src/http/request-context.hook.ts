@@ -9,7 +9,8 @@ export function requestContext(request: FastifyRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
   return {
     requestId: request.id,
-    ip: request.ip,
+    // The socket's address is gone once the client disconnects; take the context early.
+    ip: request.ip ?? null,
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, MAX_USER_AGENT) : null,
   };
 }

@@ -16,6 +16,8 @@ import type { UsageRecorder } from '../gateway/usage/usage-recorder.js';
 import { apiKeyRoutes } from '../tenancy/api-keys/api-key.routes.js';
 import { organizationRoutes } from '../tenancy/organizations/organization.routes.js';
 import { projectRoutes } from '../tenancy/projects/project.routes.js';
+import type { AuditCheckpointer } from '../monitoring/audit/audit-checkpointer.js';
+import type { AuditSigningKey } from '../monitoring/audit/signing-key.js';
 import { healthRoutes } from './health.routes.js';
 
 /** Largest request body accepted on any route: 10 MB. */
@@ -28,6 +30,8 @@ export interface AppDependencies {
   logger: Logger;
   upstream: UpstreamClient;
   usage: UsageRecorder;
+  checkpointer: AuditCheckpointer;
+  signingKey: AuditSigningKey;
 }
 
 /** Builds the HTTP application with every route; it does not listen. */

@@ -3,17 +3,24 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
-import { migrate } from '../data/database/migrate.js';
-import { openDatabase } from '../data/database/open-database.js';
+import { openMigratedDatabase } from '../data/database/open-database.js';
 import { createUpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { createUsageRecorder, type UsageRecorder } from '../gateway/usage/usage-recorder.js';
+import { AuditCheckpointer } from '../monitoring/audit/audit-checkpointer.js';
+import { ensureAuditPartitions } from '../monitoring/audit/audit-partitions.js';
+import { MAIN_LOG } from '../monitoring/audit/audit.repository.js';
+import { loadAuditSigningKey } from '../monitoring/audit/audit-signing.js';
 import { buildApp } from './build-app.js';
+
+// Partitions are created three months ahead; a daily check keeps that horizon.
+const PARTITION_CHECK_MS = 24 * 60 * 60 * 1000;
 
 /** A listening server and the way to stop it. */
 export interface RunningServer {
   app: FastifyInstance;
   db: Database;
   usage: UsageRecorder;
+  checkpointer: AuditCheckpointer;
   url: string;
   /** Stops accepting connections, lets in-flight requests finish, then closes storage. */
   stop(): Promise<void>;
@@ -21,28 +28,45 @@ export interface RunningServer {
 
 /** Opens storage, applies migrations and starts listening on the configured address. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const db = await openDatabase(config, 'mindweave serve');
+  const signingKey = await loadAuditSigningKey(config);
+  const db = await openMigratedDatabase(config, 'mindweave serve', (migration, index, total) =>
+    logger.info(
+      { version: migration.version, name: migration.name, step: `${index + 1}/${total}` },
+      'applying migration',
+    ),
+  );
+  logger.info({ database: db.kind }, 'database ready');
+  const checkpointer = new AuditCheckpointer(db, signingKey, {
+    logId: MAIN_LOG,
+    everyEntries: config.AUDIT_CHECKPOINT_ENTRIES,
+    intervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS,
+    logger,
+  });
   try {
-    const applied = await migrate(db, (migration, index, total) =>
-      logger.info(
-        { version: migration.version, name: migration.name, step: `${index + 1}/${total}` },
-        'applying migration',
-      ),
-    );
-    logger.info({ database: db.kind, applied: applied.length }, 'database ready');
+    await ensureAuditPartitions(db);
+    await checkpointer.sign();
   } catch (error) {
     await db.close();
     throw error;
   }
+  checkpointer.start();
+  const partitionTimer = setInterval(() => {
+    ensureAuditPartitions(db).catch((error: unknown) =>
+      logger.error({ err: error }, 'failed to create audit partitions'),
+    );
+  }, PARTITION_CHECK_MS);
+  partitionTimer.unref();
 
   const upstream = createUpstreamClient({ timeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const usage = createUsageRecorder(db, logger);
-  const app = await buildApp({ config, db, logger, upstream, usage });
+  const app = await buildApp({ config, db, logger, upstream, usage, checkpointer, signingKey });
   try {
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (error) {
+    clearInterval(partitionTimer);
     await app.close();
     await usage.close();
+    await checkpointer.stop();
     await db.close();
     throw error;
   }
@@ -54,11 +78,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      clearInterval(partitionTimer);
       await app.close();
       await usage.close();
+      await checkpointer.stop();
       await upstream.close();
       await db.close();
     })());
 
-  return { app, db, usage, url: `http://${host}:${port}`, stop };
+  return { app, db, usage, checkpointer, url: `http://${host}:${port}`, stop };
 }

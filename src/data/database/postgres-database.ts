@@ -22,9 +22,23 @@ function queryable(client: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
+/** Connection options: pool size, and the role every connection switches to. */
+export interface PostgresOptions {
+  poolSize?: number;
+  /** A role to `SET ROLE` to on every new connection, e.g. the application role. */
+  role?: string;
+}
+
 /** Opens a pooled connection to a PostgreSQL server. */
-export async function openPostgresDatabase(url: string, poolSize = 10): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+export async function openPostgresDatabase(url: string, options: PostgresOptions = {}): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  const role = options.role;
+  if (role !== undefined) {
+    // The first query of a new client, so it runs before any query of the application.
+    pool.on('connect', (client) => {
+      client.query(`SET ROLE ${pg.escapeIdentifier(role)}`).catch(() => client.release(true));
+    });
+  }
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query gets a fresh connection.
   pool.on('error', () => undefined);

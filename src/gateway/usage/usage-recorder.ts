@@ -46,6 +46,8 @@ function auditRecordOf(call: GatewayCall): AuditRecord {
   );
 }
 
+const MAX_ATTEMPTS = 5;
+
 // Writing last_used_at once a minute per key is precise enough and keeps the write rate flat.
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -61,11 +63,12 @@ export function createUsageRecorder(
   const flushIntervalMs = options.flushIntervalMs ?? 50;
   const batchSize = options.batchSize ?? 500;
   const maxQueued = options.maxQueued ?? 100_000;
-  let queue: GatewayCall[] = [];
+  const queue: GatewayCall[] = [];
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
   let dropped = 0;
   const lastTouched = new Map<string, number>();
+  const attempts = new WeakMap<GatewayCall, number>();
 
   const keysToTouch = (calls: GatewayCall[]): string[] => {
     const now = Date.now();
@@ -80,16 +83,40 @@ export function createUsageRecorder(
   };
 
   const writeBatch = async (calls: GatewayCall[]): Promise<void> => {
+    await db.transaction(async (tx) => {
+      await insertGatewayCalls(tx, calls);
+      await appendAuditRecords(tx, calls.map(auditRecordOf));
+      await touchApiKeys(tx, keysToTouch(calls));
+    });
+  };
+
+  // A failed batch is written again call by call, so one call that cannot be stored does not
+  // hold back the others; a call that keeps failing is dropped after MAX_ATTEMPTS and logged.
+  const writeWithRetry = async (calls: GatewayCall[]): Promise<void> => {
     try {
-      await db.transaction(async (tx) => {
-        await insertGatewayCalls(tx, calls);
-        await appendAuditRecords(tx, calls.map(auditRecordOf));
-        await touchApiKeys(tx, keysToTouch(calls));
-      });
+      await writeBatch(calls);
+      return;
     } catch (error) {
-      // The calls are re-queued at the front and retried at the next interval.
-      logger.error({ err: error, calls: calls.length }, 'failed to record gateway calls; retrying');
-      queue = calls.concat(queue).slice(0, maxQueued);
+      if (calls.length > 1) {
+        for (const call of calls) await writeWithRetry([call]);
+        return;
+      }
+      const call = calls[0] as GatewayCall;
+      const tries = (attempts.get(call) ?? 0) + 1;
+      if (tries >= MAX_ATTEMPTS) {
+        attempts.delete(call);
+        logger.error(
+          { err: error, requestId: call.context.requestId },
+          'dropping a gateway call record after repeated failures',
+        );
+        return;
+      }
+      attempts.set(call, tries);
+      logger.error(
+        { err: error, requestId: call.context.requestId },
+        'failed to record a gateway call; retrying',
+      );
+      queue.unshift(call);
       schedule();
     }
   };
@@ -99,7 +126,7 @@ export function createUsageRecorder(
     writing = writing.then(async () => {
       while (queue.length > 0) {
         const batch = queue.splice(0, batchSize);
-        await writeBatch(batch);
+        await writeWithRetry(batch);
         if (queue.length > 0 && timer) break;
       }
     });

@@ -208,6 +208,11 @@ export class ChainVerifier {
     return null;
   }
 
+  /** Computes the Merkle root of the entries verified so far. */
+  currentRoot(): Uint8Array {
+    return this.#frontier.root();
+  }
+
   /** Ends the stream: resolves a pending gap and compares the log with the checkpoint. */
   finish(): ChainVerification {
     if (this.#fault === null && this.#gapAt !== null) {

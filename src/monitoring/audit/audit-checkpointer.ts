@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+
+import type { Queryable } from '../../data/database/database.js';
+import { readLogState } from './audit-head.repository.js';
+import { onAuditAppended } from './audit-events.js';
+import { formatCheckpoint, signCheckpoint } from './checkpoint.js';
+import { insertCheckpoint, latestCheckpoint } from './checkpoint.repository.js';
+import type { AuditSigningKey } from './signing-key.js';
+
+export interface CheckpointerOptions {
+  logId: string;
+  /** Sign once this many entries were appended since the last checkpoint. */
+  everyEntries: number;
+  /** Sign at least this often while entries arrive. */
+  intervalMs: number;
+  logger: Logger;
+}
+
+/** A checkpoint this process signed or found already signed. */
+export interface SignedCheckpoint {
+  treeSize: number;
+  rootHash: Uint8Array;
+  signedNote: string;
+}
+
+/**
+ * Signs checkpoints of the audit log: every `everyEntries` appends, every `intervalMs` when
+ * the log grew, and once more on shutdown. A checkpoint is the C2SP tlog-checkpoint text of
+ * the log's tree size and RFC 6962 root, signed with Ed25519 as a C2SP signed note.
+ */
+export class AuditCheckpointer {
+  private lastSignedSize = -1;
+  private running: Promise<SignedCheckpoint | null> = Promise.resolve(null);
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly key: AuditSigningKey,
+    private readonly options: CheckpointerOptions,
+  ) {}
+
+  /** Starts signing on the entry count and the interval. */
+  start(): void {
+    this.unsubscribe = onAuditAppended((logId, size) => {
+      if (logId !== this.options.logId) return;
+      if (size - Math.max(this.lastSignedSize, 0) >= this.options.everyEntries)
+        void this.signSafely();
+    });
+    this.timer = setInterval(() => void this.signSafely(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the schedule and signs the final state. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.unsubscribe?.();
+    await this.signSafely();
+  }
+
+  /**
+   * Signs a checkpoint of the committed log unless one of that size exists. Calls are
+   * serialised, so a burst of triggers signs each size once.
+   */
+  sign(): Promise<SignedCheckpoint | null> {
+    this.running = this.running.catch(() => null).then(() => this.signNow());
+    return this.running;
+  }
+
+  private async signSafely(): Promise<void> {
+    try {
+      await this.sign();
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'failed to sign an audit checkpoint');
+    }
+  }
+
+  private async signNow(): Promise<SignedCheckpoint | null> {
+    const state = await readLogState(this.db, this.options.logId);
+    if (state.size === this.lastSignedSize) return null;
+    const latest = await latestCheckpoint(this.db, this.options.logId);
+    if (latest && latest.treeSize >= state.size) {
+      this.lastSignedSize = latest.treeSize;
+      return null;
+    }
+    const rootHash = state.frontier.root();
+    const body = formatCheckpoint({
+      origin: this.key.name,
+      treeSize: state.size,
+      rootHash,
+      time: new Date().toISOString(),
+      extensions: [],
+    });
+    const signedNote = signCheckpoint(body, this.key);
+    await insertCheckpoint(this.db, this.options.logId, {
+      treeSize: state.size,
+      rootHash,
+      signedNote,
+    });
+    this.lastSignedSize = state.size;
+    return { treeSize: state.size, rootHash, signedNote };
+  }
+}

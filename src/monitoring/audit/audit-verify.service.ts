@@ -1,0 +1,172 @@
+import type { Queryable } from '../../data/database/database.js';
+import { readStoredEntries } from './audit-entry.reader.js';
+import { ChainVerifier, type ChainFault, type CheckpointTarget } from './chain-verifier.js';
+import { verifyCheckpoint } from './checkpoint.js';
+import { classifyFault } from './fault-classifier.js';
+import { bytesEqual } from './merkle.js';
+import type { NoteVerifierKey } from './signing-key.js';
+
+/** Fault kinds of a whole-log verification: the chain's, plus a checkpoint that fails to verify. */
+export type VerifyFaultKind = ChainFault['kind'] | 'forged_checkpoint';
+
+export interface VerifyFault {
+  /** First bad sequence number, or the checkpoint's tree size for a forged checkpoint. */
+  seq: number;
+  kind: VerifyFaultKind;
+  detail: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  logId: string;
+  entriesVerified: number;
+  treeSize: number;
+  rootHash: string | null;
+  checkpointsVerified: number;
+  externalCheckpoint: { treeSize: number; matched: boolean } | null;
+  fault: VerifyFault | null;
+}
+
+export interface VerifyOptions {
+  logId: string;
+  verifierKey: NoteVerifierKey;
+  /** A signed checkpoint kept outside the database; catches a deleted tail. */
+  externalCheckpoint?: string;
+  onProgress?: (verified: number, total: number) => void;
+}
+
+interface StoredNote {
+  treeSize: number;
+  signedNote: string;
+}
+
+function forged(treeSize: number, detail: string): VerifyFault {
+  return { seq: treeSize, kind: 'forged_checkpoint', detail };
+}
+
+/** Checks every stored checkpoint's signature; returns the targets to compare roots with. */
+function checkStoredNotes(notes: StoredNote[], key: NoteVerifierKey) {
+  const targets = new Map<number, CheckpointTarget>();
+  for (const note of notes) {
+    const verified = verifyCheckpoint(note.signedNote, key);
+    if (!verified.ok) {
+      return {
+        fault: forged(
+          note.treeSize,
+          `stored checkpoint of size ${note.treeSize}: ${verified.reason}`,
+        ),
+      };
+    }
+    if (verified.checkpoint.treeSize !== note.treeSize) {
+      return {
+        fault: forged(
+          note.treeSize,
+          `stored checkpoint row says size ${note.treeSize} but its note says ${verified.checkpoint.treeSize}`,
+        ),
+      };
+    }
+    targets.set(note.treeSize, { treeSize: note.treeSize, rootHash: verified.checkpoint.rootHash });
+  }
+  return { targets };
+}
+
+/**
+ * Recomputes the whole audit log: every entry hash, every chain link, the Merkle root at every
+ * stored checkpoint, and each checkpoint's signature. With an external checkpoint, the log must
+ * also contain at least that many entries with that root, which catches a deleted tail even
+ * when the database's own checkpoints were deleted with it.
+ */
+export async function verifyAuditLog(db: Queryable, options: VerifyOptions): Promise<VerifyReport> {
+  const report: VerifyReport = {
+    ok: false,
+    logId: options.logId,
+    entriesVerified: 0,
+    treeSize: 0,
+    rootHash: null,
+    checkpointsVerified: 0,
+    externalCheckpoint: null,
+    fault: null,
+  };
+
+  let external: CheckpointTarget | undefined;
+  if (options.externalCheckpoint !== undefined) {
+    const verified = verifyCheckpoint(options.externalCheckpoint, options.verifierKey);
+    if (!verified.ok) {
+      report.fault = forged(0, `external checkpoint: ${verified.reason}: ${verified.detail}`);
+      return report;
+    }
+    external = { treeSize: verified.checkpoint.treeSize, rootHash: verified.checkpoint.rootHash };
+    report.externalCheckpoint = { treeSize: external.treeSize, matched: false };
+  }
+
+  const { rows: notes } = await db.query<StoredNote>(
+    `SELECT tree_size AS "treeSize", signed_note AS "signedNote" FROM audit_checkpoints
+      WHERE log_id = $1 ORDER BY tree_size`,
+    [options.logId],
+  );
+  const stored = checkStoredNotes(notes, options.verifierKey);
+  if ('fault' in stored) {
+    report.fault = stored.fault ?? null;
+    return report;
+  }
+
+  const head = await db.query<{ size: number }>(
+    'SELECT next_seq - 1 AS size FROM audit_log_heads WHERE log_id = $1',
+    [options.logId],
+  );
+  const total = Math.max(
+    head.rows[0]?.size ?? 0,
+    notes.at(-1)?.treeSize ?? 0,
+    external?.treeSize ?? 0,
+  );
+
+  const verifier = new ChainVerifier({ logId: options.logId, checkpoint: external });
+  let chainFault: ChainFault | null = null;
+  for await (const entry of readStoredEntries(db, options.logId)) {
+    chainFault = verifier.push(entry);
+    if (chainFault) break;
+    const size = verifier.verifiedEntries;
+    const target = stored.targets.get(size);
+    if (target) {
+      const root = verifier.currentRoot();
+      if (!bytesEqual(root, target.rootHash)) {
+        chainFault = {
+          seq: BigInt(size),
+          kind: 'checkpoint_mismatch',
+          detail: `Merkle root of the first ${size} entries differs from the signed checkpoint of that size`,
+        };
+        break;
+      }
+      report.checkpointsVerified++;
+    }
+    if (size % 50_000 === 0) options.onProgress?.(size, total);
+  }
+
+  const result = chainFault ? null : verifier.finish();
+  if (!chainFault && result && !result.ok) chainFault = result.fault;
+  report.entriesVerified = verifier.verifiedEntries;
+  options.onProgress?.(report.entriesVerified, total);
+
+  if (!chainFault) {
+    const beyond = notes.find((note) => note.treeSize > report.entriesVerified);
+    if (beyond) {
+      chainFault = {
+        seq: BigInt(report.entriesVerified + 1),
+        kind: 'truncated',
+        detail: `log ends ${beyond.treeSize - report.entriesVerified} entries before the signed checkpoint of size ${beyond.treeSize}`,
+      };
+    }
+  }
+  if (chainFault) {
+    const refined = await classifyFault(db, options.logId, chainFault);
+    report.fault = { seq: Number(refined.seq), kind: refined.kind, detail: refined.detail };
+    return report;
+  }
+  if (result?.ok) {
+    report.treeSize = result.treeSize;
+    report.rootHash = Buffer.from(result.rootHash).toString('hex');
+    if (report.externalCheckpoint) report.externalCheckpoint.matched = result.checkpointMatched;
+  }
+  report.ok = true;
+  return report;
+}
