@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Logger } from 'pino';
 
 import { registerAuthorization } from '../application/authorization/authorize.hook.js';
@@ -17,6 +22,7 @@ import { apiKeyRoutes } from '../tenancy/api-keys/api-key.routes.js';
 import { organizationRoutes } from '../tenancy/organizations/organization.routes.js';
 import { projectRoutes } from '../tenancy/projects/project.routes.js';
 import type { AuditCheckpointer } from '../monitoring/audit/audit-checkpointer.js';
+import { auditRoutes } from '../monitoring/audit/audit.routes.js';
 import type { AuditSigningKey } from '../monitoring/audit/signing-key.js';
 import { healthRoutes } from './health.routes.js';
 
@@ -48,6 +54,20 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: MAX_BODY_BYTES,
     return503OnClosing: true,
     trustProxy: false,
+    // Errors raised while routing (a malformed percent-encoding, an over-long path parameter)
+    // skip every hook, so this handler adds the headers the onRequest hook would have set.
+    frameworkErrors: (error, request, rawReply) => {
+      const reply = rawReply as FastifyReply;
+      const appError =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new AppError('not_found')
+          : new AppError('validation_failed', 'The request URL is not valid');
+      void reply
+        .headers(SECURITY_HEADERS)
+        .header('x-request-id', request.id)
+        .code(appError.status)
+        .send(errorBody(appError, request.id));
+    },
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -88,6 +108,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(organizationRoutes, { db: deps.db });
   await app.register(projectRoutes, { db: deps.db });
   await app.register(apiKeyRoutes, { db: deps.db });
+  await app.register(auditRoutes, {
+    db: deps.db,
+    checkpointer: deps.checkpointer,
+    signingKey: deps.signingKey,
+  });
   await app.register(gatewayRoutes, {
     config: deps.config,
     db: deps.db,

@@ -79,6 +79,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(partitionTimer);
+      // server.close() ends only the connections idle at that moment. A keep-alive connection
+      // whose response finishes later would hold close() open until its keep-alive timeout,
+      // so a 1 ms timeout ends each one right after its last response.
+      app.server.keepAliveTimeout = 1;
       await app.close();
       await usage.close();
       await checkpointer.stop();

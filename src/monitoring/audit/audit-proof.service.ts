@@ -1,12 +1,17 @@
 import type { Queryable } from '../../data/database/database.js';
 import { AppError } from '../../http/errors.js';
+import { readEntriesAtSeq } from './audit-entry.reader.js';
 import { checkpointAtSize, latestCheckpoint } from './checkpoint.repository.js';
-import { consistencyProof, inclusionProof, rootFromLeafHashes } from './merkle.js';
+import { MerkleTree } from './merkle-tree.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
-/** Leaf hashes of entries 1 .. treeSize, in order. */
-async function leafHashes(db: Queryable, logId: string, treeSize: number): Promise<Uint8Array[]> {
+/** The Merkle tree of entries 1 .. treeSize, from their stored leaf hashes. */
+export async function loadMerkleTree(
+  db: Queryable,
+  logId: string,
+  treeSize: number,
+): Promise<MerkleTree> {
   const { rows } = await db.query<{ leaf: Uint8Array }>(
     'SELECT leaf_hash AS leaf FROM audit_logs WHERE log_id = $1 AND seq <= $2 ORDER BY seq',
     [logId, treeSize],
@@ -17,10 +22,10 @@ async function leafHashes(db: Queryable, logId: string, treeSize: number): Promi
       `The log holds ${rows.length} of the ${treeSize} entries needed; run audit verify`,
     );
   }
-  return rows.map((row) => row.leaf);
+  return new MerkleTree(rows.map((row) => row.leaf));
 }
 
-async function signedCheckpoint(db: Queryable, logId: string, treeSize?: number) {
+export async function signedCheckpoint(db: Queryable, logId: string, treeSize?: number) {
   const checkpoint =
     treeSize === undefined
       ? await latestCheckpoint(db, logId)
@@ -51,15 +56,16 @@ export async function inclusionProofFor(
       `Entry ${seq} is not in the checkpoint of size ${checkpoint.treeSize}; wait for the next checkpoint`,
     );
   }
-  const leaves = await leafHashes(db, logId, checkpoint.treeSize);
+  const tree = await loadMerkleTree(db, logId, checkpoint.treeSize);
+  const [entry] = await readEntriesAtSeq(db, logId, seq);
   return {
     logId,
     seq,
+    entry: entry ?? null,
     leafIndex: seq - 1,
     treeSize: checkpoint.treeSize,
-    leafHash: hex(leaves[seq - 1] as Uint8Array),
-    rootHash: hex(rootFromLeafHashes(leaves)),
-    proof: inclusionProof(seq - 1, leaves).map(hex),
+    rootHash: hex(tree.root()),
+    proof: tree.inclusionProof(seq - 1).map(hex),
     checkpoint: checkpoint.signedNote,
   };
 }
@@ -74,14 +80,14 @@ export async function consistencyProofBetween(
   if (from > to) throw new AppError('validation_failed', '--from must not exceed --to');
   const older = await signedCheckpoint(db, logId, from);
   const newer = await signedCheckpoint(db, logId, to);
-  const leaves = await leafHashes(db, logId, to);
+  const tree = await loadMerkleTree(db, logId, to);
   return {
     logId,
     fromSize: from,
     toSize: to,
     fromRoot: hex(older.rootHash),
     toRoot: hex(newer.rootHash),
-    proof: consistencyProof(from, leaves).map(hex),
+    proof: from === to ? [] : tree.consistencyProof(from).map(hex),
     fromCheckpoint: older.signedNote,
     toCheckpoint: newer.signedNote,
   };

@@ -1,0 +1,44 @@
+import type { Queryable } from '../../data/database/database.js';
+import { MAIN_LOG } from './audit.repository.js';
+import { loadMerkleTree, signedCheckpoint } from './audit-proof.service.js';
+import { searchAuditEntries, type AuditFilter } from './audit-query.repository.js';
+import { verifierKeyString, type AuditSigningKey } from './signing-key.js';
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+/**
+ * Builds a verifiable export: one line per entry in log order, each with the entry exactly as
+ * stored (personal fields sealed) and its RFC 6962 inclusion proof in the latest signed
+ * checkpoint, then a last line with that checkpoint and the verifier key. A recipient checks
+ * each entry without trusting MindWeave: recompute the leaf hash SHA-256(0x00 || RFC 8785 JSON
+ * of the entry fields), check the proof against the root, and the checkpoint's signature.
+ */
+export async function exportAuditEntries(
+  db: Queryable,
+  signingKey: AuditSigningKey,
+  filter: AuditFilter & { limit: number },
+) {
+  const checkpoint = await signedCheckpoint(db, MAIN_LOG);
+  const entries = await searchAuditEntries(db, filter, filter.limit, 'oldest');
+  const inTree = entries.filter((entry) => Number(entry.seq) <= checkpoint.treeSize);
+  const tree = inTree.length > 0 ? await loadMerkleTree(db, MAIN_LOG, checkpoint.treeSize) : null;
+
+  const lines: unknown[] = inTree.map((entry) => ({
+    type: 'entry',
+    entry,
+    leafIndex: Number(entry.seq) - 1,
+    treeSize: checkpoint.treeSize,
+    inclusionProof: tree ? tree.inclusionProof(Number(entry.seq) - 1).map(hex) : [],
+  }));
+  lines.push({
+    type: 'checkpoint',
+    logId: MAIN_LOG,
+    treeSize: checkpoint.treeSize,
+    rootHash: checkpoint.rootHash.toString('hex'),
+    signedNote: checkpoint.signedNote,
+    verifierKey: verifierKeyString(signingKey),
+    entries: inTree.length,
+    nextAfterSeq: entries.length === filter.limit ? (entries.at(-1)?.seq ?? null) : null,
+  });
+  return lines;
+}

@@ -1,0 +1,121 @@
+import type { FastifyPluginAsync } from 'fastify';
+
+import type { Database } from '../../data/database/database.js';
+import { AppError } from '../../http/errors.js';
+import { orgPath } from '../../http/params.js';
+import { parseOrThrow } from '../../http/validation.js';
+import { MAIN_LOG } from './audit.repository.js';
+import type { AuditCheckpointer } from './audit-checkpointer.js';
+import { auditEntryView } from './audit-entry.view.js';
+import { exportAuditEntries } from './audit-export.service.js';
+import {
+  consistencyProofBetween,
+  inclusionProofFor,
+  signedCheckpoint,
+} from './audit-proof.service.js';
+import { searchAuditEntries } from './audit-query.repository.js';
+import {
+  auditExportSchema,
+  auditSearchSchema,
+  consistencyQuerySchema,
+  inclusionQuerySchema,
+  seqParamsSchema,
+} from './audit.schema.js';
+import { verifierKeyString, type AuditSigningKey } from './signing-key.js';
+
+export interface AuditRouteOptions {
+  db: Database;
+  checkpointer: AuditCheckpointer;
+  signingKey: AuditSigningKey;
+}
+
+const date = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
+
+/** Reading the audit log: search, proofs, checkpoints and verifiable exports. */
+export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, options) => {
+  const { db } = options;
+  const readAudit = {
+    config: { security: { auth: 'session', permission: 'audit.read' } },
+  } as const;
+
+  app.get('/api/v1/organizations/:orgId/audit', readAudit, async (request) => {
+    const { orgId } = orgPath(request.params);
+    const query = parseOrThrow(auditSearchSchema, request.query);
+    const entries = await searchAuditEntries(
+      db,
+      {
+        orgId,
+        from: date(query.from),
+        to: date(query.to),
+        actorId: query.actorId,
+        action: query.action,
+        resourceType: query.resourceType,
+        resourceId: query.resourceId,
+        projectId: query.projectId,
+        beforeSeq: query.cursor === undefined ? undefined : Number(query.cursor),
+      },
+      query.limit + 1,
+    );
+    const page = entries.slice(0, query.limit);
+    const data = [];
+    for (const entry of page) data.push(await auditEntryView(db, entry));
+    const more = entries.length > query.limit;
+    return { data, nextCursor: more ? String(page.at(-1)?.seq) : null };
+  });
+
+  app.get('/api/v1/organizations/:orgId/audit/export', readAudit, async (request, reply) => {
+    const { orgId } = orgPath(request.params);
+    const query = parseOrThrow(auditExportSchema, request.query);
+    await options.checkpointer.sign();
+    const lines = await exportAuditEntries(db, options.signingKey, {
+      orgId,
+      from: date(query.from),
+      to: date(query.to),
+      actorId: query.actorId,
+      action: query.action,
+      resourceType: query.resourceType,
+      resourceId: query.resourceId,
+      projectId: query.projectId,
+      afterSeq: query.afterSeq === undefined ? undefined : Number(query.afterSeq),
+      limit: query.limit,
+    });
+    return reply
+      .header('content-type', 'application/x-ndjson; charset=utf-8')
+      .header('content-disposition', 'attachment; filename="audit-export.jsonl"')
+      .send(lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+  });
+
+  app.get('/api/v1/organizations/:orgId/audit/:seq/proof', readAudit, async (request) => {
+    const params = seqParamsSchema.safeParse(request.params);
+    if (!params.success) throw new AppError('not_found');
+    const query = parseOrThrow(inclusionQuerySchema, request.query);
+    const seq = Number(params.data.seq);
+    const owner = await db.query<{ orgId: string | null }>(
+      'SELECT org_id AS "orgId" FROM audit_logs WHERE log_id = $1 AND seq = $2',
+      [MAIN_LOG, seq],
+    );
+    if (owner.rows[0]?.orgId !== params.data.orgId) throw new AppError('not_found');
+    const treeSize = query.treeSize === undefined ? undefined : Number(query.treeSize);
+    if (treeSize === undefined) await options.checkpointer.sign();
+    return inclusionProofFor(db, MAIN_LOG, seq, treeSize);
+  });
+
+  const signedIn = { config: { security: { auth: 'session' } } } as const;
+
+  app.get('/api/v1/audit/checkpoints/latest', signedIn, async () => {
+    const checkpoint = await signedCheckpoint(db, MAIN_LOG);
+    return {
+      logId: MAIN_LOG,
+      treeSize: checkpoint.treeSize,
+      rootHash: checkpoint.rootHash.toString('hex'),
+      signedNote: checkpoint.signedNote,
+      verifierKey: verifierKeyString(options.signingKey),
+      createdAt: checkpoint.createdAt.toISOString(),
+    };
+  });
+
+  app.get('/api/v1/audit/proofs/consistency', signedIn, async (request) => {
+    const query = parseOrThrow(consistencyQuerySchema, request.query);
+    return consistencyProofBetween(db, MAIN_LOG, Number(query.from), Number(query.to));
+  });
+};
