@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.schema.js';
 import { loadConfig } from '../config/load-config.js';
 import type { Database } from '../data/database/database.js';
-import { openMigratedDatabase } from '../data/database/open-database.js';
+import { migrate } from '../data/database/migrate.js';
+import { openDatabase, openMigratedDatabase } from '../data/database/open-database.js';
 import { createLogger } from '../monitoring/logging/logger.js';
 
 /** Raised for a wrong command-line usage; printed without a stack trace, exit code 1. */
@@ -34,6 +35,24 @@ export async function withDatabase<T>(
     ),
   );
   try {
+    return await work(db, config);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Like {@link withDatabase}, but keeps the connecting user's own rights instead of switching
+ * to the application role: for the one maintenance path that removes audit partitions.
+ */
+export async function withOwnerDatabase<T>(
+  command: string,
+  work: (db: Database, config: Config) => Promise<T>,
+): Promise<T> {
+  const config = cliConfig();
+  const db = await openDatabase(config, command);
+  try {
+    await migrate(db);
     return await work(db, config);
   } finally {
     await db.close();

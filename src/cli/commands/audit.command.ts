@@ -12,12 +12,16 @@ import {
 } from '../../monitoring/audit/audit-proof.service.js';
 import { latestCheckpoint } from '../../monitoring/audit/checkpoint.repository.js';
 import {
+  DEFAULT_RETENTION_DAYS,
+  retainAuditLog,
+} from '../../monitoring/audit/audit-retention.service.js';
+import {
   parseVerifierKey,
   publicKeyPem,
   verifierKeyString,
   type NoteVerifierKey,
 } from '../../monitoring/audit/signing-key.js';
-import { printJson, UsageError, withDatabase } from '../cli-context.js';
+import { printJson, UsageError, withDatabase, withOwnerDatabase } from '../cli-context.js';
 
 async function verifierKey(option: string | undefined): Promise<NoteVerifierKey> {
   if (option) {
@@ -101,6 +105,28 @@ export function registerAudit(program: Command): void {
       );
       if (!checkpoint) throw new UsageError('no checkpoint has been signed yet');
       process.stdout.write(checkpoint.signedNote);
+    });
+
+  audit
+    .command('retain')
+    .description('drop monthly partitions older than the retention period, after sealing them')
+    .option('--days <n>', 'retention period in days', String(DEFAULT_RETENTION_DAYS))
+    .option('--dry-run', 'list what would be dropped, and verify it, without dropping', false)
+    .option('--json', 'print one JSON object', false)
+    .action(async (options: { days: string; dryRun: boolean; json: boolean }) => {
+      const days = positiveInteger('--days', options.days) as number;
+      const key = await loadAuditSigningKey(loadConfig(process.env));
+      const dropped = await withOwnerDatabase('mindweave audit retain', (db) =>
+        retainAuditLog(db, key, { logId: MAIN_LOG, retentionDays: days, dryRun: options.dryRun }),
+      );
+      if (options.json) return printJson({ dryRun: options.dryRun, partitions: dropped });
+      const verb = options.dryRun ? 'would drop' : 'dropped';
+      for (const item of dropped) {
+        process.stdout.write(
+          `${verb} ${item.partition}: seq ${item.firstSeq}..${item.lastSeq} (${item.entries} entries)\n`,
+        );
+      }
+      if (dropped.length === 0) process.stdout.write(`no partition is older than ${days} days\n`);
     });
 
   const proof = audit.command('proof').description('Merkle proofs (RFC 6962)');

@@ -3,7 +3,8 @@ import { readStoredEntries } from './audit-entry.reader.js';
 import { ChainVerifier, type ChainFault, type CheckpointTarget } from './chain-verifier.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { classifyFault } from './fault-classifier.js';
-import { bytesEqual } from './merkle.js';
+import { bytesEqual, type MerkleFrontier } from './merkle.js';
+import { listSeals, sealFrontier } from './retention-seal.repository.js';
 import type { NoteVerifierKey } from './signing-key.js';
 
 /** Fault kinds of a whole-log verification: the chain's, plus a checkpoint that fails to verify. */
@@ -71,6 +72,59 @@ function checkStoredNotes(notes: StoredNote[], key: NoteVerifierKey) {
 }
 
 /**
+ * Where verification starts: after the last partition removed by retention, if any. The seals
+ * must cover seq 1 onwards without gaps, and the last seal's Merkle frontier must reproduce the
+ * signed checkpoint of its size, so the removed entries stay bound to what remains.
+ */
+async function resumePoint(
+  db: Queryable,
+  logId: string,
+  targets: Map<number, CheckpointTarget>,
+): Promise<
+  | { afterSeq: number; state?: { previousHash: string; frontier: MerkleFrontier } }
+  | { fault: VerifyFault }
+> {
+  const seals = await listSeals(db, logId);
+  let expected = 1;
+  for (const seal of seals) {
+    if (seal.firstSeq !== expected) {
+      return {
+        fault: {
+          seq: expected,
+          kind: 'deleted',
+          detail: `entries from seq ${expected} are missing and no retention seal covers them`,
+        },
+      };
+    }
+    expected = seal.lastSeq + 1;
+  }
+  const last = seals.at(-1);
+  if (!last) return { afterSeq: 0 };
+  const frontier = sealFrontier(last);
+  const target = targets.get(last.lastSeq);
+  if (!target) {
+    return {
+      fault: forged(
+        last.lastSeq,
+        `no signed checkpoint of size ${last.lastSeq} backs the retention seal of ${last.partitionName}`,
+      ),
+    };
+  }
+  if (!bytesEqual(frontier.root(), target.rootHash)) {
+    return {
+      fault: {
+        seq: last.lastSeq,
+        kind: 'checkpoint_mismatch',
+        detail: `the retention seal of ${last.partitionName} does not match the signed checkpoint of size ${last.lastSeq}`,
+      },
+    };
+  }
+  // Checkpoints inside the removed range can no longer be recomputed; their signatures were checked.
+  for (const size of [...targets.keys()]) if (size <= last.lastSeq) targets.delete(size);
+  return { afterSeq: last.lastSeq, state: { previousHash: last.lastEntryHash, frontier } };
+}
+
+/**
  * Recomputes the whole audit log: every entry hash, every chain link, the Merkle root at every
  * stored checkpoint, and each checkpoint's signature. With an external checkpoint, the log must
  * also contain at least that many entries with that root, which catches a deleted tail even
@@ -120,9 +174,19 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions): Pro
     external?.treeSize ?? 0,
   );
 
-  const verifier = new ChainVerifier({ logId: options.logId, checkpoint: external });
+  const resume = await resumePoint(db, options.logId, stored.targets);
+  if ('fault' in resume) {
+    report.fault = resume.fault;
+    return report;
+  }
+  const verifier = new ChainVerifier({
+    logId: options.logId,
+    checkpoint: external,
+    firstSeq: BigInt(resume.afterSeq + 1),
+    resumeFrom: resume.state,
+  });
   let chainFault: ChainFault | null = null;
-  for await (const entry of readStoredEntries(db, options.logId)) {
+  for await (const entry of readStoredEntries(db, options.logId, { afterSeq: resume.afterSeq })) {
     chainFault = verifier.push(entry);
     if (chainFault) break;
     const size = verifier.verifiedEntries;

@@ -53,6 +53,11 @@ export interface CheckpointTarget {
 export interface ChainVerifierOptions {
   /** Sequence number of the first entry of the log, 1n by default. */
   firstSeq?: bigint;
+  /**
+   * State after the entries before `firstSeq`, when those were removed by retention: the hash
+   * of the last removed entry and the Merkle frontier over all removed entries.
+   */
+  resumeFrom?: { previousHash: string; frontier: MerkleFrontier };
   /** Expected logId, by default the logId of the first entry. */
   logId?: string;
   /** Checkpoint whose tree size and root the entries must match. */
@@ -84,7 +89,7 @@ const SEQ_PATTERN = /^(0|[1-9][0-9]*)$/;
 export class ChainVerifier {
   readonly #firstSeq: bigint;
   readonly #checkpoint: CheckpointTarget | undefined;
-  readonly #frontier = new MerkleFrontier();
+  readonly #frontier: MerkleFrontier;
   #logId: string | undefined;
   #expectedSeq: bigint;
   #previousHash: string | null = null;
@@ -102,6 +107,8 @@ export class ChainVerifier {
   constructor(options: ChainVerifierOptions = {}) {
     this.#firstSeq = options.firstSeq ?? 1n;
     this.#expectedSeq = this.#firstSeq;
+    this.#frontier = options.resumeFrom?.frontier ?? new MerkleFrontier();
+    this.#previousHash = options.resumeFrom?.previousHash ?? null;
     this.#logId = options.logId;
     this.#checkpoint = options.checkpoint;
   }
@@ -206,6 +213,11 @@ export class ChainVerifier {
     }
     this.#checkpointMatched = true;
     return null;
+  }
+
+  /** The Merkle frontier of the entries verified so far, as hex nodes, for a retention seal. */
+  frontierState(): string[] {
+    return this.#frontier.nodes.map((node) => Buffer.from(node).toString('hex'));
   }
 
   /** Computes the Merkle root of the entries verified so far. */
