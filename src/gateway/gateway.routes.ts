@@ -34,11 +34,12 @@ export interface GatewayOptions {
   authenticator?: ApiKeyAuthenticator;
 }
 
-// The OpenAI SDK sends no anthropic-version header; the Anthropic SDK always does.
+// Each chat route has one API. `/v1/models` serves both SDKs: the Anthropic SDK always sends
+// an anthropic-version header and the OpenAI SDK never does.
 function providerOfRequest(request: FastifyRequest): ProviderAdapter {
-  return request.url.startsWith('/v1/chat/') || !request.headers['anthropic-version']
-    ? openaiProvider
-    : anthropicProvider;
+  if (request.url.startsWith('/v1/messages')) return anthropicProvider;
+  if (request.url.startsWith('/v1/chat/')) return openaiProvider;
+  return request.headers['anthropic-version'] ? anthropicProvider : openaiProvider;
 }
 
 /**
@@ -93,6 +94,13 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     const started = performance.now();
     const context = requestContext(request);
     const grant = await authenticate(request);
+    // Fail closed: a call that could not be audited is not made.
+    if (!options.usage.healthy()) {
+      throw new GatewayError(
+        'service_unavailable',
+        'The audit log cannot be written right now, so calls are refused; try again shortly',
+      );
+    }
 
     const parsed = provider.requestSchema.safeParse(request.body);
     if (!parsed.success) {

@@ -7,7 +7,12 @@ export const MAX_MESSAGES = 100;
 export const MAX_CONTENT_CHARS = 100_000;
 export const MAX_OUTPUT_TOKENS = 4096;
 
-export const gatewayModelSchema = modelNameSchema;
+// The model is not trimmed here, because the name checked against the project's allow-list must
+// be the exact string the gateway forwards to the provider.
+export const gatewayModelSchema = z
+  .string()
+  .refine((model) => model === model.trim(), 'model must not start or end with whitespace')
+  .pipe(modelNameSchema);
 
 export const maxTokensSchema = z
   .number()

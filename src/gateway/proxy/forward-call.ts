@@ -47,6 +47,21 @@ async function readBody(body: UpstreamResponse['body']): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Serializes the validated body for the provider. JSON.parse accepts nesting deeper than
+ * JSON.stringify can recurse, so such a body is a client error, not a server failure.
+ */
+function serializeBody(body: unknown): string {
+  try {
+    return JSON.stringify(body);
+  } catch (error) {
+    if (error instanceof RangeError) {
+      throw new GatewayError('validation_failed', 'Request body is nested too deeply');
+    }
+    throw error;
+  }
+}
+
 function parseJson(bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
@@ -87,7 +102,7 @@ export async function forwardCall(
 
   const upstream = await options.upstream.send(options.url, {
     headers: provider.upstreamHeaders(request.headers, options.providerKey),
-    body: JSON.stringify(request.body),
+    body: serializeBody(request.body),
     signal: abort.signal,
   });
 

@@ -10,6 +10,8 @@ import type { GatewayCall } from './gateway-call.js';
 /** Records finished gateway calls. */
 export interface UsageRecorder {
   record(call: GatewayCall): void;
+  /** False while writes fail: the gateway then refuses calls it could not record. */
+  healthy(): boolean;
   /** Writes everything queued; resolves when it is stored. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -82,12 +84,15 @@ export function createUsageRecorder(
     return [...due];
   };
 
+  let failing = false;
+
   const writeBatch = async (calls: GatewayCall[]): Promise<void> => {
     await db.transaction(async (tx) => {
       await insertGatewayCalls(tx, calls);
       await appendAuditRecords(tx, calls.map(auditRecordOf));
       await touchApiKeys(tx, keysToTouch(calls));
     });
+    failing = false;
   };
 
   // A failed batch is written again call by call, so one call that cannot be stored does not
@@ -97,6 +102,7 @@ export function createUsageRecorder(
       await writeBatch(calls);
       return;
     } catch (error) {
+      failing = true;
       if (calls.length > 1) {
         for (const call of calls) await writeWithRetry([call]);
         return;
@@ -150,6 +156,7 @@ export function createUsageRecorder(
       if (queue.length >= batchSize) void drain();
       else schedule();
     },
+    healthy: () => !failing,
     async flush() {
       if (timer) clearTimeout(timer);
       timer = undefined;
