@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- corpus paths come from the command line or the repository */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- corpus paths come from the command line or the repository */
 import { existsSync, readFileSync } from 'node:fs';
 
 import type { BenchCase } from './corpus.js';

@@ -1,3 +1,4 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- corpus paths come from the command line or the repository */
 /**
  * Replays the WAF test corpora and prints detection and false-positive rates per
  * family and paranoia level. Usage:

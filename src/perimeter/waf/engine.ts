@@ -1,9 +1,14 @@
 import { isExcluded, isRuleDisabled } from './exclusions.js';
-import type { RequestRule, RuleSettings, Target, TargetKind, ValueRule, WafRule } from './rule.js';
+import type { RequestRule, RuleSettings, Target, TargetKind, WafRule } from './rule.js';
 import { DEFAULT_RULES } from './rules/index.js';
 import { collectTargets } from './targets.js';
-import { applyTransforms } from './transform-chain.js';
-import type { TransformName } from './transformations.js';
+import {
+  appliesToHeader,
+  ChainTable,
+  inspectTarget,
+  prepareRule,
+  type PreparedRule,
+} from './value-inspection.js';
 import type {
   ParanoiaLevel,
   WafConfig,
@@ -42,74 +47,45 @@ export interface WafEngine {
 }
 
 interface RuleSet {
-  byKind: Map<TargetKind, ValueRule[]>;
+  table: ChainTable;
+  byKind: Map<TargetKind, PreparedRule[]>;
+  /** Header rules filtered by header name, filled on first use of each name. */
+  byHeader: Map<string, PreparedRule[]>;
   requestRules: RequestRule[];
 }
 
+/** Maximum distinct header names whose rule lists are cached per route. */
+const MAX_CACHED_HEADER_NAMES = 256;
+
+function rulesFor(set: RuleSet, target: Target): readonly PreparedRule[] | undefined {
+  if (target.kind !== 'header') return set.byKind.get(target.kind);
+  let rules = set.byHeader.get(target.name);
+  if (rules === undefined) {
+    rules = (set.byKind.get('header') ?? []).filter(({ rule }) =>
+      appliesToHeader(rule, target.name),
+    );
+    if (set.byHeader.size < MAX_CACHED_HEADER_NAMES) set.byHeader.set(target.name, rules);
+  }
+  return rules;
+}
+
 function indexRules(rules: readonly WafRule[]): RuleSet {
-  const byKind = new Map<TargetKind, ValueRule[]>();
+  const table = new ChainTable();
+  const byKind = new Map<TargetKind, PreparedRule[]>();
   const requestRules: RequestRule[] = [];
   for (const rule of rules) {
     if (rule.scope === 'request') {
       requestRules.push(rule);
       continue;
     }
+    const prepared = prepareRule(rule, table);
     for (const kind of rule.targets) {
       const list = byKind.get(kind) ?? [];
-      list.push(rule);
+      list.push(prepared);
       byKind.set(kind, list);
     }
   }
-  return { byKind, requestRules };
-}
-
-function hasNeedle(value: string, needles: readonly string[] | undefined): boolean {
-  if (needles === undefined) return true;
-  for (const needle of needles) if (value.includes(needle)) return true;
-  return false;
-}
-
-function appliesToHeader(rule: ValueRule, name: string): boolean {
-  if (rule.headers !== undefined && !rule.headers.includes(name)) return false;
-  return rule.excludedHeaders === undefined || !rule.excludedHeaders.includes(name);
-}
-
-const lowerChains = new WeakMap<ValueRule, readonly TransformName[]>();
-
-/** Returns the rule's chain with `lowercase` appended, for matching needles. */
-function lowerChain(rule: ValueRule): readonly TransformName[] {
-  let chain = lowerChains.get(rule);
-  if (chain === undefined) {
-    chain =
-      rule.transforms.at(-1) === 'lowercase' ? rule.transforms : [...rule.transforms, 'lowercase'];
-    lowerChains.set(rule, chain);
-  }
-  return chain;
-}
-
-function inspectTarget(
-  target: Target,
-  rules: readonly ValueRule[],
-  matches: WafMatch[],
-  excluded: (rule: WafRule, location: string) => boolean,
-): void {
-  const cache = new Map<string, string>();
-  for (const rule of rules) {
-    if (target.kind === 'header' && !appliesToHeader(rule, target.name)) continue;
-    if (rule.names !== undefined && !hasNeedle(target.name.toLowerCase(), rule.names)) continue;
-    if (rule.needles !== undefined) {
-      const haystack = applyTransforms(target.value, lowerChain(rule), cache);
-      if (!hasNeedle(haystack, rule.needles)) continue;
-    }
-    const value = applyTransforms(target.value, rule.transforms, cache);
-    if (!rule.test(value) || excluded(rule, target.location)) continue;
-    matches.push({
-      ruleId: rule.id,
-      family: rule.family,
-      location: target.location,
-      severity: rule.severity,
-    });
-  }
+  return { table, byKind, byHeader: new Map(), requestRules };
 }
 
 /**
@@ -155,8 +131,10 @@ export function createWafEngine(
       matches.push({ ruleId: rule.id, family: rule.family, location, severity: rule.severity });
     }
     for (const target of targets) {
-      const rulesForKind = set.byKind.get(target.kind);
-      if (rulesForKind !== undefined) inspectTarget(target, rulesForKind, matches, excluded);
+      const rulesForTarget = rulesFor(set, target);
+      if (rulesForTarget !== undefined) {
+        inspectTarget(target, rulesForTarget, set.table, matches, excluded);
+      }
     }
     return buildVerdict(matches, threshold, truncated);
   }

@@ -122,11 +122,20 @@ export function removeComments(input: string): string {
   return out;
 }
 
+function hasShellEscapes(input: string): boolean {
+  for (let i = 0; i < input.length; i++) {
+    const char = input[i];
+    if (char === '\\' || char === "'" || char === '"' || char === '^' || char === '$') return true;
+  }
+  return false;
+}
+
 /**
  * Removes shell quoting and escapes that split command words, such as `c'a't`, `c\at`,
  * `c^md` and `""`, and turns `$IFS` / `${IFS}` into a space, so command rules see `cat`.
  */
 export function shellUnescape(input: string): string {
+  if (!hasShellEscapes(input)) return input;
   let out = '';
   for (let i = 0; i < input.length; i++) {
     const char = input[i] ?? '';

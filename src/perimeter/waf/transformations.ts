@@ -114,8 +114,18 @@ function isSpace(code: number): boolean {
   return code === 32 || (code >= 9 && code <= 13) || code === 0xa0;
 }
 
+function needsCompression(input: string): boolean {
+  for (let i = 0; i < input.length; i++) {
+    const code = input.charCodeAt(i);
+    if (!isSpace(code)) continue;
+    if (code !== 32 || isSpace(input.charCodeAt(i + 1))) return true;
+  }
+  return false;
+}
+
 /** Replaces every run of whitespace with one space. */
 export function compressWhitespace(input: string): string {
+  if (!needsCompression(input)) return input;
   let out = '';
   let inSpace = false;
   let changed = false;

@@ -113,6 +113,7 @@ export const JAVA_RULES: WafRule[] = [
     scope: 'value',
     targets: [...ARGS_AND_HEADERS, 'body'],
     transforms: ['urlDecode'],
+    needles: ['\xac\xed', 'aced0005', 'ro0ab', 'kztaau', 'cs7qaf'],
     test: re2CaseSensitive('\\xac\\xed\\x00\\x05|(?i:aced0005)|rO0AB|KztAAU|Cs7QAF'),
   },
 ];

@@ -33,6 +33,7 @@ export const NODE_RULES: WafRule[] = [
     scope: 'value',
     targets: ARGS_AND_HEADERS,
     transforms: ['urlDecode'],
+    needles: ['xyqktkrfrlvoqyqk'],
     test: re2CaseSensitive('XyQkTkRfRlVOQyQk'),
   },
   patternRule({

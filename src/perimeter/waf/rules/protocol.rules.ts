@@ -1,5 +1,5 @@
 import { SEVERITY, re2, type WafRule } from '../rule.js';
-import { ARGS, ARGS_AND_HEADERS, patternRule } from './common.js';
+import { ARGS_AND_HEADERS, patternRule } from './common.js';
 import {
   ALLOWED_CHARSETS,
   ALLOWED_CONTENT_TYPES,
@@ -64,6 +64,20 @@ function isEntityBody(body: string): boolean {
 }
 
 const hasUnsafeNameCharacter = re2('[\'";=\\\\]');
+
+/** Results of the Content-Type format check for the most recent distinct values; clients send few. */
+const contentTypeCheck = {
+  results: new Map<string, boolean>(),
+  isWellFormed(value: string): boolean {
+    let result = this.results.get(value);
+    if (result === undefined) {
+      result = isWellFormedContentType(value);
+      if (this.results.size >= 256) this.results.clear();
+      this.results.set(value, result);
+    }
+    return result;
+  },
+};
 
 /** Protocol enforcement rules: methods, framing headers, content types and encodings. */
 export const PROTOCOL_RULES: WafRule[] = [
@@ -189,7 +203,7 @@ export const PROTOCOL_RULES: WafRule[] = [
     targets: ['header'],
     headers: ['content-type'],
     transforms: [],
-    test: (value) => !isWellFormedContentType(value),
+    test: (value) => !contentTypeCheck.isWellFormed(value),
   },
   {
     id: 920480,

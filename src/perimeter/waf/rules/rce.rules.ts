@@ -5,6 +5,22 @@ import { COMMON_COMMANDS, DISTINCTIVE_COMMANDS } from './rce-commands.js';
 /** Headers that applications often log or pass to scripts, inspected for command injection. */
 const COMMAND_HEADERS: readonly string[] = ['user-agent', 'referer'];
 
+/** Substrings of which one occurs wherever `COMMAND_START` matches. */
+const COMMAND_START_NEEDLES: readonly string[] = [
+  ';',
+  '&',
+  '|',
+  '\n',
+  '`',
+  '{',
+  '$(',
+  '<(',
+  '>(',
+  '(',
+  'do',
+  'then',
+];
+
 /** Where a new shell command can start: a separator, substitution, pipe or here-string. */
 const COMMAND_START = '(?:[;&|\\n\\x60{]|\\$\\(|[<>]\\(|<<<|\\(\\s*\\)|\\bdo\\b|\\bthen\\b)';
 
@@ -43,6 +59,7 @@ export const RCE_RULES: WafRule[] = [
     description: 'Unix or Windows command after a shell separator or substitution',
     targets: ARGS,
     transforms: SHELL_DECODE,
+    needles: COMMAND_START_NEEDLES,
     pattern: `${COMMAND_START}\\s*${WRAPPERS}${COMMAND_PATH}(?:(?:${distinctive})${COMMAND_END}|(?:${common})${COMMON_COMMAND_END})`,
   }),
   patternRule({
@@ -53,6 +70,7 @@ export const RCE_RULES: WafRule[] = [
     description: 'Common command with an option or path after a shell separator, such as ; cat /x',
     targets: ARGS,
     transforms: SHELL_DECODE,
+    needles: COMMAND_START_NEEDLES,
     pattern: `${COMMAND_START}\\s*${WRAPPERS}${COMMAND_PATH}(?:${common})${COMMON_COMMAND_ARGUMENT}`,
   }),
   patternRule({
@@ -75,6 +93,7 @@ export const RCE_RULES: WafRule[] = [
     targets: ['header'],
     headers: COMMAND_HEADERS,
     transforms: SHELL_DECODE,
+    needles: COMMAND_START_NEEDLES,
     pattern: `${COMMAND_START}\\s*${WRAPPERS}${COMMAND_PATH}(?:${distinctive}|${common})(?:\\s*$|\\s*[&|<>\\x60])`,
   }),
   patternRule({
