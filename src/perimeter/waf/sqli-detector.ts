@@ -4,9 +4,9 @@ import { sqlFingerprint } from './sqli-tokenizer.js';
 /**
  * Statement shapes that are hard to read as prose: `select 1`, `select user()`,
  * `select a, b`, `select a from`, `insert into`, `update t set`, `drop table`,
- * `exec xp_...`, `declare @x`, `waitfor delay '0:0:5'`, `shutdown`.
+ * `exec xp_...`, `exec master..xp_...`, `declare @x`, `waitfor delay '0:0:5'`, `shutdown`.
  */
-const STATEMENT = '(?:E(?:[nvVfFo(*]|s[,K&]|w[,K.])|M[kK]|Mwk|T[kK]|X(?:[sFvV(c]|ks|$))';
+const STATEMENT = '(?:E(?:[nvVfFo(*]|s[,K&]|w[,K.])|M[kK]|Mwk|T[kK]|X(?:(?:w\\.+)?[sFvV(c]|ks|$))';
 
 /** A value followed by what ends or extends a condition: `1=`, `'a' or`, `1--`, `1)`. */
 const CONDITION_VALUE = '(?:[nv](?:[=Lo&;)cC]|$)|s[=Lo&;)cC]|V|[fF]\\(|\\(|w[=L])';
