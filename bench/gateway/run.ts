@@ -1,0 +1,406 @@
+/**
+ * Measures the latency and throughput MindWeave adds in front of a provider. Usage:
+ *
+ *   npx tsx bench/gateway/run.ts [--rate 1000] [--duration 20] [--warmup 5]
+ *     [--max-connections 50] [--max-duration 20] [--log-levels warn,info]
+ *     [--source head|worktree] [--profile] [--idle-wait 120]
+ *
+ * It starts a minimal Anthropic upstream (upstream.ts) in its own process. It builds
+ * MindWeave and runs `node bin/mindweave.js serve` in another process on a fresh PostgreSQL
+ * database. This process then loads the upstream directly and through MindWeave, first at a
+ * fixed rate (open loop, open-loop.ts), then with a fixed number of connections (closed loop,
+ * autocannon). Every address is on 127.0.0.1. The processes, the database and the temporary
+ * folder are removed at the end, also after a failure or Ctrl-C. `--profile` adds a run with
+ * `node --cpu-prof` on MindWeave and prints where its time went.
+ */
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile.js';
+import { cpuUsageBetween, snapshotCpu, waitForIdleCpu } from './cpu-usage.js';
+import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
+import {
+  firstLine,
+  freePort,
+  runCommand,
+  startChild,
+  stopChild,
+  waitForHealthy,
+  type Child,
+} from './processes.js';
+import { BENCH_MODEL, requestBodies } from './prompts.js';
+import {
+  addedLatencyTable,
+  closedLoopTable,
+  cpuTable,
+  openLoopTable,
+  type Measurement,
+} from './report.js';
+import {
+  backendPids,
+  countRecordedCalls,
+  createBenchDatabase,
+  describeCommit,
+  prepareBuild,
+  type BenchDatabase,
+} from './setup.js';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '1000' },
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '5' },
+    'max-connections': { type: 'string', default: '50' },
+    'max-duration': { type: 'string', default: '20' },
+    'log-levels': { type: 'string', default: 'warn,info' },
+    source: { type: 'string', default: 'head' },
+    profile: { type: 'boolean', default: false },
+    'idle-wait': { type: 'string', default: '120' },
+    'database-admin-url': {
+      type: 'string',
+      default:
+        process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    },
+  },
+});
+
+function positiveInteger(name: string, raw: string | undefined, max: number): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new Error(`invalid --${name} ${String(raw)}: expected a whole number from 1 to ${max}`);
+  }
+  return value;
+}
+
+const settings = {
+  rate: positiveInteger('rate', values.rate, 20_000),
+  durationSeconds: positiveInteger('duration', values.duration, 600),
+  warmupSeconds: positiveInteger('warmup', values.warmup, 120),
+  maxConnections: positiveInteger('max-connections', values['max-connections'], 1000),
+  maxDurationSeconds: positiveInteger('max-duration', values['max-duration'], 600),
+  logLevels: (values['log-levels'] ?? '').split(',').filter((level) => level !== ''),
+  source: values.source,
+  profile: values.profile === true,
+  idleWaitSeconds: positiveInteger('idle-wait', values['idle-wait'], 3600),
+};
+if (settings.source !== 'head' && settings.source !== 'worktree') {
+  throw new Error(`invalid --source ${String(settings.source)}: expected head or worktree`);
+}
+for (const level of settings.logLevels) {
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+    throw new Error(`invalid --log-levels entry ${level}: expected a pino level such as warn`);
+  }
+}
+
+/** Keep-alive connections of the open-loop client, far more than 1,000 req/s of ~1 ms calls need. */
+const OPEN_LOOP_CONNECTIONS = 64;
+const RESPONSE_TIMEOUT_MS = 10_000;
+/**
+ * Before each run the benchmark waits up to `--idle-wait` seconds for the machine's busy CPU to
+ * fall to IDLE_BUSY_CORES, because other work on the same cores shifts every percentile.
+ */
+const IDLE_BUSY_CORES = 0.3;
+const STARTUP_TIMEOUT_MS = 30_000;
+/** Longer than MindWeave's default SHUTDOWN_GRACE_MS of 25 s, so it can flush call records. */
+const STOP_GRACE_MS = 30_000;
+/** Dummy provider key: the benchmark upstream accepts any key. */
+const PROVIDER_KEY = 'sk-ant-bench-provider-0123456789';
+
+const cleanups: Array<() => Promise<void>> = [];
+
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) {
+    const step = cleanups.pop();
+    try {
+      await step?.();
+    } catch (error) {
+      console.error('cleanup step failed:', error);
+    }
+  }
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+async function measure(
+  target: string,
+  url: string,
+  headers: Record<string, string>,
+  processes: () => Promise<ReadonlyMap<string, readonly number[]>>,
+  withClosedLoop: boolean,
+): Promise<Measurement> {
+  const bodies = requestBodies();
+  const openLoop = (durationSeconds: number): Promise<OpenLoopResult> =>
+    runOpenLoop({
+      url,
+      headers,
+      bodies,
+      rate: settings.rate,
+      durationMs: durationSeconds * 1000,
+      connections: OPEN_LOOP_CONNECTIONS,
+      timeoutMs: RESPONSE_TIMEOUT_MS,
+    });
+
+  const idleBusyCores = await waitForIdleCpu(IDLE_BUSY_CORES, settings.idleWaitSeconds * 1000);
+  if (idleBusyCores > IDLE_BUSY_CORES) {
+    log(`${target}: machine still busy (${idleBusyCores.toFixed(2)} cores); starting anyway`);
+  }
+  log(`${target}: warm-up ${settings.warmupSeconds} s at ${settings.rate} req/s`);
+  await openLoop(settings.warmupSeconds);
+  log(`${target}: open loop ${settings.durationSeconds} s at ${settings.rate} req/s`);
+  const measuredProcesses = await processes();
+  const cpuBefore = await snapshotCpu(measuredProcesses);
+  const result = await openLoop(settings.durationSeconds);
+  const cpuAfter = await snapshotCpu(measuredProcesses);
+  const cpu = cpuUsageBetween(cpuBefore, cpuAfter, result.succeeded);
+
+  let closedLoop: ClosedLoopResult | null = null;
+  if (withClosedLoop) {
+    log(`${target}: closed loop ${settings.maxDurationSeconds} s, ${settings.maxConnections} conn`);
+    closedLoop = await runClosedLoop({
+      url,
+      headers,
+      body: bodies[0] ?? '',
+      connections: settings.maxConnections,
+      durationSeconds: settings.maxDurationSeconds,
+    });
+  }
+  return { target, openLoop: result, closedLoop, cpu, idleBusyCores };
+}
+
+async function startUpstream(): Promise<{ url: string; pid: number }> {
+  const upstream = startChild(
+    'upstream',
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'bench/gateway/upstream.ts')],
+    { cwd: repoRoot },
+  );
+  cleanups.push(() => stopChild(upstream, 5000));
+  const line = await firstLine(upstream, STARTUP_TIMEOUT_MS);
+  return { url: (JSON.parse(line) as { url: string }).url, pid: upstream.process.pid ?? 0 };
+}
+
+interface GatewayRun {
+  child: Child;
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function startGateway(
+  buildDir: string,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  nodeOptions: string[],
+): Promise<GatewayRun> {
+  const port = await freePort();
+  const logFd = openSync(logFile, 'a');
+  const child = startChild(
+    `mindweave serve (LOG_LEVEL=${String(env.LOG_LEVEL)})`,
+    process.execPath,
+    [...nodeOptions, 'bin/mindweave.js', 'serve'],
+    { cwd: buildDir, env: { ...env, PORT: String(port) }, stdio: ['ignore', logFd, 'pipe'] },
+  );
+  closeSync(logFd);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await stopChild(child, STOP_GRACE_MS);
+  };
+  cleanups.push(stop);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealthy(`${url}/healthz`, child, STARTUP_TIMEOUT_MS);
+  return { child, url, stop };
+}
+
+/** Sends one request through the gateway and fails unless the upstream's response comes back. */
+async function checkGateway(url: string, headers: Record<string, string>): Promise<void> {
+  const response = await fetch(`${url}/v1/messages`, {
+    method: 'POST',
+    headers,
+    body: requestBodies()[0] ?? '',
+    signal: AbortSignal.timeout(RESPONSE_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  if (response.status !== 200 || !text.includes('benchmark upstream')) {
+    throw new Error(`gateway check failed: HTTP ${response.status}: ${text.slice(0, 500)}`);
+  }
+}
+
+async function countErrorLines(logFile: string): Promise<number> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  // pino levels: 50 is error, 60 is fatal.
+  return text.split('\n').filter((line) => /"level":(50|60)\b/.test(line)).length;
+}
+
+function machineDescription(postgresVersion: string): string {
+  const cpuModel = cpus()[0]?.model ?? 'unknown';
+  return [
+    `CPU: ${cpus().length} × ${cpuModel}, memory ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    `Node.js ${process.version}, PostgreSQL ${postgresVersion}`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const workDir = await mkdtemp(join(tmpdir(), 'mindweave-bench-'));
+  cleanups.push(() => rm(workDir, { recursive: true, force: true }));
+
+  const { commit, dirty } = await describeCommit(repoRoot);
+  log(`building MindWeave (${settings.source === 'head' ? `commit ${commit}` : 'working tree'})`);
+  const buildDir = await prepareBuild(repoRoot, workDir, settings.source as 'head' | 'worktree');
+
+  const upstream = await startUpstream();
+  const upstreamUrl = upstream.url;
+  log(`upstream listening on ${upstreamUrl}`);
+
+  const database: BenchDatabase = await createBenchDatabase(
+    values['database-admin-url'] ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  );
+  cleanups.push(() => database.drop());
+  const baseEnv: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    HOST: '127.0.0.1',
+    DATABASE_URL: database.url,
+    MINDWEAVE_DATA_DIR: join(workDir, 'data'),
+    ANTHROPIC_BASE_URL: upstreamUrl,
+    ANTHROPIC_API_KEY: PROVIDER_KEY,
+    LOG_LEVEL: 'warn',
+  };
+  const bootOutput = await runCommand(
+    'mindweave bootstrap',
+    process.execPath,
+    [
+      'bin/mindweave.js',
+      'bootstrap',
+      '--org',
+      'Bench',
+      '--project',
+      'bench',
+      '--admin-email',
+      'bench@example.com',
+      '--models',
+      BENCH_MODEL,
+      '--json',
+    ],
+    { cwd: buildDir, env: baseEnv, timeoutMs: 60_000 },
+  );
+  const { apiKey } = JSON.parse(bootOutput) as { apiKey: string };
+
+  const requestHeaders = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
+  const direct = await measure(
+    'upstream directly',
+    `${upstreamUrl}/v1/messages`,
+    { ...requestHeaders, 'x-api-key': PROVIDER_KEY },
+    async () => new Map([['upstream', [upstream.pid]]]),
+    true,
+  );
+  const gatewayHeaders = { ...requestHeaders, 'x-api-key': apiKey };
+
+  const gatewayProcesses = (gateway: GatewayRun) => async () =>
+    new Map([
+      ['MindWeave', [gateway.child.process.pid ?? 0]],
+      ['upstream', [upstream.pid]],
+      ['PostgreSQL', await backendPids(database.url)],
+    ]);
+  const throughGateway: Measurement[] = [];
+  const notes: string[] = [];
+  for (const level of settings.logLevels) {
+    const logFile = join(workDir, `mindweave-${level}.log`);
+    const gateway = await startGateway(buildDir, { ...baseEnv, LOG_LEVEL: level }, logFile, []);
+    await checkGateway(gateway.url, gatewayHeaders);
+    const before = await countRecordedCalls(database.url);
+    throughGateway.push(
+      await measure(
+        `MindWeave, LOG_LEVEL=${level}`,
+        `${gateway.url}/v1/messages`,
+        gatewayHeaders,
+        gatewayProcesses(gateway),
+        true,
+      ),
+    );
+    await gateway.stop();
+    const recorded = (await countRecordedCalls(database.url)) - before;
+    const errors = await countErrorLines(logFile);
+    notes.push(`LOG_LEVEL=${level}: ${recorded} calls recorded, ${errors} error log lines`);
+  }
+
+  let profileText = '';
+  if (settings.profile) {
+    const profileDir = join(workDir, 'profile');
+    const logFile = join(workDir, 'mindweave-profile.log');
+    const gateway = await startGateway(buildDir, baseEnv, logFile, [
+      '--cpu-prof',
+      `--cpu-prof-dir=${profileDir}`,
+    ]);
+    const profiled = await measure(
+      'MindWeave, LOG_LEVEL=warn, --cpu-prof',
+      `${gateway.url}/v1/messages`,
+      gatewayHeaders,
+      gatewayProcesses(gateway),
+      false,
+    );
+    await gateway.stop();
+    const files = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));
+    const first = files[0];
+    if (first === undefined) throw new Error(`no .cpuprofile was written to ${profileDir}`);
+    const summary = await summarizeCpuProfile(join(profileDir, first), buildDir, 20);
+    profileText = [
+      '## CPU profile of MindWeave (LOG_LEVEL=warn)',
+      '',
+      openLoopTable([profiled], settings.rate),
+      '',
+      '```',
+      formatProfileSummary(summary),
+      '```',
+    ].join('\n');
+  }
+
+  const rows = [direct, ...throughGateway];
+  const output = [
+    `# Gateway benchmark, commit ${commit}${settings.source === 'worktree' && dirty ? ' plus uncommitted changes' : ''}`,
+    '',
+    machineDescription(database.serverVersion),
+    `Open loop: ${settings.rate} req/s for ${settings.durationSeconds} s after ${settings.warmupSeconds} s warm-up, ${OPEN_LOOP_CONNECTIONS} keep-alive connections at most`,
+    `Closed loop: autocannon, ${settings.maxConnections} connections for ${settings.maxDurationSeconds} s`,
+    '',
+    openLoopTable(rows, settings.rate),
+    '',
+    addedLatencyTable(direct, throughGateway),
+    '',
+    closedLoopTable(rows, settings.maxConnections),
+    '',
+    cpuTable(rows),
+    '',
+    ...notes,
+    '',
+    profileText,
+  ];
+  process.stdout.write(`${output.join('\n')}\n`);
+}
+
+let interrupted = false;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (interrupted) return;
+  interrupted = true;
+  log(`${signal} received; stopping processes and dropping the database`);
+  void cleanUp().finally(() => process.exit(130));
+};
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+
+main()
+  .catch((error: unknown) => {
+    console.error('gateway benchmark failed:', error);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanUp();
+  });
