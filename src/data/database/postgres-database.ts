@@ -31,14 +31,15 @@ export interface PostgresOptions {
 
 /** Opens a pooled connection to a PostgreSQL server. */
 export async function openPostgresDatabase(url: string, options: PostgresOptions = {}): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
-  const role = options.role;
-  if (role !== undefined) {
-    // The first query of a new client, so it runs before any query of the application.
-    pool.on('connect', (client) => {
-      client.query(`SET ROLE ${pg.escapeIdentifier(role)}`).catch(() => client.release(true));
-    });
+  if (options.role !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.role)) {
+    throw new Error(`invalid database role name ${options.role}`);
   }
+  // The role is set as a startup parameter, so each connection runs as it from its first query.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    ...(options.role === undefined ? {} : { options: `-c role=${options.role}` }),
+  });
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query gets a fresh connection.
   pool.on('error', () => undefined);
