@@ -10,6 +10,11 @@ export function fieldIssues(error: z.ZodError): FieldIssue[] {
   }));
 }
 
+/** Checks that `value` contains no U+0000, which PostgreSQL text columns cannot store. */
+export function hasNoNulCharacter(value: string): boolean {
+  return !value.includes('\u0000');
+}
+
 /** Parses `input` with `schema`, or throws a `validation_failed` error listing every field. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);

@@ -36,6 +36,8 @@ export function registerAuthorization(app: FastifyInstance, db: Database): void 
   app.decorateRequest('orgRole', null);
 
   app.addHook('preHandler', async (request) => {
+    // An unknown route has no contract to enforce, so the not-found handler returns 404.
+    if (request.is404) return;
     const security = request.routeOptions.config.security;
     if (!security) {
       request.log.error({ route: request.routeOptions.url }, 'route declares no security');

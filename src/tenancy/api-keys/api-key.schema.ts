@@ -1,7 +1,14 @@
 import { z } from 'zod';
 
+import { hasNoNulCharacter } from '../../http/validation.js';
+
 export const createApiKeySchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .refine(hasNoNulCharacter, 'Name must not contain NUL characters'),
   expiresAt: z.iso
     .datetime({ offset: true })
     .transform((value) => new Date(value))

@@ -6,7 +6,7 @@ import { sessionActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
 import { orgPath } from '../../http/params.js';
 import { requestContext } from '../../http/request-context.hook.js';
-import { parseOrThrow } from '../../http/validation.js';
+import { hasNoNulCharacter, parseOrThrow } from '../../http/validation.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import {
@@ -17,7 +17,12 @@ import {
 } from './organization.repository.js';
 
 const updateOrganizationSchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .refine(hasNoNulCharacter, 'Name must not contain NUL characters'),
 });
 
 const view = (org: Organization) => ({
