@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 
 import type { BenchCase } from './corpus.js';
 
-/** Time allowed for one request to be answered, in milliseconds. */
+/** Time allowed for the server to respond to one request, in milliseconds. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Rejects any address other than the loopback interface, so the bench only reaches servers started locally. */

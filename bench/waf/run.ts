@@ -5,16 +5,16 @@
  *
  *   npx tsx bench/waf/run.ts [--corpus DIR] [--paranoia 1,2] [--http URL] [--show FAMILY]
  *
- * Without `--http` the engine runs in-process; with it, every case is sent as a raw
- * HTTP/1.1 request to a server on 127.0.0.1, and a 403 whose JSON error code is
- * `waf_blocked` counts as blocked. `--show FAMILY` lists missed and wrongly blocked ids.
+ * Without `--http` the engine runs in-process. With it, every case is sent as a raw
+ * HTTP/1.1 request to a server on 127.0.0.1, and a 403 response whose JSON error code
+ * is `waf_blocked` counts as blocked. `--show FAMILY` lists missed and wrongly blocked ids.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { createWafEngine, type ParanoiaLevel } from '../../src/perimeter/waf/index.js';
-import { loadCorpus, type BenchCase } from './corpus.js';
+import { loadCorpus, type BenchCase, type Corpus, type SkippedCase } from './corpus.js';
 import { parseLoopbackUrl, sendCase } from './http-client.js';
 import { loadPromptCases } from './prompts.js';
 import { formatTable, scoreCases, totalScore } from './report.js';
@@ -56,52 +56,72 @@ async function replay(
   return blocked;
 }
 
+/** Reports whether a family name is a CRS one such as `942-sqli`. */
+function isCrsFamily(family: string): boolean {
+  return (
+    family.length > 4 &&
+    family[3] === '-' &&
+    [...family.slice(0, 3)].every((c) => c >= '0' && c <= '9')
+  );
+}
+
+function skippedCases(corpus: Corpus, cases: readonly BenchCase[]): SkippedCase[] {
+  const skipped = [...corpus.skipped];
+  if (values.http !== undefined) return skipped;
+  for (const item of cases) {
+    if (item.raw === undefined) continue;
+    skipped.push({
+      id: item.id,
+      family: item.family,
+      reason: 'needs a raw socket; run with --http',
+    });
+  }
+  return skipped;
+}
+
+async function printLevel(runnable: readonly BenchCase[], paranoia: ParanoiaLevel): Promise<void> {
+  const blocked = await replay(runnable, paranoia);
+  const scores = scoreCases(runnable, blocked, paranoia);
+  const crs = scores.filter((score) => isCrsFamily(score.family));
+  console.log('\n' + formatTable(paranoia, [...scores, totalScore('all CRS request cases', crs)]));
+
+  const strict = runnable.filter((item) => item.strictBenign && blocked.get(item.id) === true);
+  const strictIds = strict.map((item) => item.id).join(', ');
+  console.log(
+    `strict-benign cases blocked: ${strict.length}${strict.length > 0 ? ` (${strictIds})` : ''}`,
+  );
+
+  for (const family of values.show ?? []) {
+    const score = scores.find((entry) => entry.family === family);
+    if (score === undefined) continue;
+    console.log(`${family} missed: ${score.missed.join(' ')}`);
+    console.log(`${family} blocked benign: ${score.blockedBenign.join(' ')}`);
+  }
+}
+
+function printSkipped(skipped: readonly SkippedCase[]): void {
+  const reasons = new Map<string, number>();
+  for (const item of skipped) {
+    const key = `${item.family}: ${item.reason}`;
+    reasons.set(key, (reasons.get(key) ?? 0) + 1);
+  }
+  console.log('\nskipped cases:');
+  for (const [reason, count] of [...reasons].sort()) console.log(`  ${count} ${reason}`);
+}
+
 async function main(): Promise<void> {
   const dir = corpusDir();
   const corpus = loadCorpus(dir);
   const cases = [...corpus.cases, ...loadPromptCases(PROMPTS)];
-  const inProcessOnly = values.http === undefined;
-  const runnable = inProcessOnly ? cases.filter((item) => item.raw === undefined) : cases;
-  const skipped = [...corpus.skipped];
-  if (inProcessOnly) {
-    for (const item of cases) {
-      if (item.raw !== undefined)
-        skipped.push({
-          id: item.id,
-          family: item.family,
-          reason: 'needs a raw socket; run with --http',
-        });
-    }
-  }
+  const runnable =
+    values.http === undefined ? cases.filter((item) => item.raw === undefined) : cases;
+  const skipped = skippedCases(corpus, cases);
   console.log(`corpus: ${dir}`);
   console.log(`cases: ${runnable.length} replayed, ${skipped.length} skipped`);
+
   const levels = (values.paranoia ?? '1').split(',').map((level) => Number(level) as ParanoiaLevel);
-  for (const paranoia of levels) {
-    const blocked = await replay(runnable, paranoia);
-    const scores = scoreCases(runnable, blocked, paranoia);
-    const crs = scores.filter((score) => /^\d{3}-/.test(score.family));
-    console.log(
-      '\n' + formatTable(paranoia, [...scores, totalScore('all CRS request cases', crs)]),
-    );
-    const strict = runnable.filter((item) => item.strictBenign && blocked.get(item.id) === true);
-    console.log(
-      `strict-benign cases blocked: ${strict.length}${strict.length > 0 ? ` (${strict.map((item) => item.id).join(', ')})` : ''}`,
-    );
-    for (const family of values.show ?? []) {
-      const score = scores.find((entry) => entry.family === family);
-      if (score === undefined) continue;
-      console.log(`${family} missed: ${score.missed.join(' ')}`);
-      console.log(`${family} blocked benign: ${score.blockedBenign.join(' ')}`);
-    }
-  }
-  const reasons = new Map<string, number>();
-  for (const item of skipped)
-    reasons.set(
-      `${item.family}: ${item.reason}`,
-      (reasons.get(`${item.family}: ${item.reason}`) ?? 0) + 1,
-    );
-  console.log('\nskipped cases:');
-  for (const [reason, count] of [...reasons].sort()) console.log(`  ${count} ${reason}`);
+  for (const paranoia of levels) await printLevel(runnable, paranoia);
+  printSkipped(skipped);
 }
 
 main().catch((error: unknown) => {

@@ -56,7 +56,7 @@ const bare = re2CaseSensitive(BARE_SHAPES.join('|'));
 
 /**
  * Reports whether `value` (lower-cased) reads as SQL injection. The value is lexed
- * three times: as it stands, and as if it continued a single-quoted and a
+ * three times: as given, and as if it continued a single-quoted and a
  * double-quoted literal, which is where most injection lands.
  */
 export function detectSqlInjection(value: string): boolean {

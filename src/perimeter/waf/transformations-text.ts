@@ -31,7 +31,7 @@ const NAMED_ENTITIES: Record<string, string> = {
   plus: '+',
 };
 
-/** Longest entity body read after `&`, so one stray `&` cannot make decoding quadratic. */
+/** Maximum entity body length read after `&`, so one stray `&` cannot make decoding quadratic. */
 const MAX_ENTITY_LENGTH = 12;
 
 function isAlphanumeric(code: number): boolean {
@@ -71,7 +71,8 @@ export function htmlEntityDecode(input: string): string {
     if (numeric) end++;
     const hex = numeric && (input[end] === 'x' || input[end] === 'X');
     if (hex) end++;
-    const accepts = numeric ? (hex ? isHexDigit : isDigit) : isAlphanumeric;
+    let accepts = isAlphanumeric;
+    if (numeric) accepts = hex ? isHexDigit : isDigit;
     while (end < input.length && end - i <= MAX_ENTITY_LENGTH && accepts(input.charCodeAt(end))) {
       end++;
     }

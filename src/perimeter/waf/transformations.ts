@@ -1,7 +1,7 @@
 /**
- * Value transformations applied before rules match. Every function runs in one
- * pass over its input (no regular expressions), never throws and returns the
- * input string unchanged when there is nothing to do, so callers can cache by identity.
+ * Value transformations applied before rules match. Every function runs in time linear
+ * in its input without regular expressions, and returns the input string itself when
+ * there is nothing to change.
  */
 
 /** Names of the transformations a rule can request, applied in the order listed. */
@@ -151,13 +151,13 @@ export function normalizePath(input: string): string {
   if (!input.includes('\\') && !input.includes('//') && !input.includes('./')) return input;
   const slashed = input.split('\\').join('/');
   const segments = slashed.split('/');
-  const kept: string[] = [];
+  const keptSegments: string[] = [];
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i] ?? '';
     if (segment === '.' || (segment === '' && i > 0 && i < segments.length - 1)) continue;
-    kept.push(segment);
+    keptSegments.push(segment);
   }
-  return kept.join('/');
+  return keptSegments.join('/');
 }
 
 /** Returns the lower-cased value. */

@@ -1,4 +1,4 @@
-/** Rule families the engine knows, one per attack class. */
+/** Rule families of the engine, one per attack class. */
 export type WafFamily =
   | 'protocol'
   | 'scanner'
@@ -42,7 +42,7 @@ export interface WafRequest {
 export interface WafMatch {
   ruleId: number;
   family: WafFamily;
-  /** Where the value came from, for example `query:id`, `header:user-agent`, `body:$.name`. */
+  /** Origin of the value, for example `query:id`, `header:user-agent`, `body:$.name`. */
   location: string;
   /** Points this match adds to the anomaly score. */
   severity: number;

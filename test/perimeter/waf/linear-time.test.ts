@@ -8,7 +8,7 @@ import {
 import { applyTransforms } from '../../../src/perimeter/waf/transform-chain.js';
 import { makeRequest } from './helpers.js';
 
-/** Inspected values are cut to 64 KiB, so this is the largest input a rule sees. */
+/** Inspected values are cut to 64 KiB, so this is the largest input a rule receives. */
 const SIZE = 65_536;
 
 /**

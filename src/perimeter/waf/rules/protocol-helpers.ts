@@ -62,7 +62,7 @@ export function parseContentType(header: string): {
   return { type: type.trim().toLowerCase(), parameters };
 }
 
-/** Reports whether a `bytes=` range list holds a range whose end precedes its start. */
+/** Reports whether a `bytes=` range list contains a range whose end precedes its start. */
 export function hasInvalidRange(header: string): boolean {
   const equals = header.indexOf('=');
   for (const range of header.slice(equals + 1).split(',')) {

@@ -21,7 +21,7 @@ const COMMAND_START_NEEDLES: readonly string[] = [
   'then',
 ];
 
-/** Where a new shell command can start: a separator, substitution, pipe or here-string. */
+/** Start of a new shell command: a separator, substitution, pipe or here-string. */
 const COMMAND_START = '(?:[;&|\\n\\x60{]|\\$\\(|[<>]\\(|<<<|\\(\\s*\\)|\\bdo\\b|\\bthen\\b)';
 
 /** Wrappers that run the command that follows them. */
@@ -32,15 +32,15 @@ const WRAPPERS =
 const COMMAND_PATH = '(?:[a-z0-9_./~-]*/)?';
 
 /**
- * What may follow a common command name after a separator at paranoia level 1: the end
+ * End of a common command name after a separator at paranoia level 1: the end of the value
  * or another separator, so `;ps` and `;env|` match but `; more than` does not.
  */
 const COMMON_COMMAND_END = '(?:\\s*$|\\s*[;&|<>\\x60)])';
 
-/** What may follow a common command name at paranoia level 2: also an option, path or quoted argument. */
+/** Argument after a common command name at paranoia level 2: an option, path or quoted word. */
 const COMMON_COMMAND_ARGUMENT = '\\s+[-/~.$"\']';
 
-/** What may follow a command name. */
+/** End of a command name: the end of the value, a blank or a shell operator. */
 const COMMAND_END = '(?:$|[\\s;&|<>()\\x60])';
 
 /** Argument and cookie values, without their names. */

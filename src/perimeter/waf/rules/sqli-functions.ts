@@ -1,5 +1,5 @@
 /**
- * SQL functions that are also English words; they count only when the parenthesis follows
+ * SQL functions that are also English words. They count only when the parenthesis follows
  * the name directly, so `convert (0.46 miles)` in prose passes but `convert(` does not.
  */
 export const SQL_PROSE_FUNCTION_NAMES: readonly string[] = [
