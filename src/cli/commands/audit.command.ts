@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 
 import { loadConfig } from '../../config/load-config.js';
 import { MAIN_LOG } from '../../monitoring/audit/audit.repository.js';
+import { AuditCheckpointer } from '../../monitoring/audit/audit-checkpointer.js';
 import { loadAuditSigningKey } from '../../monitoring/audit/audit-signing.js';
 import { verifyAuditLog, type VerifyReport } from '../../monitoring/audit/audit-verify.service.js';
 import {
@@ -21,7 +22,13 @@ import {
   verifierKeyString,
   type NoteVerifierKey,
 } from '../../monitoring/audit/signing-key.js';
-import { printJson, UsageError, withDatabase, withOwnerDatabase } from '../cli-context.js';
+import {
+  cliLogger,
+  printJson,
+  UsageError,
+  withDatabase,
+  withOwnerDatabase,
+} from '../cli-context.js';
 
 async function verifierKey(option: string | undefined): Promise<NoteVerifierKey> {
   if (option) {
@@ -98,12 +105,21 @@ export function registerAudit(program: Command): void {
 
   audit
     .command('checkpoint')
-    .description('print the latest signed checkpoint, to keep outside the database')
+    .description('sign a checkpoint of the log as it is now and print it, to keep elsewhere')
     .action(async () => {
-      const checkpoint = await withDatabase('mindweave audit checkpoint', (db) =>
-        latestCheckpoint(db, MAIN_LOG),
-      );
-      if (!checkpoint) throw new UsageError('no checkpoint has been signed yet');
+      const config = loadConfig(process.env);
+      const key = await loadAuditSigningKey(config);
+      const checkpoint = await withDatabase('mindweave audit checkpoint', async (db) => {
+        const checkpointer = new AuditCheckpointer(db, key, {
+          logId: MAIN_LOG,
+          everyEntries: config.AUDIT_CHECKPOINT_ENTRIES,
+          intervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS,
+          logger: cliLogger(config),
+        });
+        await checkpointer.sign();
+        return latestCheckpoint(db, MAIN_LOG);
+      });
+      if (!checkpoint) throw new UsageError('no checkpoint could be signed');
       process.stdout.write(checkpoint.signedNote);
     });
 
