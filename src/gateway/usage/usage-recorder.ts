@@ -18,7 +18,7 @@ export interface UsageRecorder {
 }
 
 export interface UsageRecorderOptions {
-  /** Longest time a finished call waits before it is written. */
+  /** Maximum time a finished call waits before it is written. */
   flushIntervalMs?: number;
   /** Calls written in one transaction. */
   batchSize?: number;
@@ -96,7 +96,7 @@ export function createUsageRecorder(
   };
 
   // A failed batch is written again call by call, so one call that cannot be stored does not
-  // hold back the others; a call that keeps failing is dropped after MAX_ATTEMPTS and logged.
+  // hold back the others. A call that keeps failing is dropped after MAX_ATTEMPTS and logged.
   const writeWithRetry = async (calls: GatewayCall[]): Promise<void> => {
     try {
       await writeBatch(calls);

@@ -43,9 +43,9 @@ async function expiredPartitions(db: Database, cutoff: Date): Promise<string[]> 
 /**
  * Drops monthly audit partitions older than the retention period, oldest first. This is the
  * one path that removes audit entries, and it needs the database owner's rights. Before a
- * partition goes, its entries are verified from the previous seal, a checkpoint of the log
- * up to its last entry is signed, and a seal row keeps that entry's hash and the Merkle
- * frontier, so `audit verify` continues across the gap. The drop itself is recorded as an
+ * partition goes, its entries are verified from the previous seal and a checkpoint of the log
+ * up to its last entry is signed. A seal row keeps that entry's hash and the Merkle frontier,
+ * so `audit verify` continues across the gap. The drop itself is recorded as an
  * `audit.partition_dropped` entry in the same transaction.
  */
 export async function retainAuditLog(
