@@ -9,6 +9,7 @@ import { RCE_RULES } from './rce.rules.js';
 import { RFI_RULES } from './rfi.rules.js';
 import { SCANNER_RULES } from './scanner.rules.js';
 import { SESSION_RULES } from './session.rules.js';
+import { SQLI_PARANOID_RULES } from './sqli-paranoid.rules.js';
 import { SQLI_RULES } from './sqli.rules.js';
 import { SSRF_RULES } from './ssrf.rules.js';
 import { XSS_RULES } from './xss.rules.js';
@@ -27,5 +28,6 @@ export const DEFAULT_RULES: readonly WafRule[] = [
   ...NODE_RULES,
   ...XSS_RULES,
   ...SQLI_RULES,
+  ...SQLI_PARANOID_RULES,
   ...SESSION_RULES,
 ];
