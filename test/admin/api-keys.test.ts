@@ -180,6 +180,20 @@ describe('API keys', () => {
     expectAdminError(rejected, 409, 'conflict');
   });
 
+  it('disabled organization keys are rejected', async () => {
+    expect(await gatewayStatus(t.boot.apiKey)).toBe(200);
+    await t.server.db.query(`UPDATE organizations SET status = 'disabled' WHERE id = $1`, [
+      t.boot.orgId,
+    ]);
+    try {
+      await waitForGatewayStatus(t.boot.apiKey, 401, 2000);
+    } finally {
+      await t.server.db.query(`UPDATE organizations SET status = 'active' WHERE id = $1`, [
+        t.boot.orgId,
+      ]);
+    }
+  });
+
   it('gateway error body hides the reason', async () => {
     const response = await fetch(`${t.url}/v1/models`, { headers: { 'x-api-key': secret } });
     expect(response.status).toBe(401);

@@ -189,6 +189,28 @@ describe('admin sign-in and sessions', () => {
     expectAdminError(basic, 401, 'unauthorized');
   });
 
+  it('disabled user is signed out', async () => {
+    const token = await login(t, t.boot.adminEmail, OWNER_PASSWORD);
+    await t.server.db.query(`UPDATE users SET status = 'disabled' WHERE id = $1`, [
+      t.boot.adminUserId,
+    ]);
+    try {
+      const me = await api(t, 'GET', '/api/v1/auth/me', { token });
+      expectAdminError(me, 401, 'unauthorized');
+      const again = await api(t, 'POST', '/api/v1/auth/login', {
+        body: { email: t.boot.adminEmail, password: OWNER_PASSWORD },
+      });
+      expectAdminError(again, 401, 'unauthorized');
+      expect(again.body.error).toBe('Invalid email or password');
+      const rows = await auditRows(t.server.db, 'user.login_failed');
+      expect((rows.at(-1)?.metadata as { reason: string }).reason).toBe('user_disabled');
+    } finally {
+      await t.server.db.query(`UPDATE users SET status = 'active' WHERE id = $1`, [
+        t.boot.adminUserId,
+      ]);
+    }
+  });
+
   it('expired session gets 401', async () => {
     const token = await login(t, t.boot.adminEmail, OWNER_PASSWORD);
     await t.server.db.query(

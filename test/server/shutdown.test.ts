@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('SIGTERM', { timeout: 90_000 }, () => {
-  it('drains the in-flight call, then exits 0', async () => {
+  it('drains in-flight calls, then exits 0', async () => {
     serve = await startServe({
       DATABASE_URL: database.url,
       ANTHROPIC_BASE_URL: fakeUrl,
@@ -56,30 +56,39 @@ describe('SIGTERM', { timeout: 90_000 }, () => {
     });
     fake.behavior = { kind: 'delay', ms: 1500 };
 
+    const call = (url: string, stream: boolean) =>
+      fetch(`${url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': boot.apiKey,
+          'anthropic-version': '2023-06-01',
+        },
+        body: JSON.stringify({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 5,
+          stream,
+          messages: [{ role: 'user', content: 'take your time' }],
+        }),
+      });
+
     const started = Date.now();
-    const inFlight = fetch(`${serve.url}/v1/messages`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-api-key': boot.apiKey,
-        'anthropic-version': '2023-06-01',
-      },
-      body: JSON.stringify({
-        model: 'claude-sonnet-4-5',
-        max_tokens: 5,
-        messages: [{ role: 'user', content: 'take your time' }],
-      }),
-    });
-    while (fake.received.length === 0) {
+    const plain = call(serve.url, false);
+    const streamed = call(serve.url, true);
+    while (fake.received.length < 2) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     serve.child.kill('SIGTERM');
 
-    const response = await inFlight;
-    const body = (await response.json()) as { content: { text: string }[] };
-    expect(response.status).toBe(200);
+    const plainResponse = await plain;
+    const body = (await plainResponse.json()) as { content: { text: string }[] };
+    expect(plainResponse.status).toBe(200);
     expect(body.content[0]?.text).toBe('Hello from the fake provider');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+
+    const streamedResponse = await streamed;
+    expect(streamedResponse.status).toBe(200);
+    expect(await streamedResponse.text()).toContain('event: message_stop');
 
     expect(await serve.exited).toBe(0);
     const messages = serve.logs.map((entry) => entry.msg);
@@ -96,15 +105,18 @@ describe('SIGTERM', { timeout: 90_000 }, () => {
     expect(['ECONNREFUSED', 503]).toContain(outcome);
   });
 
-  it('queued call record is written before exit', async () => {
+  it('queued call records are written before exit', async () => {
     const db = await openDatabase(loadConfig({ DATABASE_URL: database.url }), 'test check');
     try {
       const calls = await db.query<{ status: number; model: string }>(
         'SELECT status, model FROM gateway_requests',
       );
-      expect(calls.rows).toEqual([{ status: 200, model: 'claude-sonnet-4-5' }]);
+      expect(calls.rows).toEqual([
+        { status: 200, model: 'claude-sonnet-4-5' },
+        { status: 200, model: 'claude-sonnet-4-5' },
+      ]);
       const audit = await db.query(`SELECT 1 FROM audit_logs WHERE action = 'gateway.request'`);
-      expect(audit.rows).toHaveLength(1);
+      expect(audit.rows).toHaveLength(2);
     } finally {
       await db.close();
     }
