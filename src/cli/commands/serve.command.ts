@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { pino } from 'pino';
 
+import { createLogger } from '../../monitoring/logging/logger.js';
 import { startServer } from '../../server/start-server.js';
-import { cliConfig, cliLogger } from '../cli-context.js';
+import { cliConfig } from '../cli-context.js';
 
 export function registerServe(program: Command): void {
   program
@@ -9,7 +11,18 @@ export function registerServe(program: Command): void {
     .description('start the HTTP server (gateway, admin API, health checks)')
     .action(async () => {
       const config = cliConfig();
-      const logger = cliLogger(config);
+      // Asynchronous writes keep stdout off the request path; lines written while a write is
+      // in flight are sent together. The shutdown paths below flush before exiting.
+      const destination = pino.destination({ dest: 1, sync: false });
+      const logger = createLogger(config.LOG_LEVEL, destination);
+      const exit = (code: number) => {
+        try {
+          destination.flushSync();
+        } catch {
+          // Nothing was written yet, so there is nothing to flush.
+        }
+        process.exit(code);
+      };
       const server = await startServer(config, logger);
       logger.info({ url: server.url }, 'mindweave listening');
 
@@ -20,17 +33,17 @@ export function registerServe(program: Command): void {
             { graceMs: config.SHUTDOWN_GRACE_MS },
             'shutdown grace period over; exiting',
           );
-          process.exit(1);
+          exit(1);
         }, config.SHUTDOWN_GRACE_MS);
         force.unref();
         server.stop().then(
           () => {
             logger.info('shutdown complete');
-            process.exit(0);
+            exit(0);
           },
           (error: unknown) => {
             logger.error({ err: error }, 'shutdown failed');
-            process.exit(1);
+            exit(1);
           },
         );
       };
