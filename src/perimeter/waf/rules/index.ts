@@ -5,6 +5,7 @@ import { NODE_RULES } from './node.rules.js';
 import { PHP_RULES } from './php.rules.js';
 import { PROTOCOL_ATTACK_RULES } from './protocol-attack.rules.js';
 import { PROTOCOL_RULES } from './protocol.rules.js';
+import { RCE_PARANOID_RULES } from './rce-paranoid.rules.js';
 import { RCE_RULES } from './rce.rules.js';
 import { RFI_RULES } from './rfi.rules.js';
 import { SCANNER_RULES } from './scanner.rules.js';
@@ -23,6 +24,7 @@ export const DEFAULT_RULES: readonly WafRule[] = [
   ...RFI_RULES,
   ...SSRF_RULES,
   ...RCE_RULES,
+  ...RCE_PARANOID_RULES,
   ...PHP_RULES,
   ...JAVA_RULES,
   ...NODE_RULES,

@@ -1,0 +1,121 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+import { GatewayError } from '../../gateway/gateway-error.js';
+import { AppError } from '../../http/errors.js';
+import type { LimitCheck, RateLimiter } from './rate-limiter.js';
+import type { RateLimitDecision } from './sliding-window.js';
+import { TokenReservation } from './token-reservation.js';
+
+/** Returns true for the gateway's provider routes, whose errors use the provider's shape. */
+export function isGatewayRequest(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return route !== undefined && route.startsWith('/v1/');
+}
+
+/** Returns true for `/api/v1/auth` and every route below it. */
+function isAuthRequest(request: FastifyRequest): boolean {
+  const path = request.routeOptions.url ?? request.url.split('?')[0] ?? '';
+  return path === '/api/v1/auth' || path.startsWith('/api/v1/auth/');
+}
+
+/** Sets the IETF draft RateLimit-Limit, -Remaining and -Reset headers, and Retry-After. */
+export function setRateLimitHeaders(reply: FastifyReply, decision: RateLimitDecision): void {
+  reply.header('ratelimit-limit', String(decision.limit));
+  reply.header('ratelimit-remaining', String(decision.remaining));
+  reply.header('ratelimit-reset', String(decision.resetSeconds));
+  if (!decision.allowed) reply.header('retry-after', String(decision.retryAfterSeconds));
+}
+
+/** The error for a failed check, in the admin envelope or the gateway's provider shape. */
+function limitError(
+  gateway: boolean,
+  code: 'rate_limited' | 'service_unavailable',
+  message: string,
+  retryAfterSeconds?: number,
+): Error {
+  return gateway ? new GatewayError(code, message, retryAfterSeconds) : new AppError(code, message);
+}
+
+/**
+ * Throws when `check` rejects the request: 429 `rate_limited` with Retry-After when over the
+ * limit, 503 `service_unavailable` when the store is unreachable and the rule fails closed.
+ */
+function enforce(request: FastifyRequest, reply: FastifyReply, check: LimitCheck, what: string) {
+  const gateway = isGatewayRequest(request);
+  if (check.kind === 'unavailable') {
+    throw limitError(
+      gateway,
+      'service_unavailable',
+      `The rate-limit store is unreachable, so ${what} requests are refused; try again shortly`,
+    );
+  }
+  if (check.kind !== 'decided') return;
+  setRateLimitHeaders(reply, check.decision);
+  if (!check.decision.allowed) {
+    const retry = check.decision.retryAfterSeconds;
+    throw limitError(
+      gateway,
+      'rate_limited',
+      `Too many ${what} requests; retry after ${retry} seconds`,
+      retry,
+    );
+  }
+}
+
+/**
+ * Adds the per-client-IP limit on every route and the tighter limit on `/api/v1/auth/*`.
+ * Sign-in routes fail closed when the store is unreachable, whatever the failure mode.
+ * The IP is `request.ip`, which honours X-Forwarded-For only from TRUSTED_PROXIES.
+ */
+export function registerRateLimits(app: FastifyInstance, limiter: RateLimiter): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const ip = request.ip;
+    enforce(request, reply, await limiter.check(limiter.rules.perIp, ip), 'client');
+    if (isAuthRequest(request)) {
+      const check = await limiter.check(limiter.rules.auth, ip, 1, { failClosed: true });
+      enforce(request, reply, check, 'authentication');
+    }
+  });
+}
+
+/** The gateway's per-API-key limits: requests per window and tokens per window. */
+export class GatewayRateLimits {
+  constructor(private readonly limiter: RateLimiter) {}
+
+  /** Counts one request against the key's request limit; throws a GatewayError when over. */
+  async checkKeyRequest(request: FastifyRequest, reply: FastifyReply, keyId: string) {
+    const check = await this.limiter.check(this.limiter.rules.keyRequests, keyId);
+    enforce(request, reply, check, 'API key');
+  }
+
+  /**
+   * Reserves `tokens` against the key's token limit before the upstream call; throws a
+   * GatewayError when the reservation does not fit.
+   */
+  async reserveTokens(
+    reply: FastifyReply,
+    keyId: string,
+    tokens: number,
+  ): Promise<TokenReservation> {
+    const reservation = new TokenReservation(this.limiter, this.limiter.rules.keyTokens, keyId);
+    const check = await reservation.ensure(tokens);
+    if (check.kind === 'unavailable') {
+      throw new GatewayError(
+        'service_unavailable',
+        'The rate-limit store is unreachable, so token limits cannot be checked; try again shortly',
+      );
+    }
+    if (check.kind === 'decided' && !check.decision.allowed) {
+      const retry = check.decision.retryAfterSeconds;
+      reply.header('retry-after', String(retry));
+      throw new GatewayError(
+        'rate_limited',
+        `This API key's token limit (${check.decision.limit} tokens per window) has ` +
+          `${check.decision.remaining} tokens left, fewer than max_tokens ${tokens}; ` +
+          `retry after ${retry} seconds`,
+        retry,
+      );
+    }
+    return reservation;
+  }
+}
