@@ -62,8 +62,10 @@ export function createUsageRecorder(
   logger: Logger,
   options: UsageRecorderOptions = {},
 ): UsageRecorder {
-  const flushIntervalMs = options.flushIntervalMs ?? 50;
-  const batchSize = options.batchSize ?? 500;
+  // Short intervals keep each batch small, so the hashing work of one batch does not hold up
+  // the requests that arrive while it runs.
+  const flushIntervalMs = options.flushIntervalMs ?? 10;
+  const batchSize = options.batchSize ?? 200;
   const maxQueued = options.maxQueued ?? 100_000;
   const queue: GatewayCall[] = [];
   let timer: NodeJS.Timeout | undefined;
