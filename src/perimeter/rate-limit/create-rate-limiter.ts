@@ -11,7 +11,11 @@ import { RedisRateLimitStore } from './redis-store.js';
  * given, else in-process memory counters. With Redis, a memory store backs the `open`
  * failure mode.
  */
-export function createRateLimiter(config: Config, logger: Logger, redis: Redis | null): RateLimiter {
+export function createRateLimiter(
+  config: Config,
+  logger: Logger,
+  redis: Redis | null,
+): RateLimiter {
   const memory = new MemoryRateLimitStore(config.RATE_LIMIT_MEMORY_MAX_KEYS);
   const rules = rateLimitRules(config);
   if (!redis) return new RateLimiter(rules, memory, null, 'closed', logger);

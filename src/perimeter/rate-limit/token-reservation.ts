@@ -42,6 +42,12 @@ export class TokenReservation {
     return check;
   }
 
+  /** Reserves up to `total` tokens and resolves true when they are held (a stream's budget). */
+  async extend(total: number): Promise<boolean> {
+    const check = await this.ensure(total);
+    return check.kind === 'disabled' || (check.kind === 'decided' && check.decision.allowed);
+  }
+
   /**
    * Replaces the reservation with `usedTokens`: the difference is refunded from the most
    * recent reservations first, or charged to the latest one when the call used more.

@@ -1,4 +1,5 @@
 import type { WafRule } from '../rule.js';
+import { JAVA_BASE64_RULES } from './java-base64.rules.js';
 import { JAVA_RULES } from './java.rules.js';
 import { LFI_RULES } from './lfi.rules.js';
 import { NODE_RULES } from './node.rules.js';
@@ -27,6 +28,7 @@ export const DEFAULT_RULES: readonly WafRule[] = [
   ...RCE_PARANOID_RULES,
   ...PHP_RULES,
   ...JAVA_RULES,
+  ...JAVA_BASE64_RULES,
   ...NODE_RULES,
   ...XSS_RULES,
   ...SQLI_RULES,
