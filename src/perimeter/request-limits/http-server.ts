@@ -18,6 +18,13 @@ const MAX_TIMEOUT_CHECK_INTERVAL_MS = 1000;
 // A rejected connection is logged once per this many, so a flood does not flood the log.
 const REJECT_LOG_EVERY = 100;
 
+/** Rejects time limits Node would refuse: headers must arrive before the whole request. */
+export function assertServerLimits(config: Config): void {
+  if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('HEADERS_TIMEOUT_MS', 'must not be greater than REQUEST_TIMEOUT_MS');
+  }
+}
+
 /**
  * Creates the HTTP or HTTPS server behind Fastify (as its `serverFactory`) with the perimeter's
  * limits: header size, header count, time limits for slow clients, and a cap on open
@@ -30,9 +37,6 @@ export function createPerimeterServer(
   logger: Logger,
   tls: TlsServerOptions | null,
 ): Server {
-  if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
-    throw new ConfigError('HEADERS_TIMEOUT_MS', 'must not be greater than REQUEST_TIMEOUT_MS');
-  }
   const httpOptions = {
     maxHeaderSize: config.MAX_HEADER_BYTES,
     headersTimeout: config.HEADERS_TIMEOUT_MS,
