@@ -39,7 +39,7 @@ const EXTRA_FUNCTIONS = [
   'truncate',
 ];
 
-/** SQL injection rules for paranoia level 2 and above; they also match some technical prose. */
+/** SQL injection rules for paranoia level 2 and above, which also match some technical prose. */
 export const SQLI_PARANOID_RULES: WafRule[] = [
   patternRule({
     id: 942210,
