@@ -40,6 +40,9 @@ export async function bootstrap(db: Database, input: BootstrapInput): Promise<Bo
   const key = generateApiKey();
 
   return db.transaction(async (tx) => {
+    // Without the lock, concurrent runs all find no admin and each creates an owner. The mode
+    // conflicts with itself, so a second run waits here and then finds the first one's owner.
+    await tx.query('LOCK TABLE memberships IN SHARE ROW EXCLUSIVE MODE');
     if (await adminExists(tx)) {
       throw new AppError('conflict', 'An admin already exists; bootstrap runs only once');
     }

@@ -91,6 +91,17 @@ describe('projects', () => {
     expect(response.body.error).toContain('support-bot');
   });
 
+  it('concurrent duplicate slugs give 409', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, () => createProject({ name: 'Race', slug: 'race' })),
+    );
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+    for (const response of responses.filter((entry) => entry.status === 409)) {
+      expectAdminError(response, 409, 'conflict');
+    }
+  });
+
   it('invalid slug and name give field details', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ name: 'Ok', slug: 'Upper' }, 'slug'],
@@ -127,7 +138,7 @@ describe('projects', () => {
     const response = await api(t, 'GET', projectsPath(), { token });
     expect(response.status).toBe(200);
     const slugs = (response.body.data as { slug: string }[]).map((project) => project.slug);
-    expect(slugs).toEqual(['demo', 'support-bot']);
+    expect(slugs).toEqual(['demo', 'support-bot', 'race']);
   });
 
   it('get returns one project', async () => {

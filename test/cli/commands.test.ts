@@ -1,7 +1,8 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
-import { ensureBuilt, killRunningProcesses, runCli } from './cli-process.js';
+import { ensureBuilt, killRunningProcesses, runCli, type CliResult } from './cli-process.js';
 
 let database: TestDatabase;
 let env: Record<string, string>;
@@ -16,6 +17,19 @@ afterAll(async () => {
   killRunningProcesses();
   await database.drop();
 });
+
+async function countOwners(): Promise<number> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const result = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM memberships WHERE role = 'owner'`,
+    );
+    return result.rows[0]?.n ?? -1;
+  } finally {
+    await client.end();
+  }
+}
 
 const BOOTSTRAP_ARGS = [
   'bootstrap',
@@ -40,11 +54,20 @@ interface KeyView {
 
 describe('bootstrap', { timeout: 90_000 }, () => {
   let bootstrapKey: string;
+  let result: CliResult;
 
-  it('prints one JSON object with the secrets', async () => {
-    const result = await runCli(BOOTSTRAP_ARGS, env);
+  it('only one of two concurrent runs succeeds', async () => {
+    const runs = await Promise.all([runCli(BOOTSTRAP_ARGS, env), runCli(BOOTSTRAP_ARGS, env)]);
+    expect(runs.map((run) => run.code).sort()).toEqual([0, 1]);
+    result = runs.find((run) => run.code === 0) as CliResult;
+    const rejected = runs.find((run) => run.code === 1);
+    expect(rejected?.stderr).toContain('bootstrap runs only once');
+    const owners = await countOwners();
+    expect(owners).toBe(1);
+  });
+
+  it('prints one JSON object with the secrets', () => {
     expect(result.stderr).not.toContain('unexpected failure');
-    expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const output = JSON.parse(lines[0] ?? '') as Record<string, unknown>;

@@ -12,6 +12,13 @@ import {
 } from './project.repository.js';
 import type { CreateProjectInput, UpdateProjectInput } from './project.schema.js';
 
+// PostgreSQL's SQLSTATE for a unique constraint violation.
+const UNIQUE_VIOLATION = '23505';
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
+}
+
 /** Who acts and where: the actor, the request and the organization. */
 export interface Scope {
   actor: Actor;
@@ -26,14 +33,18 @@ export async function createProject(
   input: CreateProjectInput,
 ): Promise<Project> {
   return db.transaction(async (tx) => {
-    if (await findProjectBySlug(tx, scope.orgId, input.slug)) {
-      throw new AppError('conflict', `A project with slug "${input.slug}" already exists`);
-    }
+    const taken = () =>
+      new AppError('conflict', `A project with slug "${input.slug}" already exists`);
+    if (await findProjectBySlug(tx, scope.orgId, input.slug)) throw taken();
+    // A concurrent request can insert the same slug between the check and the insert; the
+    // unique index then rejects this one, which is the same conflict.
     const project = await insertProject(tx, {
       orgId: scope.orgId,
       name: input.name,
       slug: input.slug,
       settings: input.settings ?? {},
+    }).catch((error: unknown) => {
+      throw isUniqueViolation(error) ? taken() : error;
     });
     await appendAuditRecords(tx, [
       buildAuditRecord(scope.actor, scope.context, {
