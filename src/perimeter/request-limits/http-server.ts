@@ -1,4 +1,8 @@
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -42,10 +46,7 @@ export function createPerimeterServer(
     headersTimeout: config.HEADERS_TIMEOUT_MS,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
-    connectionsCheckingInterval: Math.min(
-      MAX_TIMEOUT_CHECK_INTERVAL_MS,
-      config.HEADERS_TIMEOUT_MS,
-    ),
+    connectionsCheckingInterval: Math.min(MAX_TIMEOUT_CHECK_INTERVAL_MS, config.HEADERS_TIMEOUT_MS),
     requireHostHeader: true,
     joinDuplicateHeaders: false,
     insecureHTTPParser: false,

@@ -17,6 +17,8 @@ export const PHP_FUNCTIONS: readonly string[] = [
   'pcntl_exec',
   'base64_decode',
   'str_rot13',
+  'strrev',
+  'zlib_decode',
   'gzinflate',
   'gzuncompress',
   'gzdecode',

@@ -2,6 +2,8 @@ import { SEVERITY, type WafRule } from '../rule.js';
 import { ARGS, ARGS_AND_HEADERS, DECODE, SQL_DECODE, patternRule } from './common.js';
 import { PHP_FUNCTIONS } from './php-functions.js';
 
+const functions = PHP_FUNCTIONS.join('|');
+
 /** PHP code injection rules. */
 export const PHP_RULES: WafRule[] = [
   patternRule({
@@ -37,7 +39,7 @@ export const PHP_RULES: WafRule[] = [
     transforms: DECODE,
     needles: ['='],
     pattern:
-      '\\b(?:allow_url_(?:fopen|include)|auto_(?:prepend|append)_file|disable_functions|open_basedir|safe_mode|extension(?:_dir)?|smtp|sendmail_path|register_globals|display_errors|error_log|include_path|file_uploads|expose_php|short_open_tag|session\\.save_path|upload_tmp_dir|zend_extension)\\s*=',
+      '\\b(?:allow_url_(?:fopen|include)|auto_(?:prepend|append)_file|disable_(?:functions|classes)|open_basedir|safe_mode|extension(?:_dir)?|smtp|smtp_port|sendmail_(?:path|from)|register_globals|display_(?:errors|startup_errors)|error_(?:log|reporting)|log_errors|include_path|file_uploads|expose_php|short_open_tag|session\\.[a-z_]+|upload_tmp_dir|upload_max_filesize|post_max_size|zend_extension|precision|memory_limit|max_execution_time|max_input_time|assert\\.[a-z_]+|mail\\.[a-z_]+|opcache\\.[a-z_]+|phar\\.[a-z_]+|allow_call_time_pass_reference|magic_quotes_[a-z]+)\\s*=',
   }),
   patternRule({
     id: 933130,
@@ -118,5 +120,28 @@ export const PHP_RULES: WafRule[] = [
     needles: ['://'],
     pattern:
       '\\b(?:php|phar|zlib|zip|bzip2|compress\\.zlib|compress\\.bzip2|expect|glob|ogg|rar|ssh2(?:\\.[a-z]+)?|data)://',
+  }),
+  patternRule({
+    id: 933210,
+    family: 'php',
+    paranoia: 1,
+    severity: SEVERITY.critical,
+    description:
+      'PHP function name built or wrapped to evade filters: (system)(...), "sys"."tem", "\\x73ystem"(...)',
+    targets: ARGS,
+    transforms: SQL_DECODE,
+    needles: ['(', '.'],
+    pattern: `\\(\\s*(?:string\\s*\\)\\s*)?["']?(?:${functions})["']?\\s*\\)\\s*\\(|\\[\\s*(?:${functions})\\s*\\]\\s*\\[\\s*0\\s*\\]\\s*\\(|["'][a-z_]+["']\\s*\\.\\s*["'][a-z_]+["']|["'](?:\\\\x[0-9a-f]{2}|[a-z_])*\\\\x[0-9a-f]{2}(?:\\\\x[0-9a-f]{2}|[a-z_])*["']\\s*\\(|\\(\\s*string\\s*\\)\\s*["']`,
+  }),
+  patternRule({
+    id: 933220,
+    family: 'php',
+    paranoia: 1,
+    severity: SEVERITY.critical,
+    description: 'Upload of a file named like a PHP session file (sess_<id>)',
+    targets: ['filename'],
+    transforms: DECODE,
+    needles: ['sess_'],
+    pattern: '(?:^|/)sess_[a-z0-9,-]{20,}\\s*$',
   }),
 ];
