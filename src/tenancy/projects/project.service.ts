@@ -33,18 +33,18 @@ export async function createProject(
   input: CreateProjectInput,
 ): Promise<Project> {
   return db.transaction(async (tx) => {
-    const taken = () =>
+    const slugConflict = () =>
       new AppError('conflict', `A project with slug "${input.slug}" already exists`);
-    if (await findProjectBySlug(tx, scope.orgId, input.slug)) throw taken();
-    // A concurrent request can insert the same slug between the check and the insert; the
-    // unique index then rejects this one, which is the same conflict.
+    if (await findProjectBySlug(tx, scope.orgId, input.slug)) throw slugConflict();
+    // A concurrent request can insert the same slug between the check and the insert. The
+    // unique index then rejects this insert, and that is the same conflict.
     const project = await insertProject(tx, {
       orgId: scope.orgId,
       name: input.name,
       slug: input.slug,
       settings: input.settings ?? {},
     }).catch((error: unknown) => {
-      throw isUniqueViolation(error) ? taken() : error;
+      throw isUniqueViolation(error) ? slugConflict() : error;
     });
     await appendAuditRecords(tx, [
       buildAuditRecord(scope.actor, scope.context, {
