@@ -38,3 +38,12 @@ export class CryptoParameterError extends Error {
 export class KeyNotFoundError extends Error {
   override readonly name = 'KeyNotFoundError';
 }
+
+/**
+ * Error raised by a key store when an insert collides with stored state: the key version already
+ * exists, or the (purpose, owner) already has another key id. Another process usually made the
+ * same change first, so the caller re-reads the store.
+ */
+export class KeyConflictError extends Error {
+  override readonly name = 'KeyConflictError';
+}

@@ -1,3 +1,4 @@
+import { KeyConflictError } from './errors.js';
 import type { KeyStore } from './key-store.js';
 import { ownerKey } from './key-store.js';
 import type { KeyOwner, KeyPurpose, KeyRecord } from './key-types.js';
@@ -24,13 +25,13 @@ export class InMemoryKeyStore implements KeyStore {
     const id = versionKey(record.keyId, record.version);
     if (this.#records.has(id)) {
       return Promise.reject(
-        new Error(`key ${record.keyId} version ${record.version} already exists`),
+        new KeyConflictError(`key ${record.keyId} version ${record.version} already exists`),
       );
     }
     const owner = ownerKey(record.purpose, record.owner);
     const existing = this.#keyIdsByOwner.get(owner);
     if (existing !== undefined && existing !== record.keyId) {
-      return Promise.reject(new Error(`owner ${owner} already has key ${existing}`));
+      return Promise.reject(new KeyConflictError(`owner ${owner} already has key ${existing}`));
     }
     this.#keyIdsByOwner.set(owner, record.keyId);
     this.#records.set(id, copyRecord(record));

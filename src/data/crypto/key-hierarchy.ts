@@ -4,7 +4,7 @@ import type { KmsProvider } from '../kms/kms-provider.js';
 import { KmsError } from '../kms/kms-provider.js';
 import { EncryptionBudget } from './encryption-budget.js';
 import type { EncryptionLimitOptions, RotationNotice } from './encryption-budget.js';
-import { KeyNotFoundError, KeyStateError } from './errors.js';
+import { KeyConflictError, KeyNotFoundError, KeyStateError } from './errors.js';
 import type { SubkeyPurpose } from './hkdf.js';
 import {
   canEncrypt,
@@ -15,6 +15,7 @@ import {
   planRotation,
   scheduleDeletion,
 } from './key-lifecycle.js';
+import { KeyedLock } from './keyed-lock.js';
 import { KeyMaterialCache } from './key-material-cache.js';
 import type { CachedSubkey, KeyMaterialCacheOptions } from './key-material-cache.js';
 import { KeyMaterialService } from './key-material-service.js';
@@ -72,8 +73,10 @@ function newKeyId(prefix: string): string {
  * lifecycle state. Every generate, wrap, unwrap, rotate and deletion step writes a key usage
  * record, and unwrapped keys are kept in a bounded cache that zeroes them on eviction.
  *
- * Methods that change keys are not safe to run concurrently for the same key from several
- * processes. A database-backed store must serialize them per key id.
+ * Rotation and the deletion steps run under a per-key lock: the store's `withKeyLock` when it
+ * has one, so several processes sharing a database take turns, and otherwise a lock in this
+ * process. Two processes creating the same key at once both succeed, because the store rejects
+ * the second insert and the loser reads the winner's key id.
  */
 export class KeyHierarchy {
   readonly #kms: KmsProvider;
@@ -89,6 +92,7 @@ export class KeyHierarchy {
   // expires, after at most the cache TTL. Old versions stay decryptable meanwhile.
   readonly #activeRefs: LruCache<string, KeyVersionRef>;
   readonly #creating = new Map<string, Promise<string>>();
+  readonly #keyLocks = new KeyedLock();
 
   constructor(options: KeyHierarchyOptions) {
     this.#kms = options.kms;
@@ -233,7 +237,11 @@ export class KeyHierarchy {
    * Rotates a key: creates a new active version for new writes and makes the previous active
    * version decrypt_only, so data written under it stays readable.
    */
-  async rotate(keyId: string, actor: string): Promise<KeyVersionRef> {
+  rotate(keyId: string, actor: string): Promise<KeyVersionRef> {
+    return this.#withKeyLock(keyId, () => this.#rotateLocked(keyId, actor));
+  }
+
+  async #rotateLocked(keyId: string, actor: string): Promise<KeyVersionRef> {
     const versions = await this.#store.listVersions(keyId);
     const latest = versions.at(-1);
     if (latest === undefined) {
@@ -257,7 +265,11 @@ export class KeyHierarchy {
    * @throws KeyStateError for a purpose key, because destroying it would make every key wrapped
    * under it unreadable.
    */
-  async scheduleDeletion(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
+  scheduleDeletion(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
+    return this.#withKeyLock(keyId, () => this.#scheduleDeletionLocked(keyId, options));
+  }
+
+  async #scheduleDeletionLocked(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
     const targets = await this.#selectVersions(keyId, options.version, (record) =>
       record.state === 'active' || record.state === 'decrypt_only',
     );
@@ -282,7 +294,11 @@ export class KeyHierarchy {
   }
 
   /** Cancels the scheduled deletion of one version, or of every scheduled version of the key. */
-  async cancelDeletion(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
+  cancelDeletion(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
+    return this.#withKeyLock(keyId, () => this.#cancelDeletionLocked(keyId, options));
+  }
+
+  async #cancelDeletionLocked(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
     const targets = await this.#selectVersions(
       keyId,
       options.version,
@@ -305,8 +321,12 @@ export class KeyHierarchy {
    *
    * @throws KeyStateError when the version is not scheduled or its deletion date has not passed.
    */
-  async destroy(ref: KeyVersionRef, actor: string): Promise<KeyRecord> {
-    const record = await this.getKey(ref);
+  destroy(ref: KeyVersionRef, actor: string): Promise<KeyRecord> {
+    return this.#withKeyLock(ref.keyId, async () => this.#destroyLocked(await this.getKey(ref), actor));
+  }
+
+  async #destroyLocked(record: KeyRecord, actor: string): Promise<KeyRecord> {
+    const ref = { keyId: record.keyId, version: record.version };
     let destroyed: KeyRecord;
     try {
       destroyed = destroyKeyVersion(record, this.#clock());
@@ -325,10 +345,22 @@ export class KeyHierarchy {
   async destroyDueKeys(actor: string): Promise<KeyVersionRef[]> {
     const now = this.#clock();
     const destroyed: KeyVersionRef[] = [];
-    for (const record of await this.#store.listScheduledForDeletion()) {
-      if (isDueForDestruction(record, now)) {
-        await this.destroy(record, actor);
-        destroyed.push({ keyId: record.keyId, version: record.version });
+    for (const candidate of await this.#store.listScheduledForDeletion()) {
+      if (!isDueForDestruction(candidate, now)) {
+        continue;
+      }
+      // Another process may have destroyed or restored the version since the list was read, so
+      // it is read again under the key lock and skipped unless it is still due.
+      const done = await this.#withKeyLock(candidate.keyId, async () => {
+        const record = await this.#store.getKey(candidate.keyId, candidate.version);
+        if (record === undefined || !isDueForDestruction(record, this.#clock())) {
+          return false;
+        }
+        await this.#destroyLocked(record, actor);
+        return true;
+      });
+      if (done) {
+        destroyed.push({ keyId: candidate.keyId, version: candidate.version });
       }
     }
     return destroyed;
@@ -347,6 +379,12 @@ export class KeyHierarchy {
   clearCache(): void {
     this.#cache.clear();
     this.#activeRefs.clear();
+  }
+
+  #withKeyLock<T>(keyId: string, work: () => Promise<T>): Promise<T> {
+    const store = this.#store;
+    const locked = () => (store.withKeyLock ? store.withKeyLock(keyId, work) : work());
+    return this.#keyLocks.run(keyId, locked);
   }
 
   async #selectVersions(
@@ -391,8 +429,18 @@ export class KeyHierarchy {
       if (existing !== undefined) {
         return existing;
       }
-      const record = await this.#createVersion(purpose, owner, newKeyId(purpose === 'data' ? 'dk' : 'pk'), 1, actor);
-      return record.keyId;
+      try {
+        const keyId = newKeyId(purpose === 'data' ? 'dk' : 'pk');
+        const record = await this.#createVersion(purpose, owner, keyId, 1, actor);
+        return record.keyId;
+      } catch (error) {
+        // Another process created a key for this owner between the lookup and the insert.
+        const winner = error instanceof KeyConflictError ? await this.#store.findKeyId(purpose, owner) : undefined;
+        if (winner === undefined) {
+          throw error;
+        }
+        return winner;
+      }
     })();
     this.#creating.set(id, creation);
     return creation.finally(() => this.#creating.delete(id));

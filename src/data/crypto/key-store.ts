@@ -11,8 +11,8 @@ export interface KeyStore {
   /**
    * Stores a new key version.
    *
-   * @throws Error when the version already exists, or when the (purpose, owner) already has
-   * another key id.
+   * @throws KeyConflictError when the version already exists, or when the (purpose, owner)
+   * already has another key id.
    */
   insertKey(record: KeyRecord): Promise<void>;
 
@@ -37,6 +37,13 @@ export interface KeyStore {
 
   /** Adds `count` to the encryption counter of a key version and returns the new total. */
   addEncryptions(keyId: string, version: number, count: number): Promise<number>;
+
+  /**
+   * Runs `work` while holding a lock on `keyId` that other processes sharing the store respect,
+   * so rotations and deletion steps on one key do not interleave. Stores used by a single
+   * process may omit it, and `KeyHierarchy` then serializes changes in this process only.
+   */
+  withKeyLock?<T>(keyId: string, work: () => Promise<T>): Promise<T>;
 }
 
 /** Returns a string that identifies a (purpose, owner) pair, for use as a map key. */

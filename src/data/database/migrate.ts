@@ -16,7 +16,11 @@ export const MIGRATIONS_DIR = new URL('../../../migrations/', import.meta.url);
 
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
-/** Reads `NNNN_name.sql` files in version order and rejects gaps or duplicates. */
+/**
+ * Reads `NNNN_name.sql` files in version order and rejects duplicate versions. Gaps are allowed,
+ * because teams reserve numbers for migrations that land in any order, so each migration must
+ * not depend on one with a higher number.
+ */
 export async function loadMigrations(directory: URL = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(directory)).filter((file) => file.endsWith('.sql')).sort();
   const migrations: Migration[] = [];
@@ -24,8 +28,9 @@ export async function loadMigrations(directory: URL = MIGRATIONS_DIR): Promise<M
     const match = FILE_PATTERN.exec(file);
     if (!match) throw new Error(`migration file name ${file} does not match NNNN_name.sql`);
     const version = Number(match[1]);
-    if (version !== migrations.length + 1) {
-      throw new Error(`migration ${file} is out of sequence: expected version ${migrations.length + 1}`);
+    const previous = migrations.at(-1)?.version ?? 0;
+    if (version < 1 || version <= previous) {
+      throw new Error(`migration ${file} repeats or reorders version ${version}: expected above ${previous}`);
     }
     const sql = await readFile(new URL(file, directory), 'utf8');
     migrations.push({ version, name: match[2] ?? file, sql });
@@ -50,10 +55,11 @@ export async function migrate(db: Database, onProgress?: MigrationProgress): Pro
     const applied = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
     const done = new Set(applied.rows.map((row) => row.version));
     const latest = Math.max(0, ...done);
-    if (latest > migrations.length) {
+    const newest = migrations.at(-1)?.version ?? 0;
+    if (latest > newest) {
       throw new Error(
         `database schema version ${latest} is newer than this MindWeave build ` +
-          `(${migrations.length}); upgrade MindWeave before starting it on this database`,
+          `(${newest}); upgrade MindWeave before starting it on this database`,
       );
     }
 
