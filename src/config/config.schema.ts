@@ -91,6 +91,39 @@ export const configSchema = z.object({
     (value) => (value === '' ? undefined : value),
     boundedInteger(0, 600_000).default(25_000),
   ),
+  SESSION_IDLE_TIMEOUT_MS: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(60_000, 86_400_000).default(1_800_000),
+  ),
+  SESSION_ABSOLUTE_TIMEOUT_MS: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(60_000, 2_592_000_000).default(43_200_000),
+  ),
+  LOGIN_LOCKOUT_ACCOUNT_FAILURES: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(1, 1000).default(5),
+  ),
+  LOGIN_LOCKOUT_IP_FAILURES: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(1, 10_000).default(20),
+  ),
+  LOGIN_LOCKOUT_BASE_MS: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(1000, 86_400_000).default(60_000),
+  ),
+  LOGIN_LOCKOUT_MAX_MS: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    boundedInteger(1000, 86_400_000).default(3_600_000),
+  ),
+  LOGIN_THROTTLE_REDIS_PREFIX: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9:._-]{1,64}$/, {
+        error: 'must be 1 to 64 characters of letters, digits and : . _ -',
+      })
+      .default('mindweave:login:'),
+  ),
 });
 
 /** Validated configuration; code reads settings only through this type. */

@@ -11,6 +11,14 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: 'Change the one-time password with POST /api/v1/auth/password first',
   },
+  mfa_enrollment_required: {
+    status: 403,
+    message: 'Enroll a second factor with POST /api/v1/auth/mfa/totp first',
+  },
+  csrf_token_invalid: {
+    status: 403,
+    message: 'Missing or invalid CSRF token: send the token from sign-in in x-csrf-token',
+  },
   model_not_allowed: { status: 403, message: 'Model is not allowed for this project' },
   not_found: { status: 404, message: 'Not found' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },

@@ -8,8 +8,11 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 
+import type { Redis } from 'ioredis';
+
 import { registerAuthorization } from '../application/authorization/authorize.hook.js';
 import { authRoutes } from '../application/auth/auth.routes.js';
+import { createIdentityServices } from '../application/auth/identity.js';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import { gatewayRoutes } from '../gateway/gateway.routes.js';
@@ -38,6 +41,8 @@ export interface AppDependencies {
   usage: UsageRecorder;
   checkpointer: AuditCheckpointer;
   signingKey: AuditSigningKey;
+  /** Shares sign-in failure counters between servers; without it they stay in this process. */
+  redis?: Redis | null;
 }
 
 /** Builds the HTTP application with every route; it does not listen. */
@@ -102,9 +107,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return reply.code(404).send(errorBody(error, request.id));
   });
 
-  registerAuthorization(app, deps.db);
+  const identity = await createIdentityServices({
+    config: deps.config,
+    db: deps.db,
+    redis: deps.redis ?? null,
+  });
+  registerAuthorization(app, deps.db, identity.sessions);
   await app.register(healthRoutes, { db: deps.db });
-  await app.register(authRoutes, { db: deps.db });
+  await app.register(authRoutes, { identity });
   await app.register(organizationRoutes, { db: deps.db });
   await app.register(projectRoutes, { db: deps.db });
   await app.register(apiKeyRoutes, { db: deps.db });

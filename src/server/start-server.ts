@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.schema.js';
@@ -59,12 +60,35 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const upstream = createUpstreamClient({ timeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const usage = createUsageRecorder(db, logger);
-  const app = await buildApp({ config, db, logger, upstream, usage, checkpointer, signingKey });
+  // Commands wait for the connection at start, but fail after two retries while Redis is down.
+  const redis = config.REDIS_URL
+    ? new Redis(config.REDIS_URL, { connectTimeout: 2000, maxRetriesPerRequest: 2 })
+    : null;
+  let redisFailing = false;
+  redis?.on('error', (error: Error) => {
+    // Logged once per outage: ioredis reports every failed reconnection attempt.
+    if (!redisFailing) logger.error({ reason: error.message }, 'redis connection failed; retrying');
+    redisFailing = true;
+  });
+  redis?.on('ready', () => {
+    redisFailing = false;
+  });
+  const app = await buildApp({
+    config,
+    db,
+    logger,
+    upstream,
+    usage,
+    checkpointer,
+    signingKey,
+    redis,
+  });
   try {
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (error) {
     clearInterval(partitionTimer);
     await app.close();
+    redis?.disconnect();
     await usage.close();
     await checkpointer.stop();
     await db.close();
@@ -87,6 +111,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await usage.close();
       await checkpointer.stop();
       await upstream.close();
+      redis?.disconnect();
       await db.close();
     })());
 

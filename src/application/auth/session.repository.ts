@@ -1,31 +1,59 @@
 import type { Queryable } from '../../data/database/database.js';
 
+/** How a session's token travels: the Authorization header or an httpOnly cookie. */
+export type SessionType = 'bearer' | 'cookie';
+
 export interface SessionRecord {
   id: string;
   userId: string;
+  sessionType: SessionType;
+  mfaVerified: boolean;
+  ip: string | null;
+  userAgent: string | null;
   createdAt: Date;
   lastSeenAt: Date;
   expiresAt: Date;
   revokedAt: Date | null;
 }
 
-const COLUMNS = `id, user_id AS "userId", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
-  expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
+/** A session row with the CSRF token hash, which stays inside the authentication code. */
+export interface SessionCredentials extends SessionRecord {
+  csrfTokenHash: Buffer | null;
+}
+
+const COLUMNS = `id, user_id AS "userId", session_type AS "sessionType",
+  mfa_verified AS "mfaVerified", host(ip) AS ip, user_agent AS "userAgent",
+  created_at AS "createdAt", last_seen_at AS "lastSeenAt", expires_at AS "expiresAt",
+  revoked_at AS "revokedAt"`;
 
 export async function insertSession(
   db: Queryable,
   session: {
     hash: Buffer;
     userId: string;
+    sessionType: SessionType;
+    csrfTokenHash: Buffer | null;
+    mfaVerified: boolean;
     ip: string | null;
     userAgent: string | null;
     expiresAt: Date;
   },
 ): Promise<SessionRecord> {
   const result = await db.query<SessionRecord>(
-    `INSERT INTO admin_sessions (token_hash, user_id, ip, user_agent, expires_at)
-     VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-    [session.hash, session.userId, session.ip, session.userAgent, session.expiresAt],
+    `INSERT INTO admin_sessions
+       (token_hash, user_id, session_type, csrf_token_hash, mfa_verified, ip, user_agent,
+        expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+    [
+      session.hash,
+      session.userId,
+      session.sessionType,
+      session.csrfTokenHash,
+      session.mfaVerified,
+      session.ip,
+      session.userAgent,
+      session.expiresAt,
+    ],
   );
   return result.rows[0] as SessionRecord;
 }
@@ -33,12 +61,24 @@ export async function insertSession(
 export async function findSessionByHash(
   db: Queryable,
   hash: Buffer,
-): Promise<SessionRecord | null> {
-  const result = await db.query<SessionRecord>(
-    `SELECT ${COLUMNS} FROM admin_sessions WHERE token_hash = $1`,
+): Promise<SessionCredentials | null> {
+  const result = await db.query<SessionCredentials>(
+    `SELECT ${COLUMNS}, csrf_token_hash AS "csrfTokenHash" FROM admin_sessions
+      WHERE token_hash = $1`,
     [hash],
   );
   return result.rows[0] ?? null;
+}
+
+/** The user's sessions that are neither revoked nor past their expiry, newest first. */
+export async function listOpenSessions(db: Queryable, userId: string): Promise<SessionRecord[]> {
+  const result = await db.query<SessionRecord>(
+    `SELECT ${COLUMNS} FROM admin_sessions
+      WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+      ORDER BY created_at DESC LIMIT 200`,
+    [userId],
+  );
+  return result.rows;
 }
 
 export async function touchSession(db: Queryable, id: string): Promise<void> {
@@ -50,6 +90,20 @@ export async function revokeSession(db: Queryable, id: string): Promise<void> {
     'UPDATE admin_sessions SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1',
     [id],
   );
+}
+
+/** Revokes one open session of a user; false when the user has no such open session. */
+export async function revokeOwnSession(
+  db: Queryable,
+  userId: string,
+  id: string,
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE admin_sessions SET revoked_at = now()
+      WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+    [id, userId],
+  );
+  return result.rowCount > 0;
 }
 
 /** Revokes every open session of a user, e.g. after a password change. */

@@ -1,135 +1,148 @@
-import type { Database } from '../../data/database/database.js';
+import type { Database, Queryable } from '../../data/database/database.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
-import { verifyPassword } from '../../tenancy/users/password.js';
-import {
-  findUserCredentialsByEmail,
-  findUserCredentialsById,
-  type User,
-} from '../../tenancy/users/user.repository.js';
+import { findUserCredentialsById, type User } from '../../tenancy/users/user.repository.js';
+import { findMfaStatus } from '../mfa/mfa.repository.js';
+import type { IdentitySettings } from './identity-settings.js';
 import {
   findSessionByHash,
   insertSession,
   revokeSession,
   touchSession,
   type SessionRecord,
+  type SessionType,
 } from './session.repository.js';
-import { generateSessionToken, hashSessionToken, isSessionTokenShape } from './session-token.js';
-
-/** Session lifetimes: 30 minutes without use, 12 hours at most. */
-export const SESSION_IDLE_MS = 30 * 60 * 1000;
-export const SESSION_ABSOLUTE_MS = 12 * 60 * 60 * 1000;
+import {
+  generateCsrfToken,
+  generateSessionToken,
+  hashSessionToken,
+  isSessionTokenShape,
+} from './session-token.js';
 
 // Writing last_seen_at on every request would cost a write per admin call; a minute of
 // slack on the idle timeout is the price of writing at most once a minute.
 const TOUCH_INTERVAL_MS = 60 * 1000;
 
-export type LoginResult =
-  { ok: true; token: string; session: SessionRecord; user: User } | { ok: false };
-
 /** An authenticated admin request. */
 export interface SessionPrincipal {
   user: User;
   session: SessionRecord;
+  /** The user must enroll a second factor before using routes other than enrollment. */
+  mfaEnrollmentRequired: boolean;
 }
 
-/**
- * Checks an email and password and opens a session. Unknown emails, disabled users and wrong
- * passwords all give the same failure after the same argon2id work, and each is audited.
- */
-export async function login(
-  db: Database,
-  context: RequestContext,
-  email: string,
-  password: string,
-): Promise<LoginResult> {
-  const user = await findUserCredentialsByEmail(db, email);
-  const passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
+/** A principal with the session's CSRF token hash, for the authorization hook only. */
+export interface AuthenticatedSession extends SessionPrincipal {
+  csrfTokenHash: Buffer | null;
+}
 
-  if (!user || !passwordOk || user.status !== 'active') {
-    const actor = user
-      ? { type: 'user' as const, id: user.id, email: user.email, sessionId: null }
-      : { type: 'system' as const, id: null };
-    const reason = !user ? 'unknown_email' : !passwordOk ? 'wrong_password' : 'user_disabled';
-    await appendAuditRecords(db, [
-      buildAuditRecord(actor, context, {
-        action: 'user.login_failed',
-        resourceType: 'user',
-        resourceId: user?.id ?? null,
-        metadata: { reason },
-        sensitivity: 'sensitive',
-        complianceRelevant: true,
-      }),
-    ]);
-    return { ok: false };
+/** A new session and its secrets; the token and CSRF token are shown once. */
+export interface OpenedSession {
+  token: string;
+  /** Set for cookie sessions: the value every state-changing request sends in `x-csrf-token`. */
+  csrfToken: string | null;
+  session: SessionRecord;
+}
+
+/** The audit actor of a user acting in a session. */
+export function userActor(user: { id: string; email: string }, sessionId: string | null) {
+  return { type: 'user' as const, id: user.id, email: user.email, sessionId };
+}
+
+/** Opens, checks and ends admin sessions under the configured idle and absolute timeouts. */
+export class SessionService {
+  constructor(
+    private readonly db: Database,
+    private readonly settings: IdentitySettings,
+    readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Longest lifetime of a session, which is also the session cookie's Max-Age. */
+  get absoluteMs(): number {
+    return this.settings.sessionAbsoluteMs;
   }
 
-  const { token, hash } = generateSessionToken();
-  const session = await db.transaction(async (tx) => {
-    const created = await insertSession(tx, {
+  /**
+   * Opens a session in the caller's transaction and writes its `user.login` audit entry there.
+   * Every sign-in gets a new id and token, so a token planted before sign-in is never promoted.
+   */
+  async open(
+    tx: Queryable,
+    user: { id: string; email: string },
+    context: RequestContext,
+    options: {
+      sessionType: SessionType;
+      mfaMethod: 'totp' | 'recovery_code' | null;
+      /** False when the caller audits the new session itself, as a session rotation does. */
+      auditLogin?: boolean;
+    },
+  ): Promise<OpenedSession> {
+    const { token, hash } = generateSessionToken();
+    const csrf = options.sessionType === 'cookie' ? generateCsrfToken() : null;
+    const session = await insertSession(tx, {
       hash,
       userId: user.id,
+      sessionType: options.sessionType,
+      csrfTokenHash: csrf?.hash ?? null,
+      mfaVerified: options.mfaMethod !== null,
       ip: context.ip,
       userAgent: context.userAgent,
-      expiresAt: new Date(Date.now() + SESSION_ABSOLUTE_MS),
+      expiresAt: new Date(this.clock() + this.settings.sessionAbsoluteMs),
     });
-    const actor = { type: 'user' as const, id: user.id, email: user.email, sessionId: created.id };
+    if (options.auditLogin === false) return { token, csrfToken: csrf?.token ?? null, session };
     await appendAuditRecords(tx, [
-      buildAuditRecord(actor, context, {
+      buildAuditRecord(userActor(user, session.id), context, {
         action: 'user.login',
         resourceType: 'session',
-        resourceId: created.id,
+        resourceId: session.id,
+        metadata: { sessionType: options.sessionType, mfa: options.mfaMethod },
         sensitivity: 'sensitive',
         complianceRelevant: true,
       }),
     ]);
-    return created;
-  });
-  const { passwordHash: _omitted, ...publicUser } = user;
-  return { ok: true, token, session, user: publicUser };
-}
+    return { token, csrfToken: csrf?.token ?? null, session };
+  }
 
-/** Resolves a bearer token to its user, or null when it is unknown, revoked or expired. */
-export async function authenticateSession(
-  db: Database,
-  token: string,
-  now = Date.now(),
-): Promise<SessionPrincipal | null> {
-  if (!isSessionTokenShape(token)) return null;
-  const session = await findSessionByHash(db, hashSessionToken(token));
-  if (!session || session.revokedAt) return null;
-  if (session.expiresAt.getTime() <= now) return null;
-  if (session.lastSeenAt.getTime() + SESSION_IDLE_MS <= now) return null;
+  /**
+   * Resolves a session token to its user, or null when it is unknown, revoked, idle for longer
+   * than the idle timeout, or older than the absolute timeout.
+   */
+  async authenticate(token: string): Promise<AuthenticatedSession | null> {
+    if (!isSessionTokenShape(token)) return null;
+    const now = this.clock();
+    const found = await findSessionByHash(this.db, hashSessionToken(token));
+    if (!found || found.revokedAt) return null;
+    if (found.expiresAt.getTime() <= now) return null;
+    if (found.createdAt.getTime() + this.settings.sessionAbsoluteMs <= now) return null;
+    if (found.lastSeenAt.getTime() + this.settings.sessionIdleMs <= now) return null;
 
-  const user = await findUserCredentialsById(db, session.userId);
-  if (!user || user.status !== 'active') return null;
+    const user = await findUserCredentialsById(this.db, found.userId);
+    if (!user || user.status !== 'active') return null;
+    const mfa = await findMfaStatus(this.db, user.id);
 
-  if (now - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) await touchSession(db, session.id);
-  const { passwordHash: _omitted, ...publicUser } = user;
-  return { user: publicUser, session };
-}
-
-/** Ends a session and records it. */
-export async function logout(
-  db: Database,
-  context: RequestContext,
-  principal: SessionPrincipal,
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    await revokeSession(tx, principal.session.id);
-    const actor = {
-      type: 'user' as const,
-      id: principal.user.id,
-      email: principal.user.email,
-      sessionId: principal.session.id,
+    if (now - found.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) await touchSession(this.db, found.id);
+    const { passwordHash: _omitted, ...publicUser } = user;
+    const { csrfTokenHash, ...session } = found;
+    return {
+      user: publicUser,
+      session,
+      mfaEnrollmentRequired: mfa.required && !mfa.enrolled,
+      csrfTokenHash,
     };
-    await appendAuditRecords(tx, [
-      buildAuditRecord(actor, context, {
-        action: 'user.logout',
-        resourceType: 'session',
-        resourceId: principal.session.id,
-      }),
-    ]);
-  });
+  }
+
+  /** Ends the principal's session and records it. */
+  async logout(context: RequestContext, principal: SessionPrincipal): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await revokeSession(tx, principal.session.id);
+      await appendAuditRecords(tx, [
+        buildAuditRecord(userActor(principal.user, principal.session.id), context, {
+          action: 'user.logout',
+          resourceType: 'session',
+          resourceId: principal.session.id,
+        }),
+      ]);
+    });
+  }
 }

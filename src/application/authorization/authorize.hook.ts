@@ -1,11 +1,12 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 
 import type { Database } from '../../data/database/database.js';
 import { AppError } from '../../http/errors.js';
 import { findMembershipRole } from '../../tenancy/users/user.repository.js';
 import type { OrgRole } from '../../tenancy/users/user.schema.js';
-import { authenticateSession, type SessionPrincipal } from '../auth/session.service.js';
+import { authenticateRequest } from '../auth/request-authenticator.js';
+import type { SessionPrincipal, SessionService } from '../auth/session.service.js';
 import { roleGrants } from './permissions.js';
 
 declare module 'fastify' {
@@ -19,19 +20,16 @@ declare module 'fastify' {
 
 const orgParamsSchema = z.object({ orgId: z.uuid() });
 
-function bearerToken(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return null;
-  const match = /^Bearer ([^\s]+)$/i.exec(header);
-  return match?.[1] ?? null;
-}
-
 /**
  * Registers the hook that enforces every route's declared security contract. A route that
  * declares none is rejected, so a forgotten declaration fails closed. API-key routes are
  * authenticated by the gateway itself, which answers in each provider's error shape.
  */
-export function registerAuthorization(app: FastifyInstance, db: Database): void {
+export function registerAuthorization(
+  app: FastifyInstance,
+  db: Database,
+  sessions: SessionService,
+): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('orgRole', null);
 
@@ -45,13 +43,15 @@ export function registerAuthorization(app: FastifyInstance, db: Database): void 
     }
     if (security.auth !== 'session') return;
 
-    const token = bearerToken(request);
-    const principal = token ? await authenticateSession(db, token) : null;
+    const principal = await authenticateRequest(sessions, request);
     if (!principal) throw new AppError('unauthorized');
     request.principal = principal;
 
     if (principal.user.mustChangePassword && !security.allowPasswordChange) {
       throw new AppError('password_change_required');
+    }
+    if (principal.mfaEnrollmentRequired && !security.allowMfaEnrollment) {
+      throw new AppError('mfa_enrollment_required');
     }
     if (!security.permission) return;
 

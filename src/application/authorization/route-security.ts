@@ -10,7 +10,13 @@ import type { Permission } from './permissions.js';
  */
 export type RouteSecurity =
   | { auth: 'public' }
-  | { auth: 'session'; permission?: Permission; allowPasswordChange?: boolean }
+  | {
+      auth: 'session';
+      permission?: Permission;
+      allowPasswordChange?: boolean;
+      /** Reachable by a user who must enroll a second factor and has not yet. */
+      allowMfaEnrollment?: boolean;
+    }
   | { auth: 'api_key' };
 
 declare module 'fastify' {

@@ -6,7 +6,7 @@ import { hash, verify, type Options } from '@node-rs/argon2';
  * argon2id parameters: 19 MiB of memory, 2 passes, 1 lane, the minimum OWASP recommends.
  * They are stored in each PHC string, so raising them later still verifies old hashes.
  */
-const ARGON2_OPTIONS: Options = {
+export const ARGON2_OPTIONS: Options = {
   // Algorithm.Argon2id; the package exports the enum as an ambient const enum.
   algorithm: 2,
   memoryCost: 19_456,

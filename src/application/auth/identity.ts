@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+
+import type { Redis } from 'ioredis';
+
+import type { Config } from '../../config/config.schema.js';
+import type { Database } from '../../data/database/database.js';
+import { TotpSecretSealer } from '../mfa/totp-secret-sealer.js';
+import { identitySettingsFromConfig, type IdentitySettings } from './identity-settings.js';
+import { MemoryLoginThrottle, RedisLoginThrottle, type LoginThrottle } from './login-throttle.js';
+import { SessionService } from './session.service.js';
+
+/** Everything sign-in, sessions and MFA need, created once per server. */
+export interface IdentityServices {
+  db: Database;
+  settings: IdentitySettings;
+  throttle: LoginThrottle;
+  sessions: SessionService;
+  totpSealer: TotpSecretSealer;
+  /** Milliseconds since the Unix epoch; tests replace it to move time. */
+  clock: () => number;
+}
+
+/** The key file that seals TOTP secrets, inside the data folder. */
+export function totpKeyPath(config: Config): string {
+  return join(config.MINDWEAVE_DATA_DIR, 'identity-keys', 'totp-secret.key');
+}
+
+/**
+ * Creates the identity services. With a Redis client, sign-in failure counters are shared by
+ * every server that uses that Redis; without one they live in this process only.
+ */
+export async function createIdentityServices(options: {
+  config: Config;
+  db: Database;
+  redis?: Redis | null;
+  clock?: () => number;
+}): Promise<IdentityServices> {
+  const settings = identitySettingsFromConfig(options.config);
+  const clock = options.clock ?? Date.now;
+  return {
+    db: options.db,
+    settings,
+    throttle: options.redis
+      ? new RedisLoginThrottle(options.redis, options.config.LOGIN_THROTTLE_REDIS_PREFIX)
+      : new MemoryLoginThrottle(),
+    sessions: new SessionService(options.db, settings, clock),
+    totpSealer: await TotpSecretSealer.open(totpKeyPath(options.config)),
+    clock,
+  };
+}

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+
+import type { Redis } from 'ioredis';
+
+/** What a failed attempt is counted against. */
+export type ThrottleScope = 'account' | 'ip';
+
+/** One counter: failures since the last lockout, lockouts so far, and the end of the lockout. */
+interface CounterState {
+  failures: number;
+  lockouts: number;
+  lockedUntil: number;
+  expiresAt: number;
+}
+
+/** The rules one scope is counted by. */
+export interface ThrottleRule {
+  failureLimit: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+/** The result of recording a failure: the lockout it started, if it reached the limit. */
+export interface FailureOutcome {
+  /** Length of the lockout this failure started, or 0 when it started none. */
+  lockedForMs: number;
+  lockouts: number;
+}
+
+/**
+ * Failure counters with lockouts for sign-in. A counter is forgotten this long after its last
+ * failure or the end of its lockout, whichever is later, so lockouts double only while
+ * failures keep coming.
+ */
+export const COUNTER_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/** Counts failed sign-ins and locks an account or an IP address after too many. */
+export interface LoginThrottle {
+  /** Milliseconds until the key is unlocked, or 0 when it is not locked. */
+  lockedForMs(scope: ThrottleScope, key: string, now: number): Promise<number>;
+  recordFailure(
+    scope: ThrottleScope,
+    key: string,
+    rule: ThrottleRule,
+    now: number,
+  ): Promise<FailureOutcome>;
+  /** Forgets the counter, after a successful sign-in of that account. */
+  reset(scope: ThrottleScope, key: string): Promise<void>;
+}
+
+/** The key of an account counter: SHA-256 of the normalized email, so no email is stored. */
+export function accountThrottleKey(email: string): string {
+  return createHash('sha256').update(email.toLowerCase(), 'utf8').digest('base64url');
+}
+
+function lockoutLength(rule: ThrottleRule, lockouts: number): number {
+  return Math.min(rule.maxMs, rule.baseMs * 2 ** Math.min(lockouts - 1, 30));
+}
+
+const MAX_MEMORY_COUNTERS = 100_000;
+
+/** Counters in process memory, for a single server without Redis. */
+export class MemoryLoginThrottle implements LoginThrottle {
+  private readonly counters = new Map<string, CounterState>();
+
+  async lockedForMs(scope: ThrottleScope, key: string, now: number): Promise<number> {
+    const state = this.live(`${scope}:${key}`, now);
+    return state ? Math.max(0, state.lockedUntil - now) : 0;
+  }
+
+  async recordFailure(
+    scope: ThrottleScope,
+    key: string,
+    rule: ThrottleRule,
+    now: number,
+  ): Promise<FailureOutcome> {
+    const id = `${scope}:${key}`;
+    const state = this.live(id, now) ?? { failures: 0, lockouts: 0, lockedUntil: 0, expiresAt: 0 };
+    state.failures += 1;
+    let lockedForMs = 0;
+    if (state.failures >= rule.failureLimit) {
+      state.lockouts += 1;
+      state.failures = 0;
+      lockedForMs = lockoutLength(rule, state.lockouts);
+      state.lockedUntil = now + lockedForMs;
+    }
+    state.expiresAt = Math.max(now, state.lockedUntil) + COUNTER_RETENTION_MS;
+    // Re-inserting keeps the map in order of last failure, so eviction drops the stalest.
+    this.counters.delete(id);
+    this.counters.set(id, state);
+    this.evict();
+    return { lockedForMs, lockouts: state.lockouts };
+  }
+
+  async reset(scope: ThrottleScope, key: string): Promise<void> {
+    this.counters.delete(`${scope}:${key}`);
+  }
+
+  private live(id: string, now: number): CounterState | undefined {
+    const state = this.counters.get(id);
+    if (state && state.expiresAt <= now) {
+      this.counters.delete(id);
+      return undefined;
+    }
+    return state;
+  }
+
+  // NOTE: a flood of distinct emails or addresses evicts the oldest counters once the map holds
+  // 100,000, which can end a lockout early. Redis-backed counters have no such bound.
+  private evict(): void {
+    while (this.counters.size > MAX_MEMORY_COUNTERS) {
+      const oldest = this.counters.keys().next().value;
+      if (oldest === undefined) return;
+      this.counters.delete(oldest);
+    }
+  }
+}
+
+// Runs atomically in Redis, so concurrent failures from several servers are all counted.
+// KEYS[1] is the counter hash; ARGV: failure limit, now, base ms, max ms, retention ms.
+const RECORD_FAILURE_SCRIPT = `
+local failures = redis.call('HINCRBY', KEYS[1], 'f', 1)
+local limit = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local lockedUntil = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+local lockouts = tonumber(redis.call('HGET', KEYS[1], 'l') or '0')
+local lockedFor = 0
+if failures >= limit then
+  lockouts = redis.call('HINCRBY', KEYS[1], 'l', 1)
+  local exponent = math.min(lockouts - 1, 30)
+  lockedFor = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * (2 ^ exponent))
+  lockedUntil = now + lockedFor
+  redis.call('HSET', KEYS[1], 'f', 0, 'u', string.format('%.0f', lockedUntil))
+end
+redis.call('PEXPIRE', KEYS[1], math.max(now, lockedUntil) - now + tonumber(ARGV[5]))
+return {lockedFor, lockouts}
+`;
+
+/** Counters in Redis, shared by every server process that uses the same Redis. */
+export class RedisLoginThrottle implements LoginThrottle {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'mindweave:login:',
+  ) {}
+
+  async lockedForMs(scope: ThrottleScope, key: string, now: number): Promise<number> {
+    const until = await this.redis.hget(this.key(scope, key), 'u');
+    return until ? Math.max(0, Number(until) - now) : 0;
+  }
+
+  async recordFailure(
+    scope: ThrottleScope,
+    key: string,
+    rule: ThrottleRule,
+    now: number,
+  ): Promise<FailureOutcome> {
+    const result = (await this.redis.eval(
+      RECORD_FAILURE_SCRIPT,
+      1,
+      this.key(scope, key),
+      rule.failureLimit,
+      now,
+      rule.baseMs,
+      rule.maxMs,
+      COUNTER_RETENTION_MS,
+    )) as [number, number];
+    return { lockedForMs: Number(result[0]), lockouts: Number(result[1]) };
+  }
+
+  async reset(scope: ThrottleScope, key: string): Promise<void> {
+    await this.redis.del(this.key(scope, key));
+  }
+
+  private key(scope: ThrottleScope, key: string): string {
+    return `${this.prefix}${scope}:${key}`;
+  }
+}

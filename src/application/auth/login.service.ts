@@ -1,0 +1,192 @@
+import type { Queryable } from '../../data/database/database.js';
+import { AppError } from '../../http/errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
+import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import { hashPassword, verifyPassword } from '../../tenancy/users/password.js';
+import {
+  findUserCredentialsByEmail,
+  type User,
+  type UserCredentials,
+} from '../../tenancy/users/user.repository.js';
+import { findMfaStatus, insertMfaChallenge } from '../mfa/mfa.repository.js';
+import type { IdentityServices } from './identity.js';
+import { accountThrottleKey, type ThrottleScope } from './login-throttle.js';
+import { needsRehash } from './password-rehash.js';
+import type { SessionType } from './session.repository.js';
+import { userActor, type OpenedSession } from './session.service.js';
+import { generateChallengeToken } from './session-token.js';
+
+/** How long the second sign-in step may take after the password was accepted. */
+export const MFA_CHALLENGE_TTL_MS = 5 * 60 * 1000;
+
+export type LoginOutcome =
+  | { kind: 'session'; opened: OpenedSession; user: User; mfaEnrollmentRequired: boolean }
+  | { kind: 'mfa_required'; challengeToken: string; expiresAt: Date };
+
+/**
+ * A sign-in rejected because the account or the client address is locked. The response is
+ * the same whether or not the account exists.
+ */
+export class LoginLockedError extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('rate_limited', 'Too many failed sign-ins; try again later');
+  }
+}
+
+/** The throttle keys of one sign-in attempt. */
+export interface ThrottleKeys {
+  account: string;
+  ip: string;
+}
+
+export function throttleKeys(email: string, context: RequestContext): ThrottleKeys {
+  return { account: accountThrottleKey(email), ip: context.ip ?? 'unknown' };
+}
+
+/** Throws `LoginLockedError` when the account or the address is locked. */
+export async function assertNotLocked(
+  identity: IdentityServices,
+  keys: ThrottleKeys,
+): Promise<void> {
+  const now = identity.clock();
+  const [account, ip] = await Promise.all([
+    identity.throttle.lockedForMs('account', keys.account, now),
+    identity.throttle.lockedForMs('ip', keys.ip, now),
+  ]);
+  const lockedMs = Math.max(account, ip);
+  if (lockedMs > 0) throw new LoginLockedError(Math.ceil(lockedMs / 1000));
+}
+
+/**
+ * Counts a failed attempt against the account and the address, and returns the
+ * `user.locked_out` audit records of the lockouts it started.
+ */
+export async function recordLoginFailure(
+  identity: IdentityServices,
+  keys: ThrottleKeys,
+  context: RequestContext,
+  user: { id: string; email: string } | null,
+  reason: string,
+): Promise<AuditRecord[]> {
+  const { settings, throttle } = identity;
+  const now = identity.clock();
+  const rules: Record<ThrottleScope, number> = {
+    account: settings.accountFailureLimit,
+    ip: settings.ipFailureLimit,
+  };
+  const records: AuditRecord[] = [];
+  for (const scope of ['account', 'ip'] as const) {
+    const outcome = await throttle.recordFailure(
+      scope,
+      keys[scope],
+      { failureLimit: rules[scope], baseMs: settings.lockoutBaseMs, maxMs: settings.lockoutMaxMs },
+      now,
+    );
+    if (outcome.lockedForMs === 0) continue;
+    records.push(
+      buildAuditRecord(user ? userActor(user, null) : { type: 'system', id: null }, context, {
+        action: 'user.locked_out',
+        resourceType: 'user',
+        resourceId: user?.id ?? null,
+        metadata: {
+          scope,
+          reason,
+          lockedForSeconds: Math.ceil(outcome.lockedForMs / 1000),
+          lockouts: outcome.lockouts,
+        },
+        sensitivity: 'sensitive',
+        complianceRelevant: true,
+      }),
+    );
+  }
+  return records;
+}
+
+function loginFailedRecord(
+  context: RequestContext,
+  user: { id: string; email: string } | null,
+  reason: string,
+): AuditRecord {
+  return buildAuditRecord(user ? userActor(user, null) : { type: 'system', id: null }, context, {
+    action: 'user.login_failed',
+    resourceType: 'user',
+    resourceId: user?.id ?? null,
+    metadata: { reason },
+    sensitivity: 'sensitive',
+    complianceRelevant: true,
+  });
+}
+
+async function rehashIfWeak(tx: Queryable, user: UserCredentials, password: string): Promise<void> {
+  if (!user.passwordHash || !needsRehash(user.passwordHash)) return;
+  // Compare-and-set: a password change that landed meanwhile is not overwritten.
+  await tx.query(
+    'UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2',
+    [user.id, user.passwordHash, await hashPassword(password)],
+  );
+}
+
+/**
+ * Checks an email and password. Unknown emails, disabled users and wrong passwords all give
+ * the same failure after the same argon2id work, and each is audited and counted towards a
+ * lockout of the account and of the client address. A user with a confirmed second factor
+ * gets an MFA challenge instead of a session.
+ */
+export async function login(
+  identity: IdentityServices,
+  context: RequestContext,
+  input: { email: string; password: string; sessionType: SessionType },
+): Promise<LoginOutcome> {
+  const { db } = identity;
+  const keys = throttleKeys(input.email, context);
+  const user = await findUserCredentialsByEmail(db, input.email);
+
+  try {
+    await assertNotLocked(identity, keys);
+  } catch (error) {
+    await appendAuditRecords(db, [loginFailedRecord(context, user, 'locked_out')]);
+    throw error;
+  }
+
+  const passwordOk = await verifyPassword(user?.passwordHash ?? null, input.password);
+  if (!user || !passwordOk || user.status !== 'active') {
+    const reason = !user ? 'unknown_email' : !passwordOk ? 'wrong_password' : 'user_disabled';
+    const lockouts = await recordLoginFailure(identity, keys, context, user, reason);
+    await appendAuditRecords(db, [loginFailedRecord(context, user, reason), ...lockouts]);
+    throw new AppError('unauthorized', 'Invalid email or password');
+  }
+
+  await identity.throttle.reset('account', keys.account);
+  const mfa = await findMfaStatus(db, user.id);
+  const { passwordHash: _omitted, ...publicUser } = user;
+
+  if (mfa.enrolled) {
+    const challenge = generateChallengeToken();
+    const expiresAt = new Date(identity.clock() + MFA_CHALLENGE_TTL_MS);
+    await db.transaction(async (tx) => {
+      await rehashIfWeak(tx, user, input.password);
+      await insertMfaChallenge(tx, {
+        hash: challenge.hash,
+        userId: user.id,
+        sessionType: input.sessionType,
+        expiresAt,
+      });
+    });
+    return { kind: 'mfa_required', challengeToken: challenge.token, expiresAt };
+  }
+
+  const opened = await db.transaction(async (tx) => {
+    await rehashIfWeak(tx, user, input.password);
+    return identity.sessions.open(tx, user, context, {
+      sessionType: input.sessionType,
+      mfaMethod: null,
+    });
+  });
+  return {
+    kind: 'session',
+    opened,
+    user: publicUser,
+    mfaEnrollmentRequired: mfa.required,
+  };
+}

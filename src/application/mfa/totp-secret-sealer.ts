@@ -1,0 +1,81 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- the key path is built from the
+   data folder setting, not from request input. */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+const FORMAT = 'ts1';
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/**
+ * Seals TOTP secrets with AES-256-GCM under a key kept in a file of the data folder, so a
+ * database dump alone does not reveal them. The associated data binds each sealed secret to
+ * its user, so a secret copied to another user's row does not open.
+ * TODO: the key hierarchy will wrap this key under the KMS master key; until then anyone who
+ * reads both the key file and the database can compute the users' codes. Every server that
+ * shares a database must use the same key file.
+ */
+export class TotpSecretSealer {
+  private constructor(private readonly key: Buffer) {}
+
+  /** Loads the key file, creating it with mode 0600 when it does not exist. */
+  static async open(path: string): Promise<TotpSecretSealer> {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      try {
+        await handle.writeFile(randomBytes(KEY_BYTES));
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const stats = await lstat(path);
+    if (!stats.isFile()) throw new Error(`TOTP key file ${path} is not a regular file`);
+    const key = await readFile(path);
+    if (key.length !== KEY_BYTES) {
+      throw new Error(`TOTP key file ${path} must hold ${KEY_BYTES} bytes, found ${key.length}`);
+    }
+    return new TotpSecretSealer(key);
+  }
+
+  /** A sealer with a given key, for tests. */
+  static withKey(key: Buffer): TotpSecretSealer {
+    if (key.length !== KEY_BYTES) throw new RangeError(`key must be ${KEY_BYTES} bytes`);
+    return new TotpSecretSealer(Buffer.from(key));
+  }
+
+  seal(userId: string, secret: Buffer): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(associatedData(userId));
+    const body = Buffer.concat([iv, cipher.update(secret), cipher.final(), cipher.getAuthTag()]);
+    return `${FORMAT}.${body.toString('base64url')}`;
+  }
+
+  /** Opens a sealed secret; throws when it was not sealed by this key for this user. */
+  open(userId: string, sealed: string): Buffer {
+    const [format, encoded, extra] = sealed.split('.');
+    if (format !== FORMAT || encoded === undefined || extra !== undefined) {
+      throw new Error('sealed TOTP secret has an unknown format');
+    }
+    const body = Buffer.from(encoded, 'base64url');
+    if (body.length <= IV_BYTES + TAG_BYTES) throw new Error('sealed TOTP secret is too short');
+    const decipher = createDecipheriv('aes-256-gcm', this.key, body.subarray(0, IV_BYTES), {
+      authTagLength: TAG_BYTES,
+    });
+    decipher.setAAD(associatedData(userId));
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    return Buffer.concat([
+      decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+  }
+}
+
+function associatedData(userId: string): Buffer {
+  return Buffer.from(`mindweave/totp-secret/v1:${userId}`, 'utf8');
+}
