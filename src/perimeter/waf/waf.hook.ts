@@ -1,0 +1,87 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+import type { Config } from '../../config/config.schema.js';
+import { AppError, errorBody } from '../../http/errors.js';
+import { createWafEngine, type WafEngine } from './index.js';
+import type { ParanoiaLevel, WafBodyKind, WafRequest, WafVerdict } from './types.js';
+
+/** Routes whose bodies are LLM prompts: only protocol rules apply to their bodies. */
+const PROMPT_ROUTES = new Set(['/v1/messages', '/v1/chat/completions']);
+
+// Cookie headers larger than this are inspected as one raw header value only.
+const MAX_COOKIE_HEADER = 16 * 1024;
+
+function parseCookies(header: string | undefined): Record<string, string> {
+  const cookies: Record<string, string> = {};
+  if (!header || header.length > MAX_COOKIE_HEADER) return cookies;
+  for (const part of header.split(';')) {
+    const at = part.indexOf('=');
+    if (at <= 0) continue;
+    cookies[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return cookies;
+}
+
+function bodyKind(request: FastifyRequest, routeId: string): WafBodyKind {
+  if (request.body === undefined || request.body === null) return 'none';
+  return PROMPT_ROUTES.has(routeId) ? 'prompt' : 'admin';
+}
+
+/** The request as the WAF engine reads it: raw path and query, headers, cookies, body. */
+export function wafRequestOf(request: FastifyRequest): WafRequest {
+  const url = request.raw.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const routeId = request.routeOptions.url ?? 'not_found';
+  const cookie = request.headers.cookie;
+  return {
+    method: request.method,
+    path: queryAt === -1 ? url : url.slice(0, queryAt),
+    rawQuery: queryAt === -1 ? '' : url.slice(queryAt + 1),
+    headers: request.headers,
+    cookies: parseCookies(typeof cookie === 'string' ? cookie : undefined),
+    body: request.body,
+    bodyKind: bodyKind(request, routeId),
+    routeId,
+  };
+}
+
+/** Listener told of every verdict that blocks, or would block in monitor mode. */
+export type WafBlockListener = (request: FastifyRequest, verdict: WafVerdict) => void;
+
+/**
+ * Puts the WAF in front of every route. It runs once the body is parsed and before
+ * authentication, so hostile input is turned away before any credential check. A blocked
+ * request gets 403 with code `waf_blocked` and the request id, and never an echo of the input.
+ * In `monitor` mode verdicts are logged but nothing is blocked.
+ */
+export function registerWaf(
+  app: FastifyInstance,
+  config: Pick<Config, 'WAF_MODE' | 'WAF_PARANOIA_LEVEL' | 'WAF_ANOMALY_THRESHOLD'>,
+  onBlock?: WafBlockListener,
+  engine: WafEngine = createWafEngine({
+    paranoiaLevel: config.WAF_PARANOIA_LEVEL as ParanoiaLevel,
+    threshold: config.WAF_ANOMALY_THRESHOLD,
+  }),
+): void {
+  if (config.WAF_MODE === 'off') return;
+  app.addHook('preValidation', async (request, reply) => {
+    const verdict = engine.inspect(wafRequestOf(request));
+    if (verdict.action !== 'block') return;
+    request.log.warn(
+      {
+        waf: {
+          mode: config.WAF_MODE,
+          score: verdict.score,
+          rules: verdict.matches.map((match) => match.ruleId),
+          locations: verdict.matches.map((match) => match.location),
+        },
+      },
+      config.WAF_MODE === 'block'
+        ? 'request blocked by the WAF'
+        : 'request would be blocked by the WAF',
+    );
+    onBlock?.(request, verdict);
+    if (config.WAF_MODE !== 'block') return;
+    return reply.code(403).send(errorBody(new AppError('waf_blocked'), request.id));
+  });
+}
