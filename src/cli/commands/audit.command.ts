@@ -43,7 +43,9 @@ async function verifierKey(option: string | undefined): Promise<NoteVerifierKey>
 
 function positiveInteger(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^[1-9][0-9]{0,15}$/.test(value)) throw new UsageError(`${name} must be a positive integer`);
+  if (!/^[1-9][0-9]{0,14}$/.test(value)) {
+    throw new UsageError(`${name} must be a positive integer of at most 15 digits`);
+  }
   return Number(value);
 }
 

@@ -77,7 +77,11 @@ export async function consistencyProofBetween(
   from: number,
   to: number,
 ) {
-  if (from > to) throw new AppError('validation_failed', '--from must not exceed --to');
+  if (from > to) {
+    throw new AppError('validation_failed', 'Validation error', [
+      { field: 'from', message: `must not exceed the newer size ${to}` },
+    ]);
+  }
   const older = await signedCheckpoint(db, logId, from);
   const newer = await signedCheckpoint(db, logId, to);
   const tree = await loadMerkleTree(db, logId, to);

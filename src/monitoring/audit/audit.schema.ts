@@ -1,13 +1,21 @@
 import { z } from 'zod';
 
-const seqText = z.string().regex(/^[1-9][0-9]{0,15}$/, 'must be a positive integer');
+import { hasNoNulCharacter } from '../../http/validation.js';
+
+// At most 15 digits, so every value converts to a JavaScript number exactly.
+const seqText = z
+  .string()
+  .regex(/^[1-9][0-9]{0,14}$/, 'must be a positive integer of at most 15 digits');
+
+const text = (max: number) =>
+  z.string().min(1).max(max).refine(hasNoNulCharacter, 'must not contain NUL characters');
 
 export const auditSearchSchema = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   actorId: z.uuid().optional(),
-  action: z.string().min(1).max(100).optional(),
-  resourceType: z.string().min(1).max(50).optional(),
+  action: text(100).optional(),
+  resourceType: text(50).optional(),
   resourceId: z.uuid().optional(),
   projectId: z.uuid().optional(),
   cursor: seqText.optional(),

@@ -184,3 +184,26 @@ describe('audit API', () => {
     expect(status).toBe(404);
   });
 });
+
+describe('audit API input checks', () => {
+  it('rejects NUL characters in filters', async () => {
+    const { status, body } = await getJson<{ code: string; details: { field: string }[] }>(
+      `/api/v1/organizations/${t.boot.orgId}/audit?action=%00&resourceType=a%00b`,
+    );
+    expect(status).toBe(400);
+    expect(body.details.map((detail) => detail.field).sort()).toEqual(['action', 'resourceType']);
+  });
+
+  it('rejects consistency proofs that run backwards', async () => {
+    const { status, body } = await getJson<{ code: string; details: { field: string }[] }>(
+      '/api/v1/audit/proofs/consistency?from=5&to=2',
+    );
+    expect(status).toBe(400);
+    expect(body.details[0]?.field).toBe('from');
+  });
+
+  it('rejects sizes beyond 15 digits', async () => {
+    const { status } = await getJson('/api/v1/audit/proofs/consistency?from=1&to=9999999999999999');
+    expect(status).toBe(400);
+  });
+});
