@@ -12,9 +12,65 @@ export const STORED_ENTRY_COLUMNS = `seq::text AS seq, log_id AS "logId",
   metadata, sensitivity, compliance_relevant AS "complianceRelevant",
   previous_hash AS "previousHash", entry_hash AS "entryHash"`;
 
+const JSON_COLUMNS = [
+  ['oldValues', 'old_values'],
+  ['newValues', 'new_values'],
+  ['metadata', 'metadata'],
+] as const;
+
+/** Reduces a JSON number literal to `<sign><digits without outer zeros>e<exponent>`. */
+function decimalValue(literal: string): string {
+  const sign = literal.startsWith('-') ? '-' : '';
+  const [mantissa = '', exponent = '0'] = literal.slice(sign.length).toLowerCase().split('e');
+  const [integer = '', fraction = ''] = mantissa.split('.');
+  const digits = (integer + fraction).replace(/^0+/, '');
+  if (digits === '') return '0';
+  const significant = digits.replace(/0+$/, '');
+  const scale = Number(exponent) - fraction.length + (digits.length - significant.length);
+  return `${sign}${significant}e${scale}`;
+}
+
+/**
+ * Finds a number in `jsonText` (a jsonb value as PostgreSQL prints it) whose decimal value
+ * differs from the JavaScript number it parses to. The server writes only JavaScript numbers,
+ * so such a literal was edited in the database to a form that hashes like the original.
+ */
+export function inexactJsonNumber(jsonText: string): string | null {
+  const withoutStrings = jsonText.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  // Outside strings, only numbers contain digits, and a number ends at , ] } or a space.
+  for (const literal of withoutStrings.match(/-?\d[\d.eE+-]*/g) ?? []) {
+    const parsed = Number(literal);
+    // Out-of-range numbers parse to Infinity, which the encoder already rejects as malformed.
+    if (!Number.isFinite(parsed)) continue;
+    if (decimalValue(literal) !== decimalValue(String(parsed))) return literal;
+  }
+  return null;
+}
+
+type VerifiedRow = StoredAuditEntry & {
+  rawTime: string;
+  oldValuesText: string | null;
+  newValuesText: string | null;
+  metadataText: string | null;
+};
+
+/** Compares the stored JSON text of an entry with the values that are hashed. */
+function storedFormProblem(row: VerifiedRow): string | undefined {
+  for (const [field] of JSON_COLUMNS) {
+    const text = row[`${field}Text`];
+    const literal = text === null ? null : inexactJsonNumber(text);
+    if (literal !== null) {
+      return `${field} holds the number ${literal}, which no stored JavaScript number prints as`;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Streams a log's entries in sequence order, `batchSize` rows per query, from the entry after
- * `afterSeq`. Rows with the same seq come out together, ordered by time.
+ * `afterSeq`, for verification. Rows with the same seq come out together, ordered by time.
+ * Each entry also carries its stored leaf hash and any difference between its stored JSON text
+ * and the hashed values (see `StoredAuditEntry`).
  */
 export async function* readStoredEntries(
   db: Queryable,
@@ -23,20 +79,31 @@ export async function* readStoredEntries(
 ): AsyncGenerator<StoredAuditEntry> {
   const batchSize = options.batchSize ?? 5000;
   let afterSeq = options.afterSeq ?? 0;
-  let afterTime = '-infinity';
+  // With 'infinity', the row comparison below skips every row at afterSeq itself.
+  let afterTime = 'infinity';
+  const jsonText = JSON_COLUMNS.map(([field, column]) => `${column}::text AS "${field}Text"`);
   for (;;) {
-    const { rows } = await db.query<StoredAuditEntry & { rawTime: string }>(
-      `SELECT ${STORED_ENTRY_COLUMNS}, timestamp::text AS "rawTime" FROM audit_logs
+    const { rows } = await db.query<VerifiedRow>(
+      `SELECT ${STORED_ENTRY_COLUMNS}, timestamp::text AS "rawTime",
+              encode(leaf_hash, 'hex') AS "leafHash", ${jsonText.join(', ')}
+         FROM audit_logs
         WHERE log_id = $1 AND (seq, timestamp) > ($2::bigint, $3::timestamptz)
         ORDER BY audit_logs.seq, audit_logs.timestamp LIMIT $4`,
       [logId, afterSeq, afterTime, batchSize],
     );
     for (const row of rows) {
-      const { rawTime: _rawTime, ...entry } = row;
-      yield entry;
+      const problem = storedFormProblem(row);
+      const {
+        rawTime: _rawTime,
+        oldValuesText: _oldValuesText,
+        newValuesText: _newValuesText,
+        metadataText: _metadataText,
+        ...entry
+      } = row;
+      yield problem === undefined ? entry : { ...entry, storedFormProblem: problem };
     }
     if (rows.length < batchSize) return;
-    const last = rows[rows.length - 1] as StoredAuditEntry & { rawTime: string };
+    const last = rows[rows.length - 1] as VerifiedRow;
     afterSeq = Number(last.seq);
     afterTime = last.rawTime;
   }

@@ -2,9 +2,27 @@ import type { Queryable } from '../../data/database/database.js';
 import { MAIN_LOG } from './audit.repository.js';
 import { loadMerkleTree, signedCheckpoint } from './audit-proof.service.js';
 import { searchAuditEntries, type AuditFilter } from './audit-query.repository.js';
+import type { StoredAuditEntry } from './chain-verifier.js';
 import { verifierKeyString, type AuditSigningKey } from './signing-key.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+/**
+ * Computes the `afterSeq` of the next export page. Entries appended after the checkpoint are
+ * left out of this page, so the next page starts after the last entry exported.
+ */
+function nextAfterSeq(
+  found: StoredAuditEntry[],
+  exported: StoredAuditEntry[],
+  filter: AuditFilter & { limit: number },
+): string | null {
+  if (exported.length < found.length) {
+    // NOTE: a first page with no entry inside the checkpoint has no seq to continue after, so
+    // it returns null and the caller repeats the request once a newer checkpoint exists.
+    return exported.at(-1)?.seq ?? (filter.afterSeq === undefined ? null : String(filter.afterSeq));
+  }
+  return found.length === filter.limit ? (found.at(-1)?.seq ?? null) : null;
+}
 
 /**
  * Builds a verifiable export: one line per entry in log order, each with the entry exactly as
@@ -38,7 +56,7 @@ export async function exportAuditEntries(
     signedNote: checkpoint.signedNote,
     verifierKey: verifierKeyString(signingKey),
     entries: inTree.length,
-    nextAfterSeq: entries.length === filter.limit ? (entries.at(-1)?.seq ?? null) : null,
+    nextAfterSeq: nextAfterSeq(entries, inTree, filter),
   });
   return lines;
 }

@@ -43,7 +43,13 @@ function storableJson(value: unknown, depth = 0): JsonValue {
     const result: Record<string, JsonValue> = {};
     for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
       if (item !== undefined && typeof item !== 'function') {
-        result[storableText(key)] = storableJson(item, depth + 1);
+        // defineProperty, because assigning a "__proto__" key would set the prototype instead.
+        Object.defineProperty(result, storableText(key), {
+          value: storableJson(item, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
     }
     return result;

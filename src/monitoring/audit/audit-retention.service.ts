@@ -6,6 +6,8 @@ import { appendAuditRecords } from './audit.repository.js';
 import { ChainVerifier } from './chain-verifier.js';
 import { formatCheckpoint, signCheckpoint } from './checkpoint.js';
 import { insertCheckpoint } from './checkpoint.repository.js';
+import { verifyAuditLog } from './audit-verify.service.js';
+import { MerkleFrontier } from './merkle.js';
 import { insertSeal, listSeals, sealFrontier } from './retention-seal.repository.js';
 import type { AuditSigningKey } from './signing-key.js';
 
@@ -56,11 +58,26 @@ export async function retainAuditLog(
   const now = options.now ?? new Date();
   const cutoff = new Date(now.getTime() - options.retentionDays * 86_400_000);
   const results: RetentionResult[] = [];
+  const partitions = await expiredPartitions(db, cutoff);
+  if (partitions.length === 0) return results;
 
-  for (const partition of await expiredPartitions(db, cutoff)) {
-    const seals = await listSeals(db, options.logId);
-    const last = seals.at(-1);
-    const firstSeq = last ? last.lastSeq + 1 : 1;
+  // The whole log must verify first. A check of the expiring entries alone misses a re-hashed
+  // last entry of a partition, because its broken link is in the next partition, and the drop
+  // would destroy the evidence.
+  const report = await verifyAuditLog(db, { logId: options.logId, verifierKey: key });
+  if (!report.ok) {
+    throw new Error(
+      `audit log fails verification at seq ${report.fault?.seq} (${report.fault?.kind}); ` +
+        'retention stopped, run audit verify for details',
+    );
+  }
+
+  const last = (await listSeals(db, options.logId)).at(-1);
+  let firstSeq = last ? last.lastSeq + 1 : 1;
+  let resumeFrom = last
+    ? { previousHash: last.lastEntryHash, frontier: sealFrontier(last) }
+    : undefined;
+  for (const partition of partitions) {
     const range = await db.query<{ min: number | null; max: number | null; count: number }>(
       `SELECT min(seq)::int8 AS min, max(seq)::int8 AS max, count(*)::int8 AS count FROM ${partition}`,
     );
@@ -80,9 +97,7 @@ export async function retainAuditLog(
     const verifier = new ChainVerifier({
       logId: options.logId,
       firstSeq: BigInt(firstSeq),
-      resumeFrom: last
-        ? { previousHash: last.lastEntryHash, frontier: sealFrontier(last) }
-        : undefined,
+      resumeFrom,
     });
     for await (const entry of readStoredEntries(db, options.logId, { afterSeq: firstSeq - 1 })) {
       if (Number(entry.seq) > max) break;
@@ -97,14 +112,25 @@ export async function retainAuditLog(
       throw new Error(`audit entries ${firstSeq}..${max} do not verify; retention stopped`);
     }
     results.push({ partition, firstSeq, lastSeq: max, entries: count });
+    const frontier = verifier.frontierState();
+    // A dry run drops nothing, so the next partition continues from this one's state here.
+    const sealedFirstSeq = firstSeq;
+    firstSeq = max + 1;
+    resumeFrom = {
+      previousHash: verified.lastEntryHash,
+      frontier: MerkleFrontier.fromState(
+        max,
+        frontier.map((hex) => Buffer.from(hex, 'hex')),
+      ),
+    };
     if (options.dryRun) continue;
 
     await sealAndDrop(db, key, options.logId, partition, {
-      firstSeq,
+      firstSeq: sealedFirstSeq,
       lastSeq: max,
       lastEntryHash: verified.lastEntryHash,
       rootHash: verified.rootHash,
-      frontier: verifier.frontierState(),
+      frontier,
     });
   }
   return results;

@@ -1,10 +1,15 @@
 import type { Queryable } from '../../data/database/database.js';
 import { readStoredEntries } from './audit-entry.reader.js';
-import { ChainVerifier, type ChainFault, type CheckpointTarget } from './chain-verifier.js';
+import {
+  ChainVerifier,
+  type ChainFault,
+  type CheckpointTarget,
+  type StoredAuditEntry,
+} from './chain-verifier.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { classifyFault } from './fault-classifier.js';
-import { bytesEqual, type MerkleFrontier } from './merkle.js';
-import { listSeals, sealFrontier } from './retention-seal.repository.js';
+import { bytesEqual, MerkleFrontier } from './merkle.js';
+import { listSeals, sealFrontier, type RetentionSeal } from './retention-seal.repository.js';
 import type { NoteVerifierKey } from './signing-key.js';
 
 /** Fault kinds of a whole-log verification: the chain's, plus a checkpoint that fails to verify. */
@@ -38,7 +43,75 @@ export interface VerifyOptions {
 
 interface StoredNote {
   treeSize: number;
+  rootHash: Buffer;
   signedNote: string;
+}
+
+/** The log head row: its size, last entry hash and Merkle frontier in hex. */
+interface HeadState {
+  size: number;
+  lastHash: string | null;
+  frontier: string[];
+}
+
+/** Reports whether `entry` is the `audit.partition_dropped` entry written with `seal`. */
+function recordsSeal(entry: StoredAuditEntry, seal: RetentionSeal): boolean {
+  const metadata = entry.metadata;
+  if (entry.action !== 'audit.partition_dropped') return false;
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) return false;
+  return (
+    metadata['partition'] === seal.partitionName &&
+    metadata['firstSeq'] === seal.firstSeq &&
+    metadata['lastSeq'] === seal.lastSeq &&
+    metadata['lastEntryHash'] === seal.lastEntryHash
+  );
+}
+
+function headRoot(head: HeadState): Uint8Array | null {
+  try {
+    const nodes = head.frontier.map((hex) => Buffer.from(hex, 'hex'));
+    return MerkleFrontier.fromState(head.size, nodes).root();
+  } catch (error) {
+    if (error instanceof RangeError) return null;
+    throw error;
+  }
+}
+
+/**
+ * Compares the log head with the verified entries. The head is what the next append continues
+ * from and what checkpoints are signed from, so entries deleted at the tail or a last entry
+ * rewritten with a recomputed hash show up here even before any checkpoint covers them.
+ */
+function checkHead(
+  head: HeadState,
+  entriesVerified: number,
+  afterSeq: number,
+  atHeadSize: { entryHash: string; root: Uint8Array } | null,
+): ChainFault | null {
+  if (head.size > entriesVerified) {
+    return {
+      seq: BigInt(entriesVerified + 1),
+      kind: 'truncated',
+      detail: `log ends ${head.size - entriesVerified} entries before the size ${head.size} its head records`,
+    };
+  }
+  if (head.size <= afterSeq || atHeadSize === null) return null;
+  if (atHeadSize.entryHash !== head.lastHash) {
+    return {
+      seq: BigInt(head.size),
+      kind: 'edited',
+      detail: `entry ${head.size} does not have the hash that the log head recorded for it`,
+    };
+  }
+  const root = headRoot(head);
+  if (root === null || !bytesEqual(root, atHeadSize.root)) {
+    return {
+      seq: BigInt(head.size),
+      kind: 'edited',
+      detail: `the Merkle frontier in the log head differs from the tree of the first ${head.size} entries`,
+    };
+  }
+  return null;
 }
 
 function forged(treeSize: number, detail: string): VerifyFault {
@@ -66,6 +139,15 @@ function checkStoredNotes(notes: StoredNote[], key: NoteVerifierKey) {
         ),
       };
     }
+    // Proofs and the checkpoint API serve the root_hash column, so it must be the signed root.
+    if (!bytesEqual(note.rootHash, verified.checkpoint.rootHash)) {
+      return {
+        fault: forged(
+          note.treeSize,
+          `stored checkpoint of size ${note.treeSize} has a root_hash that differs from its signed root`,
+        ),
+      };
+    }
     targets.set(note.treeSize, { treeSize: note.treeSize, rootHash: verified.checkpoint.rootHash });
   }
   return { targets };
@@ -81,7 +163,11 @@ async function resumePoint(
   logId: string,
   targets: Map<number, CheckpointTarget>,
 ): Promise<
-  | { afterSeq: number; state?: { previousHash: string; frontier: MerkleFrontier } }
+  | {
+      afterSeq: number;
+      state?: { previousHash: string; frontier: MerkleFrontier };
+      lastSeal?: RetentionSeal;
+    }
   | { fault: VerifyFault }
 > {
   const seals = await listSeals(db, logId);
@@ -100,7 +186,19 @@ async function resumePoint(
   }
   const last = seals.at(-1);
   if (!last) return { afterSeq: 0 };
-  const frontier = sealFrontier(last);
+  let frontier: MerkleFrontier;
+  try {
+    frontier = sealFrontier(last);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return {
+      fault: {
+        seq: last.lastSeq,
+        kind: 'checkpoint_mismatch',
+        detail: `the retention seal of ${last.partitionName} has an invalid frontier: ${error.message}`,
+      },
+    };
+  }
   const target = targets.get(last.lastSeq);
   if (!target) {
     return {
@@ -121,7 +219,11 @@ async function resumePoint(
   }
   // Checkpoints inside the removed range can no longer be recomputed; their signatures were checked.
   for (const size of [...targets.keys()]) if (size <= last.lastSeq) targets.delete(size);
-  return { afterSeq: last.lastSeq, state: { previousHash: last.lastEntryHash, frontier } };
+  return {
+    afterSeq: last.lastSeq,
+    state: { previousHash: last.lastEntryHash, frontier },
+    lastSeal: last,
+  };
 }
 
 /**
@@ -154,7 +256,8 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions): Pro
   }
 
   const { rows: notes } = await db.query<StoredNote>(
-    `SELECT tree_size AS "treeSize", signed_note AS "signedNote" FROM audit_checkpoints
+    `SELECT tree_size AS "treeSize", root_hash AS "rootHash", signed_note AS "signedNote"
+       FROM audit_checkpoints
       WHERE log_id = $1 ORDER BY tree_size`,
     [options.logId],
   );
@@ -164,15 +267,14 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions): Pro
     return report;
   }
 
-  const head = await db.query<{ size: number }>(
-    'SELECT next_seq - 1 AS size FROM audit_log_heads WHERE log_id = $1',
+  // The head is read before the entries, so every entry it counts is committed and visible.
+  const headRow = await db.query<HeadState>(
+    `SELECT next_seq - 1 AS size, last_hash AS "lastHash", frontier
+       FROM audit_log_heads WHERE log_id = $1`,
     [options.logId],
   );
-  const total = Math.max(
-    head.rows[0]?.size ?? 0,
-    notes.at(-1)?.treeSize ?? 0,
-    external?.treeSize ?? 0,
-  );
+  const head = headRow.rows[0] ?? { size: 0, lastHash: null, frontier: [] };
+  const total = Math.max(head.size, notes.at(-1)?.treeSize ?? 0, external?.treeSize ?? 0);
 
   const resume = await resumePoint(db, options.logId, stored.targets);
   if ('fault' in resume) {
@@ -186,10 +288,15 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions): Pro
     resumeFrom: resume.state,
   });
   let chainFault: ChainFault | null = null;
+  let atHeadSize: { entryHash: string; root: Uint8Array } | null = null;
+  let lastSealRecorded = false;
   for await (const entry of readStoredEntries(db, options.logId, { afterSeq: resume.afterSeq })) {
     chainFault = verifier.push(entry);
     if (chainFault) break;
     const size = verifier.verifiedEntries;
+    if (size === head.size)
+      atHeadSize = { entryHash: entry.entryHash, root: verifier.currentRoot() };
+    if (resume.lastSeal && recordsSeal(entry, resume.lastSeal)) lastSealRecorded = true;
     const target = stored.targets.get(size);
     if (target) {
       const root = verifier.currentRoot();
@@ -220,6 +327,34 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions): Pro
         detail: `log ends ${beyond.treeSize - report.entriesVerified} entries before the signed checkpoint of size ${beyond.treeSize}`,
       };
     }
+  }
+  if (!chainFault) {
+    chainFault = checkHead(head, report.entriesVerified, resume.afterSeq, atHeadSize);
+  }
+  if (!chainFault) {
+    // The head only grows, so entries beyond its current size bypassed the append path.
+    const now = await db.query<{ size: number }>(
+      'SELECT next_seq - 1 AS size FROM audit_log_heads WHERE log_id = $1',
+      [options.logId],
+    );
+    const sizeNow = now.rows[0]?.size ?? 0;
+    if (sizeNow < report.entriesVerified) {
+      chainFault = {
+        seq: BigInt(sizeNow + 1),
+        kind: 'inserted',
+        detail: `the log holds ${report.entriesVerified} entries but its head records ${sizeNow}`,
+      };
+    }
+  }
+  if (!chainFault && resume.lastSeal && !lastSealRecorded) {
+    const seal = resume.lastSeal;
+    chainFault = {
+      seq: BigInt(seal.firstSeq),
+      kind: 'deleted',
+      detail:
+        `entries ${seal.firstSeq}..${seal.lastSeq} are gone, and no audit.partition_dropped ` +
+        `entry records the retention seal of ${seal.partitionName}`,
+    };
   }
   if (chainFault) {
     const refined = await classifyFault(db, options.logId, chainFault);

@@ -6,6 +6,16 @@ import { MerkleFrontier, bytesEqual, emptyRoot } from './merkle.js';
 export interface StoredAuditEntry extends AuditEntryFields {
   /** Lowercase hex entry hash stored when the entry was written. */
   entryHash: string;
+  /**
+   * Lowercase hex Merkle leaf hash stored with the entry, when the reader loads it. Proofs are
+   * built from the stored leaf hashes, so they must equal the recomputed ones.
+   */
+  leafHash?: string;
+  /**
+   * Description of a difference between a field's stored form and the hashed value, when the
+   * reader found one (for example a JSON number stored as a literal no JavaScript number prints).
+   */
+  storedFormProblem?: string;
 }
 
 /**
@@ -168,6 +178,15 @@ export class ChainVerifier {
     }
     if (digests.entryHash !== entry.entryHash) {
       return this.#report(seq, 'edited', 'recomputed entry hash differs from the stored hash');
+    }
+    if (entry.storedFormProblem !== undefined) {
+      return this.#report(seq, 'edited', entry.storedFormProblem);
+    }
+    if (
+      entry.leafHash !== undefined &&
+      entry.leafHash !== Buffer.from(digests.leafHash).toString('hex')
+    ) {
+      return this.#report(seq, 'edited', 'recomputed leaf hash differs from the stored leaf hash');
     }
     const linkFault = this.#checkLink(seq, entry.previousHash);
     if (linkFault !== null) return linkFault;
