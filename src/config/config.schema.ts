@@ -26,6 +26,37 @@ const boundedInteger = (min: number, max: number) =>
 
 const secret = z.string().min(1).max(4096);
 
+const withDefault = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema);
+
+const booleanFlag = z
+  .enum(['true', 'false'], { error: 'must be true or false' })
+  .transform((value) => value === 'true');
+
+/** A comma-separated list; blank items are dropped. */
+const commaList = (item: z.ZodType<string, string>, error: string) =>
+  z
+    .string()
+    .max(8192)
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
+    .pipe(z.array(item, { error }).max(256));
+
+const hostName = z
+  .string()
+  .regex(/^[A-Za-z0-9.:[\]-]{1,261}$/, {
+    error: 'must list host names, optionally with a port, separated by commas',
+  })
+  .transform((value) => value.toLowerCase());
+
+const proxyAddress = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], {
+  error: 'must list IP addresses or CIDR ranges separated by commas',
+});
+
 /** The environment variables MindWeave reads, with their defaults. */
 export const configSchema = z.object({
   HOST: z.preprocess(
@@ -124,6 +155,40 @@ export const configSchema = z.object({
       })
       .default('mindweave:login:'),
   ),
+  RATE_LIMIT_IP_MAX: withDefault(boundedInteger(0, 10_000_000).default(2000)),
+  RATE_LIMIT_IP_WINDOW_SECONDS: withDefault(boundedInteger(1, 86_400).default(300)),
+  RATE_LIMIT_AUTH_MAX: withDefault(boundedInteger(0, 10_000_000).default(10)),
+  RATE_LIMIT_AUTH_WINDOW_SECONDS: withDefault(boundedInteger(1, 86_400).default(60)),
+  RATE_LIMIT_KEY_MAX: withDefault(boundedInteger(0, 10_000_000).default(600)),
+  RATE_LIMIT_KEY_WINDOW_SECONDS: withDefault(boundedInteger(1, 86_400).default(60)),
+  RATE_LIMIT_KEY_TOKENS: withDefault(boundedInteger(0, 1_000_000_000).default(1_000_000)),
+  RATE_LIMIT_KEY_TOKEN_WINDOW_SECONDS: withDefault(boundedInteger(1, 86_400).default(3600)),
+  RATE_LIMIT_REDIS_FAILURE: withDefault(
+    z.enum(['open', 'closed'], { error: 'must be open or closed' }).default('closed'),
+  ),
+  RATE_LIMIT_REDIS_PREFIX: withDefault(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9:._-]{1,64}$/, {
+        error: 'must be 1 to 64 characters of letters, digits and : . _ -',
+      })
+      .default('mindweave:rl:'),
+  ),
+  RATE_LIMIT_MEMORY_MAX_KEYS: withDefault(boundedInteger(100, 10_000_000).default(100_000)),
+  ADMIN_BODY_LIMIT_BYTES: withDefault(boundedInteger(1024, 10 * 1024 * 1024).default(1024 * 1024)),
+  MAX_HEADER_BYTES: withDefault(boundedInteger(1024, 1024 * 1024).default(16 * 1024)),
+  MAX_HEADER_COUNT: withDefault(boundedInteger(8, 1000).default(100)),
+  ALLOWED_HOSTS: optional(commaList(hostName, 'must list host names separated by commas')),
+  TRUSTED_PROXIES: optional(
+    commaList(proxyAddress, 'must list IP addresses or CIDR ranges separated by commas'),
+  ),
+  HEADERS_TIMEOUT_MS: withDefault(boundedInteger(100, 600_000).default(10_000)),
+  REQUEST_TIMEOUT_MS: withDefault(boundedInteger(1000, 3_600_000).default(120_000)),
+  KEEP_ALIVE_TIMEOUT_MS: withDefault(boundedInteger(100, 600_000).default(5000)),
+  MAX_CONNECTIONS_PER_IP: withDefault(boundedInteger(1, 100_000).default(256)),
+  TLS_CERT_FILE: optional(z.string().min(1).max(1024)),
+  TLS_KEY_FILE: optional(z.string().min(1).max(1024)),
+  TRUST_PROXY_TLS: withDefault(booleanFlag.default(false)),
 });
 
 /** Validated configuration; code reads settings only through this type. */

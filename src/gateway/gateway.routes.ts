@@ -3,6 +3,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import { toAppError } from '../http/fastify-errors.js';
+import type { GatewayRateLimits } from '../perimeter/rate-limit/rate-limit.http.js';
+import type { TokenReservation } from '../perimeter/rate-limit/token-reservation.js';
 import { requestContext } from '../http/request-context.hook.js';
 import { fieldIssues } from '../http/validation.js';
 import { maskApiKey } from '../tenancy/api-keys/api-key-secret.js';
@@ -15,6 +17,7 @@ import { anthropicProvider } from './providers/anthropic.provider.js';
 import { openaiProvider } from './providers/openai.provider.js';
 import type { ProviderAdapter } from './providers/provider.js';
 import { forwardCall, type CallOutcome } from './proxy/forward-call.js';
+import { totalTokens } from './proxy/sse-usage-tap.js';
 import { modelList } from './models-response.js';
 import type { UpstreamClient } from './upstream/upstream-client.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
@@ -32,6 +35,18 @@ export interface GatewayOptions {
   upstream: UpstreamClient;
   usage: UsageRecorder;
   authenticator?: ApiKeyAuthenticator;
+  /** Per-API-key request and token limits; none are applied when absent. */
+  rateLimits?: GatewayRateLimits;
+}
+
+/**
+ * Returns the tokens a finished call is charged: input plus output as reported. When the
+ * provider reported nothing, a successful call keeps its reservation and a failed one is free.
+ */
+function chargedTokens(outcome: CallOutcome, reservation: TokenReservation): number {
+  const { inputTokens, outputTokens } = outcome.usage;
+  if (inputTokens !== null || outputTokens !== null) return totalTokens(outcome.usage);
+  return outcome.status < 400 ? reservation.granted : 0;
 }
 
 // Each chat route has one API. `/v1/models` serves both SDKs: the Anthropic SDK always sends
@@ -94,6 +109,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     const started = performance.now();
     const context = requestContext(request);
     const grant = await authenticate(request);
+    await options.rateLimits?.checkKeyRequest(request, reply, grant.keyId);
     // Fail closed: a call that could not be audited is not made.
     if (!options.usage.healthy()) {
       throw new GatewayError(
@@ -141,6 +157,10 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
         latencyMs: Math.round(performance.now() - started),
       });
 
+    // The worst case (max_tokens) is reserved before the upstream call, so parallel calls
+    // cannot together pass the key's token limit; the reservation is settled to actual usage.
+    const reservation = await options.rateLimits?.reserveTokens(reply, grant.keyId, call.maxTokens);
+
     try {
       const outcome = await forwardCall(request, reply, {
         provider,
@@ -148,16 +168,20 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
         url: provider.upstreamUrl(baseUrls[provider.name]),
         providerKey,
         call,
+        ...(reservation ? { tokenBudget: reservation } : {}),
       });
       record(outcome);
+      await reservation?.settle(chargedTokens(outcome, reservation));
       return reply;
     } catch (error) {
       const failure = error instanceof GatewayError ? error : toAppError(error);
-      record({
+      const outcome: CallOutcome = {
         status: failure.status,
         errorCode: failure.code,
         usage: { inputTokens: null, outputTokens: null },
-      });
+      };
+      record(outcome);
+      await reservation?.settle(chargedTokens(outcome, reservation));
       throw error;
     }
   }
@@ -172,8 +196,9 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     handleCall(openaiProvider, request, reply),
   );
 
-  app.get('/v1/models', apiKeyRoute, async (request) => {
+  app.get('/v1/models', apiKeyRoute, async (request, reply) => {
     const grant = await authenticate(request);
+    await options.rateLimits?.checkKeyRequest(request, reply, grant.keyId);
     return modelList(allowedModels(grant));
   });
 };

@@ -19,6 +19,12 @@ import { gatewayRoutes } from '../gateway/gateway.routes.js';
 import type { UpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { AppError, errorBody } from '../http/errors.js';
 import { toAppError } from '../http/fastify-errors.js';
+import { GatewayRateLimits, registerRateLimits } from '../perimeter/rate-limit/rate-limit.http.js';
+import type { RateLimiter } from '../perimeter/rate-limit/rate-limiter.js';
+import { handleClientError } from '../perimeter/request-limits/client-error.js';
+import { createPerimeterServer } from '../perimeter/request-limits/http-server.js';
+import { registerRequestLimits } from '../perimeter/request-limits/request-limits.hook.js';
+import type { TlsServerOptions } from '../perimeter/tls/tls-options.js';
 import { SECURITY_HEADERS } from '../http/security-headers.js';
 import type { UsageRecorder } from '../gateway/usage/usage-recorder.js';
 import { apiKeyRoutes } from '../tenancy/api-keys/api-key.routes.js';
@@ -41,6 +47,10 @@ export interface AppDependencies {
   usage: UsageRecorder;
   checkpointer: AuditCheckpointer;
   signingKey: AuditSigningKey;
+  /** Per-IP, sign-in and per-API-key limits; none are applied when absent. */
+  rateLimiter?: RateLimiter;
+  /** Certificate and key for HTTPS; plain HTTP when absent. */
+  tls?: TlsServerOptions | null;
   /** Shares sign-in failure counters between servers; without it they stay in this process. */
   redis?: Redis | null;
 }
@@ -58,7 +68,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     genReqId: () => randomUUID(),
     bodyLimit: MAX_BODY_BYTES,
     return503OnClosing: true,
-    trustProxy: false,
+    // X-Forwarded-For, -Host and -Proto count only when the peer is one of these addresses.
+    trustProxy: deps.config.TRUSTED_PROXIES ?? false,
+    serverFactory: (handler) =>
+      createPerimeterServer(handler, deps.config, deps.logger, deps.tls ?? null),
+    clientErrorHandler: handleClientError,
     // Errors raised while routing (a malformed percent-encoding, an over-long path parameter)
     // skip every hook, so this handler adds the headers the onRequest hook would have set.
     frameworkErrors: (error, request, rawReply) => {
@@ -79,6 +93,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', request.id);
   });
+  registerRequestLimits(app, deps.config);
+  if (deps.rateLimiter) registerRateLimits(app, deps.rateLimiter);
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
@@ -128,6 +144,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     db: deps.db,
     upstream: deps.upstream,
     usage: deps.usage,
+    ...(deps.rateLimiter ? { rateLimits: new GatewayRateLimits(deps.rateLimiter) } : {}),
   });
   return app;
 }

@@ -1,17 +1,23 @@
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import { openMigratedDatabase } from '../data/database/open-database.js';
+import { createRedisConnection } from '../data/redis/redis-client.js';
 import { createUpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { createUsageRecorder, type UsageRecorder } from '../gateway/usage/usage-recorder.js';
 import { AuditCheckpointer } from '../monitoring/audit/audit-checkpointer.js';
 import { ensureAuditPartitions } from '../monitoring/audit/audit-partitions.js';
 import { MAIN_LOG } from '../monitoring/audit/audit.repository.js';
 import { loadAuditSigningKey } from '../monitoring/audit/audit-signing.js';
+import { createRateLimiter } from '../perimeter/rate-limit/create-rate-limiter.js';
+import { assertServerLimits } from '../perimeter/request-limits/http-server.js';
+import { assertTransportSecurity, loadTlsOptions } from '../perimeter/tls/tls-options.js';
 import { buildApp } from './build-app.js';
+
+// How long start waits for Redis before it listens anyway; limits then follow their failure mode.
+const REDIS_START_WAIT_MS = 2000;
 
 // Partitions are created three months ahead; a daily check keeps that horizon.
 const PARTITION_CHECK_MS = 24 * 60 * 60 * 1000;
@@ -29,6 +35,9 @@ export interface RunningServer {
 
 /** Opens storage, applies migrations and starts listening on the configured address. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  assertTransportSecurity(config);
+  assertServerLimits(config);
+  const tls = await loadTlsOptions(config);
   const signingKey = await loadAuditSigningKey(config);
   const db = await openMigratedDatabase(config, 'mindweave serve', (migration, index, total) =>
     logger.info(
@@ -60,19 +69,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const upstream = createUpstreamClient({ timeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const usage = createUsageRecorder(db, logger);
-  // Commands wait for the connection at start, but fail after two retries while Redis is down.
-  const redis = config.REDIS_URL
-    ? new Redis(config.REDIS_URL, { connectTimeout: 2000, maxRetriesPerRequest: 2 })
-    : null;
-  let redisFailing = false;
-  redis?.on('error', (error: Error) => {
-    // Logged once per outage: ioredis reports every failed reconnection attempt.
-    if (!redisFailing) logger.error({ reason: error.message }, 'redis connection failed; retrying');
-    redisFailing = true;
-  });
-  redis?.on('ready', () => {
-    redisFailing = false;
-  });
+  const redisConnection = config.REDIS_URL ? createRedisConnection(config.REDIS_URL, logger) : null;
+  if (redisConnection && !(await redisConnection.waitUntilReady(REDIS_START_WAIT_MS))) {
+    logger.warn(
+      { waitedMs: REDIS_START_WAIT_MS, failureMode: config.RATE_LIMIT_REDIS_FAILURE },
+      'redis not ready at start; rate limits follow RATE_LIMIT_REDIS_FAILURE until it is',
+    );
+  }
+  const rateLimiter = createRateLimiter(config, logger, redisConnection?.client ?? null);
+  const redis = redisConnection?.client ?? null;
   const app = await buildApp({
     config,
     db,
@@ -82,13 +87,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     checkpointer,
     signingKey,
     redis,
+    rateLimiter,
+    tls,
   });
   try {
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (error) {
     clearInterval(partitionTimer);
     await app.close();
-    redis?.disconnect();
+    await redisConnection?.close();
     await usage.close();
     await checkpointer.stop();
     await db.close();
@@ -111,9 +118,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await usage.close();
       await checkpointer.stop();
       await upstream.close();
-      redis?.disconnect();
+      await redisConnection?.close();
       await db.close();
     })());
 
-  return { app, db, usage, checkpointer, url: `http://${host}:${port}`, stop };
+  return { app, db, usage, checkpointer, url: `${tls ? 'https' : 'http'}://${host}:${port}`, stop };
 }

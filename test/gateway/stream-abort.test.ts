@@ -31,6 +31,7 @@ function openAndDropStream(url: string, apiKey: string): Promise<string> {
           'content-type': 'application/json',
           'x-api-key': apiKey,
           'anthropic-version': '2023-06-01',
+          'user-agent': 'stream-abort-test',
         },
       },
       (res) => {

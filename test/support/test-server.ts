@@ -56,6 +56,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     OPENAI_BASE_URL: `${fakeUrl}/v1`,
     OPENAI_API_KEY: PROVIDER_KEYS.openai,
     LOG_LEVEL: 'info',
+    // Test files send many requests from 127.0.0.1; tests of the limits set their own values.
+    RATE_LIMIT_IP_MAX: '0',
+    RATE_LIMIT_AUTH_MAX: '0',
     ...options.env,
   });
 

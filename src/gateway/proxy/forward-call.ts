@@ -6,7 +6,7 @@ import type { ParsedCall, ProviderAdapter, Usage } from '../providers/provider.j
 import { headerValue } from '../providers/provider.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
 import { toGatewayError } from '../upstream/upstream-client.js';
-import { SseUsageTap } from './sse-usage-tap.js';
+import { SseUsageTap, type StreamTokenBudget } from './sse-usage-tap.js';
 
 /** Largest non-streamed upstream response the gateway buffers: 32 MiB. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
@@ -25,6 +25,8 @@ export interface ForwardOptions {
   url: string;
   providerKey: string;
   call: ParsedCall & Record<string, unknown>;
+  /** Tokens held for a streamed call; the stream ends with an error event past them. */
+  tokenBudget?: StreamTokenBudget;
 }
 
 /** Drops an upstream body; the abort error that undici emits on destroy is expected. */
@@ -128,7 +130,7 @@ export async function forwardCall(
     return { status: upstream.status, errorCode: null, usage };
   }
 
-  return relayStream(reply, upstream, provider, abort.signal);
+  return relayStream(reply, upstream, provider, abort.signal, options.tokenBudget);
 }
 
 async function relayStream(
@@ -136,8 +138,15 @@ async function relayStream(
   upstream: UpstreamResponse,
   provider: ProviderAdapter,
   clientGone: AbortSignal,
+  tokenBudget: StreamTokenBudget | undefined,
 ): Promise<CallOutcome> {
-  const tap = new SseUsageTap(provider);
+  const tap = new SseUsageTap(provider, tokenBudget);
+  tap.once('budgetExhausted', () => {
+    // The error event has been written; stop reading from the provider and end the reply.
+    upstream.body.unpipe(tap);
+    discard(upstream.body);
+    tap.end();
+  });
   reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
 
   let errorCode: CallOutcome['errorCode'] = null;
@@ -157,5 +166,6 @@ async function relayStream(
     else reply.raw.once('close', resolve);
   });
   if (!reply.raw.writableFinished) errorCode ??= 'client_disconnected';
+  if (tap.budgetExhausted) errorCode = 'rate_limited';
   return { status: upstream.status, errorCode, usage: tap.usage };
 }

@@ -5,22 +5,60 @@ import type { ProviderAdapter, Usage } from '../providers/provider.js';
 // Longest SSE line kept while looking for usage; longer lines are passed on but not parsed.
 const MAX_LINE_CHARS = 1024 * 1024;
 
+/** Tokens a stream may use; the tap asks for more before it forwards usage beyond them. */
+export interface StreamTokenBudget {
+  readonly granted: number;
+  /** Resolves true when `total` tokens are now held for the stream. */
+  extend(total: number): Promise<boolean>;
+}
+
+/** Returns input plus output tokens, counting an unreported side as 0. */
+export function totalTokens(usage: Usage): number {
+  return (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+}
+
 /**
  * A pass-through stream that forwards server-sent events byte for byte and reads the usage
  * the provider reports in them. Only `data:` lines that mention "usage" are parsed, so text
- * chunks cost one substring search.
+ * chunks cost one substring search. With a budget, a chunk whose reported usage exceeds the
+ * tokens held waits for the budget to grow. When it cannot grow, the chunk is replaced by the
+ * provider's error event, later chunks are dropped and `budgetExhausted` is emitted.
  */
 export class SseUsageTap extends Transform {
   usage: Usage = { inputTokens: null, outputTokens: null };
+  /** True once the budget ran out and the stream was cut with an error event. */
+  budgetExhausted = false;
   private pending = '';
 
-  constructor(private readonly provider: ProviderAdapter) {
+  constructor(
+    private readonly provider: ProviderAdapter,
+    private readonly budget?: StreamTokenBudget,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.budgetExhausted) {
+      callback();
+      return;
+    }
     this.scan(chunk.toString('utf8'));
-    callback(null, chunk);
+    const used = totalTokens(this.usage);
+    if (!this.budget || used <= this.budget.granted) {
+      callback(null, chunk);
+      return;
+    }
+    this.budget.extend(used).then(
+      (extended) => (extended ? callback(null, chunk) : this.cut(callback, used)),
+      () => this.cut(callback, used),
+    );
+  }
+
+  private cut(callback: TransformCallback, used: number): void {
+    this.budgetExhausted = true;
+    const message = `This API key's token limit was reached while streaming (${used} tokens used)`;
+    callback(null, this.provider.streamErrorEvent('rate_limited', message));
+    this.emit('budgetExhausted');
   }
 
   override _flush(callback: TransformCallback): void {

@@ -12,6 +12,10 @@ export function isGatewayRequest(request: FastifyRequest): boolean {
   return route !== undefined && route.startsWith('/v1/');
 }
 
+// Probes stay answerable while the store is down, so an orchestrator does not restart
+// processes that a Redis outage would not cure. They still count against the IP limit.
+const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
+
 /** Returns true for `/api/v1/auth` and every route below it. */
 function isAuthRequest(request: FastifyRequest): boolean {
   const path = request.routeOptions.url ?? request.url.split('?')[0] ?? '';
@@ -26,7 +30,7 @@ export function setRateLimitHeaders(reply: FastifyReply, decision: RateLimitDeci
   if (!decision.allowed) reply.header('retry-after', String(decision.retryAfterSeconds));
 }
 
-/** The error for a failed check, in the admin envelope or the gateway's provider shape. */
+/** Builds the error for a failed check, in the admin envelope or the gateway's provider shape. */
 function limitError(
   gateway: boolean,
   code: 'rate_limited' | 'service_unavailable',
@@ -70,10 +74,12 @@ function enforce(request: FastifyRequest, reply: FastifyReply, check: LimitCheck
 export function registerRateLimits(app: FastifyInstance, limiter: RateLimiter): void {
   app.addHook('onRequest', async (request, reply) => {
     const ip = request.ip;
-    enforce(request, reply, await limiter.check(limiter.rules.perIp, ip), 'client');
+    const check = await limiter.check(limiter.rules.perIp, ip);
+    const probe = PROBE_ROUTES.has(request.routeOptions.url ?? '');
+    if (!(probe && check.kind === 'unavailable')) enforce(request, reply, check, 'client');
     if (isAuthRequest(request)) {
-      const check = await limiter.check(limiter.rules.auth, ip, 1, { failClosed: true });
-      enforce(request, reply, check, 'authentication');
+      const authCheck = await limiter.check(limiter.rules.auth, ip, 1, { failClosed: true });
+      enforce(request, reply, authCheck, 'authentication');
     }
   });
 }
