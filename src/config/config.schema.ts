@@ -101,6 +101,7 @@ export const configSchema = z.object({
     boundedInteger(1000, 3_600_000).default(600_000),
   ),
   AUDIT_SIGNING_KEY_DIR: optional(z.string().min(1).max(1024)),
+  KMS_MASTER_KEY_DIR: optional(z.string().min(1).max(1024)),
   AUDIT_LOG_NAME: z.preprocess(
     (value) => (value === '' ? undefined : value),
     z

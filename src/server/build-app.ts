@@ -15,6 +15,7 @@ import { authRoutes } from '../application/auth/auth.routes.js';
 import { createIdentityServices } from '../application/auth/identity.js';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
+import type { DataProtection } from '../data/key-store/data-protection.js';
 import { gatewayRoutes } from '../gateway/gateway.routes.js';
 import type { UpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { AppError, errorBody } from '../http/errors.js';
@@ -47,6 +48,8 @@ export interface AppDependencies {
   usage: UsageRecorder;
   checkpointer: AuditCheckpointer;
   signingKey: AuditSigningKey;
+  /** Key hierarchy and field cipher; without it organizations cannot store provider keys. */
+  dataProtection?: DataProtection;
   /** Per-IP, sign-in and per-API-key limits; none are applied when absent. */
   rateLimiter?: RateLimiter;
   /** Certificate and key for HTTPS; plain HTTP when absent. */

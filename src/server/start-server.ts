@@ -4,6 +4,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import { openMigratedDatabase } from '../data/database/open-database.js';
+import {
+  openDataProtection,
+  startKeyMaintenance,
+  type DataProtection,
+} from '../data/key-store/data-protection.js';
 import { createRedisConnection } from '../data/redis/redis-client.js';
 import { createUpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { createUsageRecorder, type UsageRecorder } from '../gateway/usage/usage-recorder.js';
@@ -52,9 +57,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     intervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS,
     logger,
   });
+  let dataProtection: DataProtection;
   try {
     await ensureAuditPartitions(db);
     await checkpointer.sign();
+    dataProtection = await openDataProtection(config, db, logger);
   } catch (error) {
     await db.close();
     throw error;
@@ -66,6 +73,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     );
   }, PARTITION_CHECK_MS);
   partitionTimer.unref();
+  const keyMaintenance = startKeyMaintenance(dataProtection.hierarchy, logger);
 
   const upstream = createUpstreamClient({ timeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const usage = createUsageRecorder(db, logger);
@@ -87,6 +95,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     checkpointer,
     signingKey,
     redis,
+    dataProtection,
     rateLimiter,
     tls,
   });
@@ -94,6 +103,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (error) {
     clearInterval(partitionTimer);
+    keyMaintenance.stop();
     await app.close();
     await redisConnection?.close();
     await usage.close();
@@ -110,6 +120,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(partitionTimer);
+      keyMaintenance.stop();
       // server.close() ends only the connections idle at that moment. A keep-alive connection
       // whose response finishes later would hold close() open until its keep-alive timeout,
       // so a 1 ms timeout ends each one right after its last response.

@@ -6,6 +6,8 @@ export type KmsProviderConfig = {
   type: 'local-file';
   /** Folder that contains (or will contain) the master key file. */
   directory: string;
+  /** Key file name inside `directory`. Defaults to `master-key.json`. */
+  fileName?: string;
   masterKeyId?: string;
 };
 // TODO: a PKCS#11 (HSM) provider plugs in here as another `type`, implementing KmsProvider with
@@ -17,6 +19,7 @@ export async function createKmsProvider(config: KmsProviderConfig): Promise<KmsP
     case 'local-file':
       return LocalFileKmsProvider.open({
         directory: config.directory,
+        ...(config.fileName === undefined ? {} : { fileName: config.fileName }),
         ...(config.masterKeyId === undefined ? {} : { masterKeyId: config.masterKeyId }),
       });
   }
