@@ -19,6 +19,7 @@ import type { ProviderAdapter } from './providers/provider.js';
 import { forwardCall, type CallOutcome } from './proxy/forward-call.js';
 import { totalTokens } from './proxy/sse-usage-tap.js';
 import { modelList } from './models-response.js';
+import type { ProviderKeyResolver } from './provider-keys/provider-key.service.js';
 import type { UpstreamClient } from './upstream/upstream-client.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
 
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   upstream: UpstreamClient;
   usage: UsageRecorder;
   authenticator?: ApiKeyAuthenticator;
+  /** Keys stored per organization, used in place of the configured provider keys. */
+  organizationProviderKeys?: ProviderKeyResolver;
   /** Per-API-key request and token limits; none are applied when absent. */
   rateLimits?: GatewayRateLimits;
 }
@@ -132,7 +135,9 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
         `Model "${call.model}" is not allowed for this project`,
       );
     }
-    const providerKey = providerKeys[provider.name];
+    const providerKey =
+      (await options.organizationProviderKeys?.resolve(grant.orgId, provider.name)) ??
+      providerKeys[provider.name];
     if (!providerKey) {
       throw new GatewayError(
         'service_unavailable',

@@ -17,6 +17,8 @@ import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import type { DataProtection } from '../data/key-store/data-protection.js';
 import { gatewayRoutes } from '../gateway/gateway.routes.js';
+import { providerKeyRoutes } from '../gateway/provider-keys/provider-key.routes.js';
+import { ProviderKeyService } from '../gateway/provider-keys/provider-key.service.js';
 import type { UpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { AppError, errorBody } from '../http/errors.js';
 import { toAppError } from '../http/fastify-errors.js';
@@ -137,6 +139,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(organizationRoutes, { db: deps.db });
   await app.register(projectRoutes, { db: deps.db });
   await app.register(apiKeyRoutes, { db: deps.db });
+  const providerKeys = deps.dataProtection
+    ? new ProviderKeyService(deps.db, deps.dataProtection.fieldCipher, deps.logger)
+    : undefined;
+  if (providerKeys) await app.register(providerKeyRoutes, { service: providerKeys });
   await app.register(auditRoutes, {
     db: deps.db,
     checkpointer: deps.checkpointer,
@@ -147,6 +153,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     db: deps.db,
     upstream: deps.upstream,
     usage: deps.usage,
+    ...(providerKeys ? { organizationProviderKeys: providerKeys } : {}),
     ...(deps.rateLimiter ? { rateLimits: new GatewayRateLimits(deps.rateLimiter) } : {}),
   });
   return app;

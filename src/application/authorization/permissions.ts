@@ -11,6 +11,8 @@ export const PERMISSIONS = [
   'api_key.create',
   'api_key.revoke',
   'audit.read',
+  'provider_key.read',
+  'provider_key.update',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -21,7 +23,7 @@ const READ_ONLY: Permission[] = ['organization.read', 'project.read', 'api_key.r
 export const ROLE_PERMISSIONS: Readonly<Record<OrgRole, readonly Permission[]>> = {
   owner: PERMISSIONS,
   admin: PERMISSIONS,
-  security_admin: [...READ_ONLY, 'api_key.revoke', 'audit.read'],
+  security_admin: [...READ_ONLY, 'api_key.revoke', 'audit.read', 'provider_key.read'],
   auditor: [...READ_ONLY, 'audit.read'],
   member: READ_ONLY,
   viewer: ['organization.read', 'project.read'],
