@@ -98,8 +98,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', request.id);
   });
-  registerRequestLimits(app, deps.config);
+  // Rate limits run first, so a flood of requests that the checks below reject is limited too.
   if (deps.rateLimiter) registerRateLimits(app, deps.rateLimiter);
+  registerRequestLimits(app, deps.config);
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -13,9 +13,9 @@ function clientErrorOf(code: string | undefined): AppError {
 }
 
 /**
- * Answers a request Node could not parse, or one that timed out, with the admin error envelope
- * and closes the connection. Fastify calls this for the server's `clientError` event, before
- * any route or hook; the request id in the body is new because no request was created.
+ * Responds to a request that Node could not parse, or one that timed out, with the admin error
+ * envelope and closes the connection. Fastify calls this for the server's `clientError` event,
+ * before any route or hook, so the request id in the body is new.
  */
 export function handleClientError(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {

@@ -15,7 +15,7 @@ const USER_AGENT_PATTERN = /^[\x21-\x7e][\x20-\x7e]{0,511}$/;
 // and MindWeave disagree on where a request ends or which host it is for.
 const SINGLE_HEADERS = ['content-length', 'transfer-encoding', 'host'];
 
-/** The error for a rejected request, in the admin envelope or the gateway's provider shape. */
+/** Builds the error for a rejected request, in the admin envelope or the provider's shape. */
 function rejection(request: FastifyRequest, code: ErrorCode, message: string): Error {
   return isGatewayRequest(request) ? new GatewayError(code, message) : new AppError(code, message);
 }
@@ -72,9 +72,10 @@ export function registerRequestLimits(app: FastifyInstance, config: Config): voi
     }
   });
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const headerCount = request.raw.rawHeaders.length / 2;
     if (headerCount > config.MAX_HEADER_COUNT) {
+      reply.header('connection', 'close');
       throw rejection(
         request,
         'headers_too_large',
@@ -83,7 +84,11 @@ export function registerRequestLimits(app: FastifyInstance, config: Config): voi
     }
 
     const smuggling = smugglingProblem(request);
-    if (smuggling) throw rejection(request, 'validation_failed', smuggling);
+    if (smuggling) {
+      // Bytes after this request may be framed differently by a proxy, so none are read.
+      reply.header('connection', 'close');
+      throw rejection(request, 'validation_failed', smuggling);
+    }
 
     const route = request.routeOptions.url;
     const userAgent = request.headers['user-agent'];
