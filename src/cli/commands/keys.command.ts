@@ -16,6 +16,7 @@ import {
   type Project,
 } from '../../tenancy/projects/project.repository.js';
 import { printJson, UsageError, withDatabase } from '../cli-context.js';
+import { registerEncryptionKeyCommands } from './encryption-keys.command.js';
 
 /** The organization a command acts on: `--org`, or the only one there is. */
 async function resolveOrg(db: Database, orgOption: string | undefined): Promise<string> {
@@ -45,7 +46,12 @@ async function resolveProject(db: Database, orgId: string, ref: string): Promise
 const cliScope = (orgId: string) => ({ actor: SYSTEM_ACTOR, context: SYSTEM_CONTEXT, orgId });
 
 export function registerKeys(program: Command): void {
-  const keys = program.command('keys').description('manage gateway API keys');
+  const keys = program
+    .command('keys')
+    .description(
+      'manage gateway API keys (create, list, revoke) and encryption keys (status, rotate)',
+    );
+  registerEncryptionKeyCommands(keys);
 
   keys
     .command('create')

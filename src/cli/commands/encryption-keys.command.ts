@@ -1,0 +1,242 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { z } from 'zod';
+
+import type { KeyOwner, KeyPurpose, KeyRecord } from '../../data/crypto/key-types.js';
+import { PURPOSE_KEY_NAMES } from '../../data/crypto/key-types.js';
+import type { Database } from '../../data/database/database.js';
+import type { StoredKeyVersion } from '../../data/key-store/database-key-store.js';
+import { DatabaseKeyStore } from '../../data/key-store/database-key-store.js';
+import { openDataProtection } from '../../data/key-store/data-protection.js';
+import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../../http/request-context.js';
+import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
+import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import { createLogger } from '../../monitoring/logging/logger.js';
+import { printJson, UsageError, withDatabase } from '../cli-context.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Default age after which an active key version is due for rotation, in days.
+ * NOTE: the server never rotates by age on its own, so `keys rotate` must be run.
+ */
+const DEFAULT_ROTATION_DAYS = 90;
+
+/** Actor recorded in the key usage log for rotations started from the command line. */
+const CLI_ACTOR = 'cli';
+
+const ROTATABLE_PURPOSES = [...PURPOSE_KEY_NAMES, 'data'] as const;
+
+/** One key version as `keys status` reports it. */
+export interface KeyVersionStatus {
+  keyId: string;
+  purpose: KeyPurpose;
+  owner: KeyOwner;
+  version: number;
+  state: KeyRecord['state'];
+  createdAt: string;
+  ageDays: number;
+  encryptions: number;
+  /** Earliest destruction time of a version scheduled for deletion. */
+  deletionDate: string | null;
+  destroyedAt: string | null;
+  /** Rotation deadline of the active version, by age. Null for other states. */
+  nextRotation: string | null;
+  rotationDue: boolean;
+}
+
+/** Returns the status of every stored key version at time `now`. */
+export function keyStatus(
+  versions: readonly StoredKeyVersion[],
+  now: Date,
+  rotationDays: number,
+): KeyVersionStatus[] {
+  return versions.map(({ record, encryptionCount }) => {
+    const nextRotation =
+      record.state === 'active'
+        ? new Date(record.createdAt.getTime() + rotationDays * DAY_MS)
+        : null;
+    return {
+      keyId: record.keyId,
+      purpose: record.purpose,
+      owner: record.owner,
+      version: record.version,
+      state: record.state,
+      createdAt: record.createdAt.toISOString(),
+      ageDays: Math.floor((now.getTime() - record.createdAt.getTime()) / DAY_MS),
+      encryptions: encryptionCount,
+      deletionDate: record.deletionDate?.toISOString() ?? null,
+      destroyedAt: record.destroyedAt?.toISOString() ?? null,
+      nextRotation: nextRotation?.toISOString() ?? null,
+      rotationDue: nextRotation !== null && nextRotation.getTime() <= now.getTime(),
+    };
+  });
+}
+
+function describeOwner(owner: KeyOwner): string {
+  switch (owner.kind) {
+    case 'system':
+      return 'system';
+    case 'tenant':
+      return `org ${owner.tenant}`;
+    case 'subject':
+      return `org ${owner.tenant} subject ${owner.subject}`;
+  }
+}
+
+function printStatus(statuses: readonly KeyVersionStatus[]): void {
+  if (statuses.length === 0) {
+    process.stdout.write('no encryption keys yet: start the server once to create them\n');
+    return;
+  }
+  for (const status of statuses) {
+    const columns = [
+      status.purpose.padEnd(11),
+      describeOwner(status.owner).padEnd(44),
+      `${status.keyId} v${status.version}`.padEnd(32),
+      status.state.padEnd(22),
+      `${status.ageDays} days old`,
+    ];
+    if (status.deletionDate !== null && status.state === 'scheduled_for_deletion') {
+      columns.push(`deletion ${status.deletionDate}`);
+    }
+    if (status.nextRotation !== null) {
+      columns.push(
+        `${status.rotationDue ? 'rotation due since' : 'rotate by'} ${status.nextRotation}`,
+      );
+    }
+    process.stdout.write(`${columns.join('  ')}\n`);
+  }
+}
+
+/** A rotation request from the command line, validated. */
+interface RotationTarget {
+  purpose: (typeof ROTATABLE_PURPOSES)[number];
+  orgId?: string;
+}
+
+function parseRotationTarget(options: { purpose?: string; org?: string }): RotationTarget {
+  if (options.purpose === undefined && options.org === undefined) {
+    throw new UsageError('pass --purpose or --org to choose the key to rotate');
+  }
+  const purpose = options.purpose ?? 'data';
+  if (!(ROTATABLE_PURPOSES as readonly string[]).includes(purpose)) {
+    throw new UsageError(`--purpose must be one of ${ROTATABLE_PURPOSES.join(', ')}`);
+  }
+  if (options.org !== undefined) {
+    if (!z.uuid().safeParse(options.org).success) {
+      throw new UsageError('--org must be an organization id (a UUID)');
+    }
+    if (purpose !== 'data') {
+      throw new UsageError('--org rotates an organization data key: omit --purpose or pass data');
+    }
+    return { purpose: 'data', orgId: options.org };
+  }
+  return { purpose: purpose as RotationTarget['purpose'] };
+}
+
+/** Returns the key ids that `target` selects, creating none. */
+async function selectKeyIds(
+  db: Database,
+  store: DatabaseKeyStore,
+  target: RotationTarget,
+): Promise<{ keyId: string; orgId: string | null }[]> {
+  if (target.orgId !== undefined) {
+    const org = await db.query('SELECT 1 FROM organizations WHERE id = $1', [target.orgId]);
+    if (org.rows.length === 0) throw new UsageError(`organization ${target.orgId} not found`);
+    const keyId = await store.findKeyId('data', { kind: 'tenant', tenant: target.orgId });
+    if (keyId === undefined) {
+      throw new UsageError(
+        `organization ${target.orgId} has no data key yet; it is created with its first encrypted value`,
+      );
+    }
+    return [{ keyId, orgId: target.orgId }];
+  }
+  if (target.purpose !== 'data') {
+    const keyId = await store.findKeyId(target.purpose, { kind: 'system' });
+    if (keyId === undefined) {
+      throw new UsageError(`no ${target.purpose} key yet: start the server once to create it`);
+    }
+    return [{ keyId, orgId: null }];
+  }
+  // Every organization data key, but not the per-subject keys.
+  const keyIds = new Map<string, string>();
+  for (const { record } of await store.listAllVersions()) {
+    if (record.purpose === 'data' && record.owner.kind === 'tenant') {
+      keyIds.set(record.keyId, record.owner.tenant);
+    }
+  }
+  return [...keyIds].map(([keyId, orgId]) => ({ keyId, orgId }));
+}
+
+/**
+ * Registers `keys status` and `keys rotate`, which manage the encryption keys of the key
+ * hierarchy, under the `keys` command.
+ */
+export function registerEncryptionKeyCommands(keys: Command): void {
+  keys
+    .command('status')
+    .description(
+      'show encryption keys: purposes, versions, ages, states, scheduled deletions and next rotation dates',
+    )
+    .option(
+      '--rotation-days <days>',
+      'age in days after which an active encryption key version is due for rotation',
+      String(DEFAULT_ROTATION_DAYS),
+    )
+    .option('--json', 'print one JSON object', false)
+    .action(async (options: { rotationDays: string; json: boolean }) => {
+      const rotationDays = Number(options.rotationDays);
+      if (!Number.isInteger(rotationDays) || rotationDays < 1 || rotationDays > 3650) {
+        throw new UsageError('--rotation-days must be a whole number between 1 and 3650');
+      }
+      const versions = await withDatabase('mindweave keys status', (db) =>
+        new DatabaseKeyStore(db).listAllVersions(),
+      );
+      const statuses = keyStatus(versions, new Date(), rotationDays);
+      if (options.json) return printJson({ data: statuses });
+      printStatus(statuses);
+    });
+
+  keys
+    .command('rotate')
+    .description(
+      'rotate an encryption key: new data is encrypted under a new version, old data stays readable',
+    )
+    .option('--purpose <purpose>', `key purpose: ${ROTATABLE_PURPOSES.join(', ')}`)
+    .option('--org <id>', 'organization whose data key is rotated (implies --purpose data)')
+    .option('--json', 'print one JSON object', false)
+    .action(async (options: { purpose?: string; org?: string; json: boolean }) => {
+      const target = parseRotationTarget(options);
+      const rotated = await withDatabase('mindweave keys rotate', async (db, config) => {
+        // Log lines go to stderr, so stdout keeps only the command's output.
+        const logger = createLogger(config.LOG_LEVEL, pino.destination({ dest: 2, sync: true }));
+        const protection = await openDataProtection(config, db, logger);
+        const results = [];
+        for (const { keyId, orgId } of await selectKeyIds(db, protection.store, target)) {
+          const ref = await protection.hierarchy.rotate(keyId, CLI_ACTOR);
+          await db.transaction((tx) =>
+            appendAuditRecords(tx, [
+              buildAuditRecord(SYSTEM_ACTOR, SYSTEM_CONTEXT, {
+                action: 'encryption_key.rotated',
+                orgId,
+                metadata: { keyId, purpose: target.purpose, version: ref.version },
+                sensitivity: 'critical',
+              }),
+            ]),
+          );
+          results.push({ keyId, purpose: target.purpose, orgId, version: ref.version });
+        }
+        protection.hierarchy.clearCache();
+        return results;
+      });
+      if (options.json) return printJson({ rotated });
+      if (rotated.length === 0) process.stdout.write('no matching encryption keys to rotate\n');
+      for (const result of rotated) {
+        const owner = result.orgId === null ? '' : ` of org ${result.orgId}`;
+        process.stdout.write(
+          `rotated ${result.purpose} key ${result.keyId}${owner} to version ${result.version}\n`,
+        );
+      }
+    });
+}

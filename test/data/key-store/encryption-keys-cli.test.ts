@@ -1,0 +1,145 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { KeyVersionStatus } from '../../../src/cli/commands/encryption-keys.command.js';
+import { openMigratedDatabase } from '../../../src/data/database/open-database.js';
+import { openDataProtection } from '../../../src/data/key-store/data-protection.js';
+import { bootstrap } from '../../../src/tenancy/bootstrap.service.js';
+import { ensureBuilt, killRunningProcesses, runCli } from '../../cli/cli-process.js';
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
+
+let database: TestDatabase;
+let dataDir: string;
+let env: Record<string, string>;
+let orgId: string;
+
+async function status(): Promise<KeyVersionStatus[]> {
+  const result = await runCli(['keys', 'status', '--json'], env);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return (JSON.parse(result.stdout) as { data: KeyVersionStatus[] }).data;
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+  database = await createTestDatabase();
+  dataDir = await mkdtemp(path.join(tmpdir(), 'mindweave-keys-cli-'));
+  env = { DATABASE_URL: database.url, MINDWEAVE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  const config = { DATABASE_URL: database.url, MINDWEAVE_DATA_DIR: dataDir };
+  const db = await openMigratedDatabase(config, 'test');
+  try {
+    const boot = await bootstrap(db, {
+      orgName: 'Acme',
+      projectSlug: 'demo',
+      adminEmail: 'owner@example.com',
+      adminName: 'Olivia Owner',
+      allowedModels: [],
+    });
+    orgId = boot.orgId;
+    const protection = await openDataProtection(
+      { ...config, KMS_MASTER_KEY_DIR: undefined },
+      db,
+      pino({ level: 'silent' }),
+    );
+    const location = { tenant: orgId, table: 'users', column: 'email', rowId: 'row-1' };
+    await protection.fieldCipher.encrypt(location, 'alice@example.com');
+  } finally {
+    await db.close();
+  }
+}, 180_000);
+
+afterAll(async () => {
+  killRunningProcesses();
+  await database?.drop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('mindweave keys status and rotate', () => {
+  it('help names encryption keys', async () => {
+    const result = await runCli(['keys', '--help'], env);
+    expect(result.stdout).toContain('encryption keys');
+    expect(result.stdout).toContain('status');
+    expect(result.stdout).toContain('rotate');
+  });
+
+  it('status lists purpose and data keys', async () => {
+    const statuses = await status();
+    const purposes = statuses.map((entry) => entry.purpose).sort();
+    expect(purposes).toEqual(['application', 'compliance', 'data', 'database']);
+    for (const entry of statuses) {
+      expect(entry.version).toBe(1);
+      expect(entry.state).toBe('active');
+      expect(entry.ageDays).toBe(0);
+      expect(entry.rotationDue).toBe(false);
+      expect(entry.deletionDate).toBeNull();
+    }
+    const data = statuses.find((entry) => entry.purpose === 'data');
+    expect(data?.owner).toEqual({ kind: 'tenant', tenant: orgId });
+    expect(data?.encryptions).toBeGreaterThan(0);
+    const created = Date.parse(data?.createdAt ?? '');
+    expect(Date.parse(data?.nextRotation ?? '') - created).toBe(90 * 24 * 60 * 60 * 1000);
+  });
+
+  it('status prints a line per version', async () => {
+    const result = await runCli(['keys', 'status'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toHaveLength(4);
+    expect(result.stdout).toContain(`org ${orgId}`);
+    expect(result.stdout).toContain('rotate by');
+  });
+
+  it('rotates an organization data key', async () => {
+    const result = await runCli(['keys', 'rotate', '--org', orgId, '--json'], env);
+    expect(result.code).toBe(0);
+    const { rotated } = JSON.parse(result.stdout) as { rotated: { version: number }[] };
+    expect(rotated).toHaveLength(1);
+    expect(rotated[0]?.version).toBe(2);
+    const data = (await status()).filter((entry) => entry.purpose === 'data');
+    expect(data.map((entry) => entry.state)).toEqual(['decrypt_only', 'active']);
+  });
+
+  it('rotates a purpose key', async () => {
+    const result = await runCli(['keys', 'rotate', '--purpose', 'database'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^rotated database key pk_\S+ to version 2\n$/);
+    const databaseKeys = (await status()).filter((entry) => entry.purpose === 'database');
+    expect(databaseKeys.map((entry) => entry.version)).toEqual([1, 2]);
+  });
+
+  it('rejects rotate without a target', async () => {
+    const result = await runCli(['keys', 'rotate'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('pass --purpose or --org');
+  });
+
+  it('rejects invalid rotate options', async () => {
+    const purpose = await runCli(['keys', 'rotate', '--purpose', 'master'], env);
+    expect(purpose.code).toBe(1);
+    expect(purpose.stderr).toContain('--purpose must be one of');
+    const org = await runCli(['keys', 'rotate', '--org', 'acme'], env);
+    expect(org.code).toBe(1);
+    expect(org.stderr).toContain('--org must be an organization id');
+    const mixed = await runCli(['keys', 'rotate', '--org', orgId, '--purpose', 'database'], env);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain('--org rotates an organization data key');
+  });
+
+  it('audits rotations', async () => {
+    const db = await openMigratedDatabase(
+      { DATABASE_URL: database.url, MINDWEAVE_DATA_DIR: dataDir },
+      'test',
+    );
+    try {
+      const result = await db.query<{ metadata: { purpose: string; version: number } }>(
+        `SELECT metadata FROM audit_logs WHERE action = 'encryption_key.rotated' ORDER BY seq`,
+      );
+      expect(result.rows.map((row) => row.metadata.purpose)).toEqual(['data', 'database']);
+    } finally {
+      await db.close();
+    }
+  });
+});
