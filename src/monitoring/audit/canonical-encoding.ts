@@ -157,30 +157,45 @@ const encoder = new TextEncoder();
  */
 export function encodeEntry(fields: AuditEntryFields): Uint8Array {
   validateEntryFields(fields);
-  const record: Record<keyof AuditEntryFields, JsonValue> = {
-    seq: fields.seq,
-    logId: fields.logId,
-    timestamp: fields.timestamp,
-    actorType: fields.actorType,
-    actorId: fields.actorId,
-    actorEmail: fields.actorEmail,
-    actorIp: fields.actorIp,
-    actorUserAgent: fields.actorUserAgent,
-    orgId: fields.orgId,
-    projectId: fields.projectId,
-    requestId: fields.requestId,
-    sessionId: fields.sessionId,
-    action: fields.action,
-    resourceType: fields.resourceType,
-    resourceId: fields.resourceId,
-    oldValues: fields.oldValues,
-    newValues: fields.newValues,
-    metadata: fields.metadata,
-    sensitivity: fields.sensitivity,
-    complianceRelevant: fields.complianceRelevant,
-    previousHash: fields.previousHash,
-  };
-  const text = canonicalize(record);
-  if (text === undefined) throw new AuditEncodingError('canonical JSON encoding returned nothing');
-  return encoder.encode(text);
+  // RFC 8785 serializes an object as its members sorted by key, each value in canonical form,
+  // and strings, booleans and null exactly as JSON.stringify does. Only the JSON-valued fields
+  // need the general canonicalizer, which keeps encoding cheap for the fixed fields.
+  let text = '{';
+  for (const [index, key] of SORTED_FIELD_NAMES.entries()) {
+    const value = fields[key];
+    const encoded =
+      value !== null && JSON_FIELD_NAMES.has(key) ? canonicalize(value) : JSON.stringify(value);
+    if (encoded === undefined) throw new AuditEncodingError(`${key} has no JSON encoding`);
+    text += `${index === 0 ? '' : ','}${JSON.stringify(key)}:${encoded}`;
+  }
+  return encoder.encode(`${text}}`);
 }
+
+/** Field names of an entry in RFC 8785 order (sorted by UTF-16 code units). */
+const SORTED_FIELD_NAMES: readonly (keyof AuditEntryFields)[] = (
+  [
+    'seq',
+    'logId',
+    'timestamp',
+    'actorType',
+    'actorId',
+    'actorEmail',
+    'actorIp',
+    'actorUserAgent',
+    'orgId',
+    'projectId',
+    'requestId',
+    'sessionId',
+    'action',
+    'resourceType',
+    'resourceId',
+    'oldValues',
+    'newValues',
+    'metadata',
+    'sensitivity',
+    'complianceRelevant',
+    'previousHash',
+  ] as const
+).toSorted();
+
+const JSON_FIELD_NAMES: ReadonlySet<keyof AuditEntryFields> = new Set(JSON_FIELDS);
