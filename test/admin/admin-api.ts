@@ -5,6 +5,7 @@ import { insertOrganization } from '../../src/tenancy/organizations/organization
 import { hashPassword } from '../../src/tenancy/users/password.js';
 import { insertMembership, insertUser } from '../../src/tenancy/users/user.repository.js';
 import type { OrgRole } from '../../src/tenancy/users/user.schema.js';
+import { completeMfaSignIn, enrollTotpForTest } from '../support/admin-session.js';
 import type { TestServer } from '../support/test-server.js';
 
 /** The password the owner sets at first sign-in in these tests. */
@@ -45,14 +46,29 @@ export async function api(
   return { status: response.status, headers: response.headers, body: parsed };
 }
 
-/** Signs in and returns the session token; fails the test when sign-in fails. */
+/**
+ * Signs in and returns the session token, answering the MFA challenge of users enrolled by
+ * `ownerSession`; fails the test when sign-in fails.
+ */
 export async function login(t: TestServer, email: string, password: string): Promise<string> {
   const response = await api(t, 'POST', '/api/v1/auth/login', { body: { email, password } });
   expect(response.status).toBe(200);
+  if (response.body.mfaRequired === true) {
+    const challenge = await completeMfaSignIn(t, email, response.body.challengeToken as string);
+    expect(challenge.status).toBe(200);
+    return ((await challenge.json()) as { token: string }).token;
+  }
+  // Owners, admins and security admins must enroll a second factor before other routes work.
+  if (response.body.mfaEnrollmentRequired === true && response.body.mustChangePassword !== true) {
+    return enrollTotpForTest(t, response.body.token as string, email);
+  }
   return response.body.token as string;
 }
 
-/** Signs the bootstrapped owner in and replaces the one-time password with OWNER_PASSWORD. */
+/**
+ * Signs the bootstrapped owner in, replaces the one-time password with OWNER_PASSWORD and
+ * enrolls TOTP, which owners must use; returns the session token that enrollment issues.
+ */
 export async function ownerSession(t: TestServer): Promise<string> {
   const token = await login(t, t.boot.adminEmail, t.boot.adminPassword);
   const change = await api(t, 'POST', '/api/v1/auth/password', {
@@ -60,7 +76,7 @@ export async function ownerSession(t: TestServer): Promise<string> {
     body: { currentPassword: t.boot.adminPassword, newPassword: OWNER_PASSWORD },
   });
   expect(change.status).toBe(204);
-  return token;
+  return enrollTotpForTest(t, token, t.boot.adminEmail);
 }
 
 /** Creates a user with a usable password and a role in `orgId`, directly in the database. */

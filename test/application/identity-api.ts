@@ -110,7 +110,7 @@ export function signIn(
   });
 }
 
-/** The TOTP code of `secret` for the time step `offsetSteps` away from now. */
+/** Computes the TOTP code of `secret` for the time step `offsetSteps` away from now. */
 export function codeAt(secret: Buffer, offsetSteps = 0): string {
   return totp(secret, Date.now() / 1000 + offsetSteps * 30);
 }
@@ -137,7 +137,7 @@ export async function enrollTotp(
   };
 }
 
-/** The value of the session cookie set by a response, as `name=value`. */
+/** Returns the session cookie a response set, as `name=value`. */
 export function sessionCookie(result: CallResult): string {
   const header = result.setCookie ?? '';
   const pair = header.split(';')[0] ?? '';

@@ -20,7 +20,7 @@ export interface IdentityServices {
   clock: () => number;
 }
 
-/** The key file that seals TOTP secrets, inside the data folder. */
+/** Returns the path of the key file that seals TOTP secrets, inside the data folder. */
 export function totpKeyPath(config: Config): string {
   return join(config.MINDWEAVE_DATA_DIR, 'identity-keys', 'totp-secret.key');
 }

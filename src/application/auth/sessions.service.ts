@@ -6,7 +6,7 @@ import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import { listOpenSessions, revokeOwnSession, revokeUserSessions } from './session.repository.js';
 import { userActor, type SessionPrincipal } from './session.service.js';
 
-/** The signed-in user's open sessions, with the current one marked. */
+/** Lists the signed-in user's open sessions and marks the current one. */
 export async function listOwnSessions(db: Database, principal: SessionPrincipal) {
   const sessions = await listOpenSessions(db, principal.user.id);
   return sessions.map((session) => ({
@@ -22,7 +22,7 @@ export async function listOwnSessions(db: Database, principal: SessionPrincipal)
   }));
 }
 
-/** Revokes one of the user's own sessions; another user's session answers 404. */
+/** Revokes one of the user's own sessions; another user's session id raises `not_found`. */
 export async function revokeOneSession(
   db: Database,
   context: RequestContext,

@@ -138,7 +138,7 @@ export async function insertMfaChallenge(
   );
 }
 
-/** An open challenge: not consumed, not expired, and with attempts left. */
+/** Finds an open challenge: not consumed, not expired, and with attempts left. */
 export async function findOpenMfaChallenge(
   db: Queryable,
   hash: Buffer,

@@ -171,7 +171,7 @@ export async function removeTotp(
   });
 }
 
-/** The user's MFA state, for the settings page. */
+/** Reads the user's MFA state: enrolled, required, pending, and recovery codes left. */
 export async function mfaOverview(identity: IdentityServices, userId: string) {
   const status = await findMfaStatus(identity.db, userId);
   const factor = await findTotpFactor(identity.db, userId);

@@ -13,9 +13,9 @@ const TAG_BYTES = 16;
  * Seals TOTP secrets with AES-256-GCM under a key kept in a file of the data folder, so a
  * database dump alone does not reveal them. The associated data binds each sealed secret to
  * its user, so a secret copied to another user's row does not open.
- * TODO: the key hierarchy will wrap this key under the KMS master key; until then anyone who
- * reads both the key file and the database can compute the users' codes. Every server that
- * shares a database must use the same key file.
+ * TODO: wrap this key under the KMS master key through the key hierarchy. Until then, anyone
+ * who reads both the key file and the database can compute the users' codes. Every server
+ * that shares a database must use the same key file.
  */
 export class TotpSecretSealer {
   private constructor(private readonly key: Buffer) {}

@@ -2,8 +2,8 @@
  * Regenerates `common-passwords.txt`: run `npx tsx src/data/breached-passwords/generate-list.ts`.
  *
  * No package installed in this repository ships a breached-password list, so the list is
- * composed here from well-known most-used passwords and the patterns people build strong-looking
- * passwords from (a word plus a year, a season plus a year, a keyboard walk, a word plus `!`).
+ * composed here from well-known most-used passwords. It adds the patterns people use to pass a
+ * composition rule: a word or season plus a year, a keyboard walk, a word plus `!`.
  * It is not a copy of any published breach corpus.
  */
 import { writeFileSync } from 'node:fs';
