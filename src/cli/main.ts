@@ -2,12 +2,14 @@ import { Command, CommanderError } from 'commander';
 
 import { ConfigError } from '../config/load-config.js';
 import { DataDirLockedError } from '../data/database/data-dir-lock.js';
+import { DevCertError } from '../perimeter/tls/dev-cert.js';
 import { AppError } from '../http/errors.js';
 import { registerAudit } from './commands/audit.command.js';
 import { registerBootstrap } from './commands/bootstrap.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
 import { registerServe } from './commands/serve.command.js';
+import { registerTls } from './commands/tls.command.js';
 import { UsageError } from './cli-context.js';
 
 /** Exit code for invalid configuration, distinct from other failures (1). */
@@ -24,7 +26,11 @@ function reportFailure(error: unknown): number {
     process.stderr.write(`mindweave: ${error.message}${details}\n`);
     return 1;
   }
-  if (error instanceof UsageError || error instanceof DataDirLockedError) {
+  if (
+    error instanceof UsageError ||
+    error instanceof DataDirLockedError ||
+    error instanceof DevCertError
+  ) {
     process.stderr.write(`mindweave: ${error.message}\n`);
     return 1;
   }
@@ -45,6 +51,7 @@ registerMigrate(program);
 registerBootstrap(program);
 registerKeys(program);
 registerAudit(program);
+registerTls(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -58,8 +58,8 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * Rejects plain HTTP on an address other hosts can reach, unless TRUST_PROXY_TLS says that a
- * proxy in front ends TLS. The error names the setting to change.
+ * Rejects plain HTTP on an address other hosts can reach, unless TRUST_PROXY_TLS=true states
+ * that a proxy in front ends TLS. The error names the setting to change.
  */
 export function assertTransportSecurity(config: Config): void {
   const tls = Boolean(config.TLS_CERT_FILE || config.TLS_KEY_FILE);
