@@ -78,35 +78,61 @@ export async function* readStoredEntries(
   options: { afterSeq?: number; batchSize?: number } = {},
 ): AsyncGenerator<StoredAuditEntry> {
   const batchSize = options.batchSize ?? 5000;
-  let afterSeq = options.afterSeq ?? 0;
-  // With 'infinity', the row comparison below skips every row at afterSeq itself.
-  let afterTime = 'infinity';
   const jsonText = JSON_COLUMNS.map(([field, column]) => `${column}::text AS "${field}Text"`);
+  const select = `SELECT ${STORED_ENTRY_COLUMNS}, timestamp::text AS "rawTime",
+      encode(leaf_hash, 'hex') AS "leafHash", ${jsonText.join(', ')} FROM audit_logs`;
+  const top = await db.query<{ max: number | null }>(
+    'SELECT max(seq)::int8 AS max FROM audit_logs WHERE log_id = $1',
+    [logId],
+  );
+  const maxSeq = top.rows[0]?.max ?? 0;
+
+  // Pages are seq ranges, which the primary key index serves directly even before the planner
+  // has statistics, and rows sharing a seq stay in one page. The next page is requested before
+  // the current one is handed out, so the database works while the caller verifies.
+  const page = (from: number) =>
+    db.query<VerifiedRow>(
+      `${select} WHERE log_id = $1 AND seq > $2 AND seq <= $3
+        ORDER BY audit_logs.seq, audit_logs.timestamp`,
+      [logId, from, from + batchSize],
+    );
+  let from = options.afterSeq ?? 0;
+  let pending = from < maxSeq ? page(from) : null;
+  while (pending) {
+    const { rows } = await pending;
+    from += batchSize;
+    pending = from < maxSeq ? page(from) : null;
+    for (const row of rows) yield storedEntryOf(row);
+  }
+
+  // Rows past the largest seq seen at the start: appended meanwhile, or written past the head.
+  let afterSeq = Math.max(maxSeq, options.afterSeq ?? 0);
+  let afterTime = 'infinity';
   for (;;) {
     const { rows } = await db.query<VerifiedRow>(
-      `SELECT ${STORED_ENTRY_COLUMNS}, timestamp::text AS "rawTime",
-              encode(leaf_hash, 'hex') AS "leafHash", ${jsonText.join(', ')}
-         FROM audit_logs
-        WHERE log_id = $1 AND (seq, timestamp) > ($2::bigint, $3::timestamptz)
+      `${select} WHERE log_id = $1 AND (seq, timestamp) > ($2::bigint, $3::timestamptz)
         ORDER BY audit_logs.seq, audit_logs.timestamp LIMIT $4`,
       [logId, afterSeq, afterTime, batchSize],
     );
-    for (const row of rows) {
-      const problem = storedFormProblem(row);
-      const {
-        rawTime: _rawTime,
-        oldValuesText: _oldValuesText,
-        newValuesText: _newValuesText,
-        metadataText: _metadataText,
-        ...entry
-      } = row;
-      yield problem === undefined ? entry : { ...entry, storedFormProblem: problem };
-    }
+    for (const row of rows) yield storedEntryOf(row);
     if (rows.length < batchSize) return;
     const last = rows[rows.length - 1] as VerifiedRow;
     afterSeq = Number(last.seq);
     afterTime = last.rawTime;
   }
+}
+
+/** An entry as hashed, from a row whose JSON columns were read both parsed and as text. */
+function storedEntryOf(row: VerifiedRow): StoredAuditEntry {
+  const problem = storedFormProblem(row);
+  const {
+    rawTime: _rawTime,
+    oldValuesText: _oldValuesText,
+    newValuesText: _newValuesText,
+    metadataText: _metadataText,
+    ...entry
+  } = row;
+  return problem === undefined ? entry : { ...entry, storedFormProblem: problem };
 }
 
 /** The stored entry at one sequence number (the first by time when duplicated). */

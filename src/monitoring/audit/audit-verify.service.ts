@@ -1,4 +1,4 @@
-import type { Queryable } from '../../data/database/database.js';
+import type { Database, Queryable } from '../../data/database/database.js';
 import { readStoredEntries } from './audit-entry.reader.js';
 import {
   ChainVerifier,
@@ -232,7 +232,20 @@ async function resumePoint(
  * also contain at least that many entries with that root, which catches a deleted tail even
  * when the database's own checkpoints were deleted with it.
  */
-export async function verifyAuditLog(db: Queryable, options: VerifyOptions): Promise<VerifyReport> {
+export async function verifyAuditLog(
+  db: Queryable & Partial<Pick<Database, 'transaction'>>,
+  options: VerifyOptions,
+): Promise<VerifyReport> {
+  if (!db.transaction) return verifyInSnapshot(db, options);
+  // One REPEATABLE READ snapshot: the head, the checkpoints and every entry are read as of the
+  // same instant, so entries appended during a long verification are not mistaken for faults.
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    return verifyInSnapshot(tx, options);
+  });
+}
+
+async function verifyInSnapshot(db: Queryable, options: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = {
     ok: false,
     logId: options.logId,
