@@ -4,10 +4,13 @@ import { z } from 'zod';
 
 import type { KeyOwner, KeyPurpose, KeyRecord } from '../../data/crypto/key-types.js';
 import { PURPOSE_KEY_NAMES } from '../../data/crypto/key-types.js';
+import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
 import type { StoredKeyVersion } from '../../data/key-store/database-key-store.js';
 import { DatabaseKeyStore } from '../../data/key-store/database-key-store.js';
 import { openDataProtection } from '../../data/key-store/data-protection.js';
+import { reencryptProviderKeys } from '../../gateway/provider-keys/provider-key-reencryption.js';
+import type { ReencryptionResult } from '../../gateway/provider-keys/provider-key-reencryption.js';
 import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
@@ -169,6 +172,72 @@ async function selectKeyIds(
   return [...keyIds].map(([keyId, orgId]) => ({ keyId, orgId }));
 }
 
+/** One rotated key, with the re-encryption counts when `--reencrypt` was given. */
+interface RotatedKey {
+  keyId: string;
+  purpose: RotationTarget['purpose'];
+  orgId: string | null;
+  version: number;
+  reencryption?: ReencryptionResult;
+}
+
+/** Rotates every key `target` selects, audits each rotation and optionally re-encrypts. */
+async function rotateKeys(
+  db: Database,
+  config: Config,
+  target: RotationTarget,
+  reencrypt: boolean,
+): Promise<RotatedKey[]> {
+  // Log lines go to stderr, so stdout keeps only the command's output.
+  const logger = createLogger(config.LOG_LEVEL, pino.destination({ dest: 2, sync: true }));
+  const protection = await openDataProtection(config, db, logger);
+  const rotated: RotatedKey[] = [];
+  try {
+    for (const { keyId, orgId } of await selectKeyIds(db, protection.store, target)) {
+      const ref = await protection.hierarchy.rotate(keyId, CLI_ACTOR);
+      await db.transaction((tx) =>
+        appendAuditRecords(tx, [
+          buildAuditRecord(SYSTEM_ACTOR, SYSTEM_CONTEXT, {
+            action: 'encryption_key.rotated',
+            orgId,
+            metadata: { keyId, purpose: target.purpose, version: ref.version },
+            sensitivity: 'critical',
+          }),
+        ]),
+      );
+      const result: RotatedKey = { keyId, purpose: target.purpose, orgId, version: ref.version };
+      if (reencrypt && orgId !== null) {
+        result.reencryption = await reencryptProviderKeys(
+          db,
+          protection.fieldCipher,
+          protection.hierarchy,
+          { orgId, actor: CLI_ACTOR, logger },
+        );
+      }
+      rotated.push(result);
+    }
+  } finally {
+    protection.hierarchy.clearCache();
+  }
+  return rotated;
+}
+
+function printRotations(rotated: readonly RotatedKey[]): void {
+  if (rotated.length === 0) process.stdout.write('no matching encryption keys to rotate\n');
+  for (const result of rotated) {
+    const owner = result.orgId === null ? '' : ` of org ${result.orgId}`;
+    process.stdout.write(
+      `rotated ${result.purpose} key ${result.keyId}${owner} to version ${result.version}\n`,
+    );
+    if (result.reencryption !== undefined) {
+      process.stdout.write(
+        `re-encrypted ${result.reencryption.reencrypted} of ` +
+          `${result.reencryption.examined} provider keys${owner}\n`,
+      );
+    }
+  }
+}
+
 /**
  * Registers `keys status` and `keys rotate`, which manage the encryption keys of the key
  * hierarchy, under the `keys` command.
@@ -205,38 +274,25 @@ export function registerEncryptionKeyCommands(keys: Command): void {
     )
     .option('--purpose <purpose>', `key purpose: ${ROTATABLE_PURPOSES.join(', ')}`)
     .option('--org <id>', 'organization whose data key is rotated (implies --purpose data)')
+    .option(
+      '--reencrypt',
+      'after rotating data keys, re-encrypt stored provider keys under the new versions',
+      false,
+    )
     .option('--json', 'print one JSON object', false)
-    .action(async (options: { purpose?: string; org?: string; json: boolean }) => {
-      const target = parseRotationTarget(options);
-      const rotated = await withDatabase('mindweave keys rotate', async (db, config) => {
-        // Log lines go to stderr, so stdout keeps only the command's output.
-        const logger = createLogger(config.LOG_LEVEL, pino.destination({ dest: 2, sync: true }));
-        const protection = await openDataProtection(config, db, logger);
-        const results = [];
-        for (const { keyId, orgId } of await selectKeyIds(db, protection.store, target)) {
-          const ref = await protection.hierarchy.rotate(keyId, CLI_ACTOR);
-          await db.transaction((tx) =>
-            appendAuditRecords(tx, [
-              buildAuditRecord(SYSTEM_ACTOR, SYSTEM_CONTEXT, {
-                action: 'encryption_key.rotated',
-                orgId,
-                metadata: { keyId, purpose: target.purpose, version: ref.version },
-                sensitivity: 'critical',
-              }),
-            ]),
+    .action(
+      async (options: { purpose?: string; org?: string; reencrypt: boolean; json: boolean }) => {
+        const target = parseRotationTarget(options);
+        if (options.reencrypt && target.purpose !== 'data') {
+          throw new UsageError(
+            '--reencrypt applies to data keys only: pass --org or --purpose data',
           );
-          results.push({ keyId, purpose: target.purpose, orgId, version: ref.version });
         }
-        protection.hierarchy.clearCache();
-        return results;
-      });
-      if (options.json) return printJson({ rotated });
-      if (rotated.length === 0) process.stdout.write('no matching encryption keys to rotate\n');
-      for (const result of rotated) {
-        const owner = result.orgId === null ? '' : ` of org ${result.orgId}`;
-        process.stdout.write(
-          `rotated ${result.purpose} key ${result.keyId}${owner} to version ${result.version}\n`,
+        const rotated = await withDatabase('mindweave keys rotate', (db, config) =>
+          rotateKeys(db, config, target, options.reencrypt),
         );
-      }
-    });
+        if (options.json) return printJson({ rotated });
+        printRotations(rotated);
+      },
+    );
 }

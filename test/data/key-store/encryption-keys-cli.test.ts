@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyVersionStatus } from '../../../src/cli/commands/encryption-keys.command.js';
 import { openMigratedDatabase } from '../../../src/data/database/open-database.js';
 import { openDataProtection } from '../../../src/data/key-store/data-protection.js';
+import { ProviderKeyService } from '../../../src/gateway/provider-keys/provider-key.service.js';
+import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../../../src/http/request-context.js';
 import { bootstrap } from '../../../src/tenancy/bootstrap.service.js';
 import { ensureBuilt, killRunningProcesses, runCli } from '../../cli/cli-process.js';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
@@ -16,6 +18,8 @@ let database: TestDatabase;
 let dataDir: string;
 let env: Record<string, string>;
 let orgId: string;
+
+const PROVIDER_KEY = 'sk-ant-cli-test-5555ffff';
 
 async function status(): Promise<KeyVersionStatus[]> {
   const result = await runCli(['keys', 'status', '--json'], env);
@@ -47,6 +51,9 @@ beforeAll(async () => {
     );
     const location = { tenant: orgId, table: 'users', column: 'email', rowId: 'row-1' };
     await protection.fieldCipher.encrypt(location, 'alice@example.com');
+    const providerKeys = new ProviderKeyService(db, protection.fieldCipher, pino({ level: 'silent' }));
+    const scope = { actor: SYSTEM_ACTOR, context: SYSTEM_CONTEXT, orgId };
+    await providerKeys.put(scope, 'anthropic', PROVIDER_KEY);
   } finally {
     await db.close();
   }
@@ -128,6 +135,25 @@ describe('mindweave keys status and rotate', () => {
     expect(mixed.stderr).toContain('--org rotates an organization data key');
   });
 
+  it('re-encrypts provider keys on request', async () => {
+    const result = await runCli(['keys', 'rotate', '--org', orgId, '--reencrypt', '--json'], env);
+    expect(result.code).toBe(0);
+    const { rotated } = JSON.parse(result.stdout) as {
+      rotated: { version: number; reencryption: { examined: number; reencrypted: number } }[];
+    };
+    expect(rotated[0]?.version).toBe(3);
+    expect(rotated[0]?.reencryption.examined).toBe(1);
+    expect(rotated[0]?.reencryption.reencrypted).toBe(1);
+    expect(result.stdout).not.toContain(PROVIDER_KEY);
+    expect(result.stderr).not.toContain(PROVIDER_KEY);
+  });
+
+  it('rejects --reencrypt for purpose keys', async () => {
+    const result = await runCli(['keys', 'rotate', '--purpose', 'database', '--reencrypt'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--reencrypt applies to data keys only');
+  });
+
   it('audits rotations', async () => {
     const db = await openMigratedDatabase(
       { DATABASE_URL: database.url, MINDWEAVE_DATA_DIR: dataDir },
@@ -137,7 +163,7 @@ describe('mindweave keys status and rotate', () => {
       const result = await db.query<{ metadata: { purpose: string; version: number } }>(
         `SELECT metadata FROM audit_logs WHERE action = 'encryption_key.rotated' ORDER BY seq`,
       );
-      expect(result.rows.map((row) => row.metadata.purpose)).toEqual(['data', 'database']);
+      expect(result.rows.map((row) => row.metadata.purpose)).toEqual(['data', 'database', 'data']);
     } finally {
       await db.close();
     }

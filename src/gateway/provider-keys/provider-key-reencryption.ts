@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+
+import { parseCiphertext } from '../../data/crypto/ciphertext-format.js';
+import type { FieldCipher } from '../../data/crypto/field-cipher.js';
+import type { KeyHierarchy } from '../../data/crypto/key-hierarchy.js';
+import type { Queryable } from '../../data/database/database.js';
+import { providerKeyLocation } from './provider-key.service.js';
+
+/** Options of {@link reencryptProviderKeys}. */
+export interface ReencryptionOptions {
+  /** Organization whose keys are re-encrypted. All organizations when omitted. */
+  orgId?: string;
+  /** Rows read per query. Defaults to 100. */
+  batchSize?: number;
+  /** Maximum rows examined in this run. Unbounded when omitted. */
+  maxRows?: number;
+  /** User or component recorded in the key usage log. */
+  actor: string;
+  logger?: Logger;
+}
+
+/** Counts of one re-encryption run. */
+export interface ReencryptionResult {
+  /** Rows examined. */
+  examined: number;
+  /** Rows rewritten under the active data key version. */
+  reencrypted: number;
+  /** Rows already under the active version. */
+  current: number;
+  /** Rows changed by a concurrent write between read and update, left as that write stored them. */
+  skippedConcurrent: number;
+  /** True when every row was examined, false when `maxRows` stopped the run early. */
+  complete: boolean;
+}
+
+interface Row {
+  id: string;
+  orgId: string;
+  encryptedKey: string;
+}
+
+/**
+ * Re-encrypts stored provider keys under their organization's active data key version, so that
+ * older versions can later be scheduled for deletion without losing the keys.
+ *
+ * The run is resumable: the progress is the key version inside each ciphertext, so a run that
+ * stops at any point is finished by running it again, which skips rows already current. Rows are
+ * read in (org_id, id) order in batches. Each update only applies when the row still contains the
+ * ciphertext that was read, so a concurrent `PUT` is never overwritten.
+ *
+ * @throws DecryptionError when a stored ciphertext does not decrypt. Rows before it stay updated.
+ */
+export async function reencryptProviderKeys(
+  db: Queryable,
+  cipher: FieldCipher,
+  hierarchy: KeyHierarchy,
+  options: ReencryptionOptions,
+): Promise<ReencryptionResult> {
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 100, 10_000));
+  const result: ReencryptionResult = {
+    examined: 0,
+    reencrypted: 0,
+    current: 0,
+    skippedConcurrent: 0,
+    complete: false,
+  };
+  let cursor = { orgId: '00000000-0000-0000-0000-000000000000', id: '' };
+  let first = true;
+
+  for (;;) {
+    const batch = await db.query<Row>(
+      `SELECT id, org_id AS "orgId", encrypted_key AS "encryptedKey"
+         FROM organization_provider_keys
+        WHERE ($1::uuid IS NULL OR org_id = $1)
+          AND ($4 OR (org_id, id::text) > ($2::uuid, $3))
+        ORDER BY org_id, id::text
+        LIMIT $5`,
+      [options.orgId ?? null, cursor.orgId, cursor.id, first, batchSize],
+    );
+    first = false;
+    for (const row of batch.rows) {
+      if (options.maxRows !== undefined && result.examined >= options.maxRows) {
+        return result;
+      }
+      result.examined += 1;
+      cursor = { orgId: row.orgId, id: row.id };
+      await reencryptRow(db, cipher, hierarchy, row, options, result);
+    }
+    if (batch.rows.length < batchSize) {
+      result.complete = true;
+      return result;
+    }
+  }
+}
+
+async function reencryptRow(
+  db: Queryable,
+  cipher: FieldCipher,
+  hierarchy: KeyHierarchy,
+  row: Row,
+  options: ReencryptionOptions,
+  result: ReencryptionResult,
+): Promise<void> {
+  const active = await hierarchy.activeDataKey(
+    { kind: 'tenant', tenant: row.orgId },
+    options.actor,
+  );
+  const parsed = parseCiphertext(row.encryptedKey);
+  if (parsed?.keyId === active.keyId && parsed.keyVersion === active.version) {
+    result.current += 1;
+    return;
+  }
+  const location = providerKeyLocation(row.orgId, row.id);
+  const plaintext = await cipher.decrypt(location, row.encryptedKey, { actor: options.actor });
+  let encrypted: string;
+  try {
+    encrypted = await cipher.encrypt(location, plaintext, { actor: options.actor });
+  } finally {
+    plaintext.fill(0);
+  }
+  const update = await db.query(
+    `UPDATE organization_provider_keys SET encrypted_key = $3
+      WHERE id = $1 AND org_id = $2 AND encrypted_key = $4`,
+    [row.id, row.orgId, encrypted, row.encryptedKey],
+  );
+  if (update.rowCount === 1) {
+    result.reencrypted += 1;
+    return;
+  }
+  result.skippedConcurrent += 1;
+  options.logger?.info(
+    { orgId: row.orgId, providerKeyId: row.id },
+    'provider key changed during re-encryption; kept the newer value',
+  );
+}
