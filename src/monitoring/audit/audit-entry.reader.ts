@@ -1,4 +1,5 @@
 import type { Queryable } from '../../data/database/database.js';
+import type { JsonValue } from './canonical-encoding.js';
 import type { StoredAuditEntry } from './chain-verifier.js';
 
 /** SELECT list that reads an entry back exactly as it was hashed. */
@@ -11,6 +12,15 @@ export const STORED_ENTRY_COLUMNS = `seq::text AS seq, log_id AS "logId",
   resource_id::text AS "resourceId", old_values AS "oldValues", new_values AS "newValues",
   metadata, sensitivity, compliance_relevant AS "complianceRelevant",
   previous_hash AS "previousHash", entry_hash AS "entryHash"`;
+
+/** The verification reader's SELECT list: as above, but JSON columns as their stored text. */
+const VERIFY_COLUMNS = STORED_ENTRY_COLUMNS.replace(
+  'old_values AS "oldValues", new_values AS "newValues",\n  metadata,',
+  'old_values::text AS "oldValuesText", new_values::text AS "newValuesText",\n  metadata::text AS "metadataText",',
+);
+if (VERIFY_COLUMNS === STORED_ENTRY_COLUMNS) {
+  throw new Error('the verification SELECT list no longer matches STORED_ENTRY_COLUMNS');
+}
 
 const JSON_COLUMNS = [
   ['oldValues', 'old_values'],
@@ -36,6 +46,8 @@ function decimalValue(literal: string): string {
  * so such a literal was edited in the database to a form that hashes like the original.
  */
 export function inexactJsonNumber(jsonText: string): string | null {
+  // Integers of up to 15 digits always parse exactly, so most values need no closer look.
+  if (!/[.eE]|\d{16}/.test(jsonText)) return null;
   const withoutStrings = jsonText.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   // Outside strings, only numbers contain digits, and a number ends at , ] } or a space.
   for (const literal of withoutStrings.match(/-?\d[\d.eE+-]*/g) ?? []) {
@@ -78,9 +90,10 @@ export async function* readStoredEntries(
   options: { afterSeq?: number; batchSize?: number } = {},
 ): AsyncGenerator<StoredAuditEntry> {
   const batchSize = options.batchSize ?? 5000;
-  const jsonText = JSON_COLUMNS.map(([field, column]) => `${column}::text AS "${field}Text"`);
-  const select = `SELECT ${STORED_ENTRY_COLUMNS}, timestamp::text AS "rawTime",
-      encode(leaf_hash, 'hex') AS "leafHash", ${jsonText.join(', ')} FROM audit_logs`;
+  // JSON columns are read once, as text, and parsed here: the text is also what the check for
+  // edited number literals needs.
+  const select = `SELECT ${VERIFY_COLUMNS}, timestamp::text AS "rawTime",
+      encode(leaf_hash, 'hex') AS "leafHash" FROM audit_logs`;
   const top = await db.query<{ max: number | null }>(
     'SELECT max(seq)::int8 AS max FROM audit_logs WHERE log_id = $1',
     [logId],
@@ -122,8 +135,12 @@ export async function* readStoredEntries(
   }
 }
 
-/** An entry as hashed, from a row whose JSON columns were read both parsed and as text. */
+/** An entry as hashed, from a row whose JSON columns were read as text. */
 function storedEntryOf(row: VerifiedRow): StoredAuditEntry {
+  const parse = (text: string | null) => (text === null ? null : (JSON.parse(text) as JsonValue));
+  row.oldValues = parse(row.oldValuesText);
+  row.newValues = parse(row.newValuesText);
+  row.metadata = parse(row.metadataText);
   const problem = storedFormProblem(row);
   const {
     rawTime: _rawTime,
