@@ -6,7 +6,12 @@ import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
 import { TotpSecretSealer } from '../mfa/totp-secret-sealer.js';
 import { identitySettingsFromConfig, type IdentitySettings } from './identity-settings.js';
-import { MemoryLoginThrottle, RedisLoginThrottle, type LoginThrottle } from './login-throttle.js';
+import {
+  FailClosedLoginThrottle,
+  MemoryLoginThrottle,
+  RedisLoginThrottle,
+  type LoginThrottle,
+} from './login-throttle.js';
 import { SessionService } from './session.service.js';
 
 /** Everything sign-in, sessions and MFA need, created once per server. */
@@ -41,7 +46,9 @@ export async function createIdentityServices(options: {
     db: options.db,
     settings,
     throttle: options.redis
-      ? new RedisLoginThrottle(options.redis, options.config.LOGIN_THROTTLE_REDIS_PREFIX)
+      ? new FailClosedLoginThrottle(
+          new RedisLoginThrottle(options.redis, options.config.LOGIN_THROTTLE_REDIS_PREFIX),
+        )
       : new MemoryLoginThrottle(),
     sessions: new SessionService(options.db, settings, clock),
     totpSealer: await TotpSecretSealer.open(totpKeyPath(options.config)),

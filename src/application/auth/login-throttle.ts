@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 
 import type { Redis } from 'ioredis';
 
-/** What a failed attempt is counted against. */
+import { AppError } from '../../http/errors.js';
+
+/** The target a failed attempt is counted against. */
 export type ThrottleScope = 'account' | 'ip';
 
 /** One counter: failures since the last lockout, lockouts so far, and the end of the lockout. */
@@ -28,9 +31,8 @@ export interface FailureOutcome {
 }
 
 /**
- * Failure counters with lockouts for sign-in. A counter is forgotten this long after its last
- * failure or the end of its lockout, whichever is later, so lockouts double only while
- * failures keep coming.
+ * Retention of a counter: it is forgotten this long after its last failure or the end of its
+ * lockout, whichever is later, so lockouts double only while failures keep coming.
  */
 export const COUNTER_RETENTION_MS = 24 * 60 * 60 * 1000;
 
@@ -48,9 +50,37 @@ export interface LoginThrottle {
   reset(scope: ThrottleScope, key: string): Promise<void>;
 }
 
-/** The key of an account counter: SHA-256 of the normalized email, so no email is stored. */
+/** Returns the key of an account counter: SHA-256 of the lower-case email, so no email is stored. */
 export function accountThrottleKey(email: string): string {
   return createHash('sha256').update(email.toLowerCase(), 'utf8').digest('base64url');
+}
+
+/**
+ * Returns the key of an address counter. An IPv6 client usually controls a whole /64, so IPv6
+ * addresses are counted by their first 64 bits, and IPv4-mapped IPv6 addresses as IPv4.
+ */
+export function addressThrottleKey(ip: string | null): string {
+  if (!ip) return 'unknown';
+  const address = ip.split('%')[0] ?? ip;
+  if (!isIPv6(address)) return address;
+  const mappedPrefix = '::ffff:';
+  if (
+    address.toLowerCase().startsWith(mappedPrefix) &&
+    isIPv4(address.slice(mappedPrefix.length))
+  ) {
+    return address.slice(mappedPrefix.length);
+  }
+
+  const [head = '', tail] = address.split('::');
+  const toGroups = (part: string) => (part === '' ? [] : part.split(':'));
+  let groups = toGroups(head);
+  if (tail !== undefined) {
+    const tailGroups = toGroups(tail);
+    const missing = 8 - groups.length - tailGroups.length;
+    groups = [...groups, ...Array<string>(Math.max(0, missing)).fill('0'), ...tailGroups];
+  }
+  const prefix = groups.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16));
+  return `${prefix.join(':')}::/64`;
 }
 
 function lockoutLength(rule: ThrottleRule, lockouts: number): number {
@@ -173,5 +203,47 @@ export class RedisLoginThrottle implements LoginThrottle {
 
   private key(scope: ThrottleScope, key: string): string {
     return `${this.prefix}${scope}:${key}`;
+  }
+}
+
+/** Sign-in is rejected while the shared failure counters cannot be read or written. */
+export class LoginThrottleUnavailableError extends AppError {
+  constructor(cause: unknown) {
+    super('service_unavailable', 'Sign-in is unavailable: the lockout counters cannot be reached');
+    this.cause = cause;
+  }
+}
+
+/**
+ * Wraps a throttle so that its storage failures reject the sign-in with 503. Failing closed
+ * keeps an attacker from guessing passwords without limit while Redis is down, at the cost of
+ * blocking every sign-in during the outage.
+ */
+export class FailClosedLoginThrottle implements LoginThrottle {
+  constructor(private readonly inner: LoginThrottle) {}
+
+  lockedForMs(scope: ThrottleScope, key: string, now: number): Promise<number> {
+    return this.guard(() => this.inner.lockedForMs(scope, key, now));
+  }
+
+  recordFailure(
+    scope: ThrottleScope,
+    key: string,
+    rule: ThrottleRule,
+    now: number,
+  ): Promise<FailureOutcome> {
+    return this.guard(() => this.inner.recordFailure(scope, key, rule, now));
+  }
+
+  reset(scope: ThrottleScope, key: string): Promise<void> {
+    return this.guard(() => this.inner.reset(scope, key));
+  }
+
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new LoginThrottleUnavailableError(error);
+    }
   }
 }

@@ -11,7 +11,7 @@ import {
 } from '../../tenancy/users/user.repository.js';
 import { findMfaStatus, insertMfaChallenge } from '../mfa/mfa.repository.js';
 import type { IdentityServices } from './identity.js';
-import { accountThrottleKey, type ThrottleScope } from './login-throttle.js';
+import { accountThrottleKey, addressThrottleKey, type ThrottleScope } from './login-throttle.js';
 import { needsRehash } from './password-rehash.js';
 import type { SessionType } from './session.repository.js';
 import { userActor, type OpenedSession } from './session.service.js';
@@ -41,7 +41,7 @@ export interface ThrottleKeys {
 }
 
 export function throttleKeys(email: string, context: RequestContext): ThrottleKeys {
-  return { account: accountThrottleKey(email), ip: context.ip ?? 'unknown' };
+  return { account: accountThrottleKey(email), ip: addressThrottleKey(context.ip) };
 }
 
 /** Throws `LoginLockedError` when the account or the address is locked. */
@@ -145,7 +145,9 @@ export async function login(
   try {
     await assertNotLocked(identity, keys);
   } catch (error) {
-    await appendAuditRecords(db, [loginFailedRecord(context, user, 'locked_out')]);
+    if (error instanceof LoginLockedError) {
+      await appendAuditRecords(db, [loginFailedRecord(context, user, 'locked_out')]);
+    }
     throw error;
   }
 
