@@ -26,7 +26,13 @@ export function uniquePrefix(): string {
 /** Starts two servers that share PostgreSQL and Redis, with `env` on top of the test defaults. */
 export async function startServerPair(env: Record<string, string>): Promise<ServerPair> {
   const first = await startTestServer({
-    env: { REDIS_URL, RATE_LIMIT_REDIS_PREFIX: uniquePrefix(), ...env },
+    env: {
+      REDIS_URL,
+      RATE_LIMIT_REDIS_PREFIX: uniquePrefix(),
+      // Sign-in lockout counters in Redis are keyed by client IP too, and every test uses one.
+      LOGIN_THROTTLE_REDIS_PREFIX: uniquePrefix(),
+      ...env,
+    },
   });
   const quiet = new Writable({ write: (_chunk, _encoding, callback) => callback() });
   const second = await startServer(first.config, createLogger('error', quiet));
