@@ -162,8 +162,11 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
         latencyMs: Math.round(performance.now() - started),
       });
 
-    // The worst case (max_tokens) is reserved before the upstream call, so parallel calls
-    // cannot together pass the key's token limit; the reservation is settled to actual usage.
+    // The call reserves its worst-case output (max_tokens) before going upstream, so parallel
+    // calls cannot together reserve past the key's token limit. The reservation is then
+    // settled to the reported usage.
+    // NOTE: input tokens are unknown until the provider reports them, so they are charged only
+    // at settlement and a key can end its window above the limit by the calls in flight.
     const reservation = await options.rateLimits?.reserveTokens(reply, grant.keyId, call.maxTokens);
 
     try {
