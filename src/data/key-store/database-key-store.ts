@@ -274,6 +274,10 @@ export class DatabaseKeyStore implements KeyStore {
    * other pool connections. The lock mode still lets them insert versions, whose foreign key
    * check takes only a KEY SHARE lock on the row.
    *
+   * NOTE: each lock holder keeps one pool connection while `work` needs others, so as many
+   * concurrent changes to different keys as the pool has connections would wait forever. The
+   * server changes keys one at a time (timer, CLI), which stays far below that.
+   *
    * Embedded PGlite has one process per data folder, so there the lock is a promise chain per
    * key in this store object. A PGlite transaction cannot be used, because it would hold the
    * single connection and block every query that `work` makes.
