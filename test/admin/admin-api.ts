@@ -47,7 +47,7 @@ export async function api(
 }
 
 /**
- * Signs in and returns the session token, answering the MFA challenge of users enrolled by
+ * Signs in and returns the session token, completing the MFA challenge of users enrolled by
  * `ownerSession`; fails the test when sign-in fails.
  */
 export async function login(t: TestServer, email: string, password: string): Promise<string> {

@@ -18,7 +18,7 @@ const totpSecrets = new WeakMap<TestServer, Map<string, Buffer>>();
 
 /**
  * Enrolls TOTP for the signed-in user of `token` and returns the replacement session token.
- * The secret is kept, so `completeMfaSignIn` can answer that user's MFA challenges.
+ * The secret is kept, so `completeMfaSignIn` can complete that user's MFA challenges.
  */
 export async function enrollTotpForTest(
   t: TestServer,
@@ -38,7 +38,7 @@ export async function enrollTotpForTest(
 }
 
 /**
- * Answers the MFA challenge of a user enrolled by `enrollTotpForTest` and returns the session
+ * Completes the MFA challenge of a user enrolled by `enrollTotpForTest` and returns the session
  * token. Each time step is accepted once, so the user's last used step is cleared in the
  * database first, which lets tests sign in more than once every 30 seconds.
  */

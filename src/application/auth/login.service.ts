@@ -153,7 +153,9 @@ export async function login(
 
   const passwordOk = await verifyPassword(user?.passwordHash ?? null, input.password);
   if (!user || !passwordOk || user.status !== 'active') {
-    const reason = !user ? 'unknown_email' : !passwordOk ? 'wrong_password' : 'user_disabled';
+    let reason = 'user_disabled';
+    if (!user) reason = 'unknown_email';
+    else if (!passwordOk) reason = 'wrong_password';
     const lockouts = await recordLoginFailure(identity, keys, context, user, reason);
     await appendAuditRecords(db, [loginFailedRecord(context, user, reason), ...lockouts]);
     throw new AppError('unauthorized', 'Invalid email or password');

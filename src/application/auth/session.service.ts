@@ -45,7 +45,7 @@ export interface OpenedSession {
   session: SessionRecord;
 }
 
-/** The audit actor of a user acting in a session. */
+/** Builds the audit actor of a user acting in a session. */
 export function userActor(user: { id: string; email: string }, sessionId: string | null) {
   return { type: 'user' as const, id: user.id, email: user.email, sessionId };
 }
@@ -58,7 +58,7 @@ export class SessionService {
     readonly clock: () => number = Date.now,
   ) {}
 
-  /** Longest lifetime of a session, which is also the session cookie's Max-Age. */
+  /** Maximum lifetime of a session, which is also the session cookie's Max-Age. */
   get absoluteMs(): number {
     return this.settings.sessionAbsoluteMs;
   }
