@@ -34,6 +34,24 @@ CREATE TABLE audit_log_heads (
 );
 INSERT INTO audit_log_heads (log_id, next_seq) VALUES ('main', 1);
 
+-- The head only moves forward: moving it back would hand out sequence numbers again.
+CREATE FUNCTION audit_log_heads_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    RAISE EXCEPTION 'audit_log_heads rows cannot be deleted'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF NEW.log_id <> OLD.log_id OR NEW.next_seq < OLD.next_seq
+     OR (NEW.next_seq = OLD.next_seq AND NEW.last_hash IS DISTINCT FROM OLD.last_hash) THEN
+    RAISE EXCEPTION 'audit_log_heads only moves forward'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_log_heads_forward_only BEFORE UPDATE OR DELETE ON audit_log_heads
+  FOR EACH ROW EXECUTE FUNCTION audit_log_heads_forward_only();
+
 CREATE TABLE audit_logs (
   log_id text NOT NULL DEFAULT 'main',
   seq bigint NOT NULL CHECK (seq >= 1),
@@ -121,6 +139,8 @@ CREATE TABLE audit_checkpoints (
   tree_size bigint NOT NULL CHECK (tree_size >= 0),
   root_hash bytea NOT NULL CHECK (octet_length(root_hash) = 32),
   signed_note text NOT NULL,
+  -- Hex Merkle frontier at tree_size, so the next checkpoint can be rebuilt from the new leaves.
+  frontier text[] NOT NULL DEFAULT '{}',
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (log_id, tree_size)
 );

@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
     message: 'Missing or invalid CSRF token: send the token from sign-in in x-csrf-token',
   },
   model_not_allowed: { status: 403, message: 'Model is not allowed for this project' },
+  waf_blocked: { status: 403, message: 'Request blocked by the web application firewall' },
   not_found: { status: 404, message: 'Not found' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   request_timeout: { status: 408, message: 'The request was not received in time' },

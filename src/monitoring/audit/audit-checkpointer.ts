@@ -4,7 +4,13 @@ import type { Queryable } from '../../data/database/database.js';
 import { readLogState } from './audit-head.repository.js';
 import { onAuditAppended } from './audit-events.js';
 import { formatCheckpoint, signCheckpoint } from './checkpoint.js';
-import { insertCheckpoint, latestCheckpoint } from './checkpoint.repository.js';
+import {
+  insertCheckpoint,
+  latestCheckpoint,
+  type StoredCheckpoint,
+} from './checkpoint.repository.js';
+import { bytesEqual, MerkleFrontier } from './merkle.js';
+import { listSeals, sealFrontier } from './retention-seal.repository.js';
 import type { AuditSigningKey } from './signing-key.js';
 
 export interface CheckpointerOptions {
@@ -75,6 +81,41 @@ export class AuditCheckpointer {
     }
   }
 
+  /**
+   * Rebuilds the Merkle frontier at `size` from the last checkpoint's frontier (or the last
+   * retention seal's, or the empty tree) and the stored leaf hashes after it. The head row
+   * is writable by the server's role, so its frontier is only trusted once it matches.
+   */
+  private async rebuildFrontier(
+    latest: StoredCheckpoint | null,
+    size: number,
+  ): Promise<MerkleFrontier> {
+    const logId = this.options.logId;
+    let frontier = new MerkleFrontier();
+    if (latest && latest.frontier.length > 0) {
+      frontier = MerkleFrontier.fromState(
+        latest.treeSize,
+        latest.frontier.map((hex) => Buffer.from(hex, 'hex')),
+      );
+    } else {
+      const seal = (await listSeals(this.db, logId)).at(-1);
+      if (seal) frontier = sealFrontier(seal);
+    }
+    const { rows } = await this.db.query<{ leaf: Uint8Array }>(
+      `SELECT leaf_hash AS leaf FROM audit_logs WHERE log_id = $1 AND seq > $2 AND seq <= $3
+        ORDER BY seq`,
+      [logId, frontier.size, size],
+    );
+    if (rows.length !== size - frontier.size) {
+      throw new Error(
+        `audit entries ${frontier.size + 1}..${size} are not all stored; no checkpoint was ` +
+          'signed. Run mindweave audit verify',
+      );
+    }
+    for (const row of rows) frontier.append(row.leaf);
+    return frontier;
+  }
+
   private async signNow(): Promise<SignedCheckpoint | null> {
     const state = await readLogState(this.db, this.options.logId);
     if (state.size === this.lastSignedSize) return null;
@@ -83,7 +124,14 @@ export class AuditCheckpointer {
       this.lastSignedSize = latest.treeSize;
       return null;
     }
-    const rootHash = state.frontier.root();
+    const frontier = await this.rebuildFrontier(latest, state.size);
+    const rootHash = frontier.root();
+    if (!bytesEqual(rootHash, state.frontier.root())) {
+      throw new Error(
+        `the audit log head's Merkle frontier at size ${state.size} does not match the stored ` +
+          'leaves; no checkpoint was signed. Run mindweave audit verify',
+      );
+    }
     const body = formatCheckpoint({
       origin: this.key.name,
       treeSize: state.size,
@@ -96,6 +144,7 @@ export class AuditCheckpointer {
       treeSize: state.size,
       rootHash,
       signedNote,
+      frontier: frontier.nodes.map((node) => Buffer.from(node).toString('hex')),
     });
     this.lastSignedSize = state.size;
     return { treeSize: state.size, rootHash, signedNote };

@@ -162,6 +162,7 @@ async function sealAndDrop(
       treeSize: sealed.lastSeq,
       rootHash: sealed.rootHash,
       signedNote: checkpointNote,
+      frontier: sealed.frontier,
     });
     await insertSeal(tx, logId, {
       partitionName: partition,

@@ -5,22 +5,30 @@ export interface StoredCheckpoint {
   treeSize: number;
   rootHash: Buffer;
   signedNote: string;
+  /** Hex Merkle frontier at `treeSize`; empty for checkpoints stored without one. */
+  frontier: string[];
   createdAt: Date;
 }
 
 const COLUMNS = `tree_size AS "treeSize", root_hash AS "rootHash", signed_note AS "signedNote",
-  created_at AS "createdAt"`;
+  frontier, created_at AS "createdAt"`;
 
 /** Stores a checkpoint; a checkpoint of the same size from another process is kept instead. */
 export async function insertCheckpoint(
   db: Queryable,
   logId: string,
-  checkpoint: { treeSize: number; rootHash: Uint8Array; signedNote: string },
+  checkpoint: { treeSize: number; rootHash: Uint8Array; signedNote: string; frontier?: string[] },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO audit_checkpoints (log_id, tree_size, root_hash, signed_note)
-     VALUES ($1, $2, $3, $4) ON CONFLICT (log_id, tree_size) DO NOTHING`,
-    [logId, checkpoint.treeSize, Buffer.from(checkpoint.rootHash), checkpoint.signedNote],
+    `INSERT INTO audit_checkpoints (log_id, tree_size, root_hash, signed_note, frontier)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (log_id, tree_size) DO NOTHING`,
+    [
+      logId,
+      checkpoint.treeSize,
+      Buffer.from(checkpoint.rootHash),
+      checkpoint.signedNote,
+      checkpoint.frontier ?? [],
+    ],
   );
 }
 
