@@ -27,6 +27,7 @@ import type { RateLimiter } from '../perimeter/rate-limit/rate-limiter.js';
 import { handleClientError } from '../perimeter/request-limits/client-error.js';
 import { createPerimeterServer } from '../perimeter/request-limits/http-server.js';
 import { registerRequestLimits } from '../perimeter/request-limits/request-limits.hook.js';
+import { registerWaf } from '../perimeter/waf/waf.hook.js';
 import type { TlsServerOptions } from '../perimeter/tls/tls-options.js';
 import { SECURITY_HEADERS } from '../http/security-headers.js';
 import type { UsageRecorder } from '../gateway/usage/usage-recorder.js';
@@ -101,6 +102,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // Rate limits run first, so a flood of requests that the checks below reject is limited too.
   if (deps.rateLimiter) registerRateLimits(app, deps.rateLimiter);
   registerRequestLimits(app, deps.config);
+  registerWaf(app, deps.config);
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
