@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load-config.js';
 import type { Database } from '../data/database/database.js';
 import { migrate } from '../data/database/migrate.js';
 import { openDatabase, openMigratedDatabase } from '../data/database/open-database.js';
+import { ensureAuditPartitions } from '../monitoring/audit/audit-partitions.js';
 import { createLogger } from '../monitoring/logging/logger.js';
 
 /** Raised for a wrong command-line usage; printed without a stack trace, exit code 1. */
@@ -35,6 +36,8 @@ export async function withDatabase<T>(
     ),
   );
   try {
+    // CLI commands write audit entries too, possibly long after the last server start.
+    await ensureAuditPartitions(db);
     return await work(db, config);
   } finally {
     await db.close();

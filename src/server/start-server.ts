@@ -59,7 +59,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   let dataProtection: DataProtection;
   try {
-    await ensureAuditPartitions(db);
+    const blocked = await ensureAuditPartitions(db);
+    if (blocked.length > 0) {
+      logger.warn(
+        { months: blocked },
+        'audit entries of these months are in the default partition',
+      );
+    }
     await checkpointer.sign();
     dataProtection = await openDataProtection(config, db, logger);
   } catch (error) {

@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 import type { Command } from 'commander';
 
 import { loadConfig } from '../../config/load-config.js';
 import { MAIN_LOG } from '../../monitoring/audit/audit.repository.js';
 import { AuditCheckpointer } from '../../monitoring/audit/audit-checkpointer.js';
-import { loadAuditSigningKey } from '../../monitoring/audit/audit-signing.js';
+import { loadAuditSigningKey, signingKeyDir } from '../../monitoring/audit/audit-signing.js';
 import { verifyAuditLog, type VerifyReport } from '../../monitoring/audit/audit-verify.service.js';
 import {
   consistencyProofBetween,
@@ -19,6 +21,7 @@ import {
 import {
   parseVerifierKey,
   publicKeyPem,
+  SIGNING_KEY_FILE,
   verifierKeyString,
   type NoteVerifierKey,
 } from '../../monitoring/audit/signing-key.js';
@@ -37,7 +40,16 @@ async function verifierKey(option: string | undefined): Promise<NoteVerifierKey>
       throw new UsageError(`--public-key is not a valid verifier key: ${parsed.reason}`);
     return parsed.key;
   }
-  const key = await loadAuditSigningKey(loadConfig(process.env));
+  const config = loadConfig(process.env);
+  // Loading would create a new key when none exists, and every checkpoint would then look forged.
+  const keyFile = join(signingKeyDir(config), SIGNING_KEY_FILE);
+  if (!existsSync(keyFile)) {
+    throw new UsageError(
+      `no audit signing key at ${keyFile}: pass the log's key with --public-key, or set ` +
+        'AUDIT_SIGNING_KEY_DIR to the folder that holds it',
+    );
+  }
+  const key = await loadAuditSigningKey(config);
   return { name: key.name, keyId: key.keyId, publicKeyRaw: key.publicKeyRaw };
 }
 
