@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { z } from 'zod';
 
 import type { Database } from '../../data/database/database.js';
 import { AppError } from '../../http/errors.js';
@@ -13,7 +14,7 @@ import {
   inclusionProofFor,
   signedCheckpoint,
 } from './audit-proof.service.js';
-import { searchAuditEntries } from './audit-query.repository.js';
+import { searchAuditEntries, type AuditFilter } from './audit-query.repository.js';
 import {
   auditExportSchema,
   auditSearchSchema,
@@ -31,6 +32,20 @@ export interface AuditRouteOptions {
 
 const date = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
 
+/** The search filters shared by listing and export, from validated query fields. */
+function filterOf(orgId: string, query: z.output<typeof auditExportSchema>): AuditFilter {
+  return {
+    orgId,
+    from: date(query.from),
+    to: date(query.to),
+    actorId: query.actorId,
+    action: query.action,
+    resourceType: query.resourceType,
+    resourceId: query.resourceId,
+    projectId: query.projectId,
+  };
+}
+
 /** Reading the audit log: search, proofs, checkpoints and verifiable exports. */
 export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, options) => {
   const { db } = options;
@@ -44,14 +59,7 @@ export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, op
     const entries = await searchAuditEntries(
       db,
       {
-        orgId,
-        from: date(query.from),
-        to: date(query.to),
-        actorId: query.actorId,
-        action: query.action,
-        resourceType: query.resourceType,
-        resourceId: query.resourceId,
-        projectId: query.projectId,
+        ...filterOf(orgId, query),
         beforeSeq: query.cursor === undefined ? undefined : Number(query.cursor),
       },
       query.limit + 1,
@@ -68,14 +76,7 @@ export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, op
     const query = parseOrThrow(auditExportSchema, request.query);
     await options.checkpointer.sign();
     const lines = await exportAuditEntries(db, options.signingKey, {
-      orgId,
-      from: date(query.from),
-      to: date(query.to),
-      actorId: query.actorId,
-      action: query.action,
-      resourceType: query.resourceType,
-      resourceId: query.resourceId,
-      projectId: query.projectId,
+      ...filterOf(orgId, query),
       afterSeq: query.afterSeq === undefined ? undefined : Number(query.afterSeq),
       limit: query.limit,
     });

@@ -175,26 +175,12 @@ export function encodeEntry(fields: AuditEntryFields): Uint8Array {
 const SORTED_FIELD_NAMES: readonly (keyof AuditEntryFields)[] = (
   [
     'seq',
-    'logId',
     'timestamp',
-    'actorType',
-    'actorId',
-    'actorEmail',
-    'actorIp',
-    'actorUserAgent',
-    'orgId',
-    'projectId',
-    'requestId',
-    'sessionId',
-    'action',
-    'resourceType',
-    'resourceId',
-    'oldValues',
-    'newValues',
-    'metadata',
-    'sensitivity',
     'complianceRelevant',
     'previousHash',
+    ...REQUIRED_STRING_FIELDS,
+    ...NULLABLE_STRING_FIELDS,
+    ...JSON_FIELDS,
   ] as const
 ).toSorted();
 
