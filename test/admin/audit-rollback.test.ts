@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { completeMfaSignIn } from '../support/admin-session.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { api, expectAdminError, login, OWNER_PASSWORD, ownerSession } from './admin-api.js';
 
@@ -138,11 +139,20 @@ describe('audit insert failure', () => {
 
   it('sign-in opens no session', async () => {
     const before = await count('SELECT count(*)::int AS n FROM admin_sessions');
-    const response = await api(t, 'POST', '/api/v1/auth/login', {
+    const password = await api(t, 'POST', '/api/v1/auth/login', {
       body: { email: t.boot.adminEmail, password: OWNER_PASSWORD },
     });
-    expectAdminError(response, 500, 'internal_error');
-    expect(response.body.token).toBeUndefined();
+    // The owner uses TOTP, so the session would open at the MFA step.
+    expect(password.body.mfaRequired).toBe(true);
+    const challenge = await completeMfaSignIn(
+      t,
+      t.boot.adminEmail,
+      password.body.challengeToken as string,
+    );
+    expect(challenge.status).toBe(500);
+    const body = (await challenge.json()) as Record<string, unknown>;
+    expect(body.code).toBe('internal_error');
+    expect(body.token).toBeUndefined();
     expect(await count('SELECT count(*)::int AS n FROM admin_sessions')).toBe(before);
   });
 

@@ -123,8 +123,11 @@ describe('admin sign-in and sessions', () => {
     });
     expect(change.status).toBe(204);
 
+    // The owner is past the one-time password, and must enroll a second factor next.
     const orgs = await api(t, 'GET', '/api/v1/organizations', { token });
-    expect(orgs.status).toBe(200);
+    expectAdminError(orgs, 403, 'mfa_enrollment_required');
+    const me = await api(t, 'GET', '/api/v1/auth/me', { token });
+    expect(me.status).toBe(200);
     const stale = await api(t, 'GET', '/api/v1/auth/me', { token: other });
     expectAdminError(stale, 401, 'unauthorized');
 
