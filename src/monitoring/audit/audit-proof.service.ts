@@ -3,26 +3,39 @@ import { AppError } from '../../http/errors.js';
 import { readEntriesAtSeq } from './audit-entry.reader.js';
 import { checkpointAtSize, latestCheckpoint } from './checkpoint.repository.js';
 import { MerkleTree } from './merkle-tree.js';
+import { listSeals } from './retention-seal.repository.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
-/** The Merkle tree of entries 1 .. treeSize, from their stored leaf hashes. */
+/**
+ * The Merkle tree of entries 1 .. treeSize: the stored leaf hashes, and for entries removed by
+ * retention the last seal's Merkle frontier.
+ */
 export async function loadMerkleTree(
   db: Queryable,
   logId: string,
   treeSize: number,
 ): Promise<MerkleTree> {
+  const seal = (await listSeals(db, logId)).at(-1);
+  const prefixSize = seal && seal.lastSeq <= treeSize ? seal.lastSeq : 0;
   const { rows } = await db.query<{ leaf: Uint8Array }>(
-    'SELECT leaf_hash AS leaf FROM audit_logs WHERE log_id = $1 AND seq <= $2 ORDER BY seq',
-    [logId, treeSize],
+    'SELECT leaf_hash AS leaf FROM audit_logs WHERE log_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq',
+    [logId, prefixSize, treeSize],
   );
-  if (rows.length !== treeSize) {
+  if (rows.length !== treeSize - prefixSize) {
     throw new AppError(
       'conflict',
-      `The log holds ${rows.length} of the ${treeSize} entries needed; run audit verify`,
+      `The log holds ${rows.length} of the ${treeSize - prefixSize} entries needed; run audit verify`,
     );
   }
-  return new MerkleTree(rows.map((row) => row.leaf));
+  const prefix =
+    seal && prefixSize > 0
+      ? { size: prefixSize, nodes: seal.frontier.map((hex) => Buffer.from(hex, 'hex')) }
+      : undefined;
+  return new MerkleTree(
+    rows.map((row) => row.leaf),
+    prefix,
+  );
 }
 
 export async function signedCheckpoint(db: Queryable, logId: string, treeSize?: number) {
@@ -43,6 +56,11 @@ export async function signedCheckpoint(db: Queryable, logId: string, treeSize?: 
  * RFC 6962 inclusion proof of the entry at `seq` in the signed checkpoint of `treeSize` (by
  * default the latest). Leaf index is seq - 1.
  */
+/** Number of leading entries that retention removed. */
+async function removedEntries(db: Queryable, logId: string): Promise<number> {
+  return (await listSeals(db, logId)).at(-1)?.lastSeq ?? 0;
+}
+
 export async function inclusionProofFor(
   db: Queryable,
   logId: string,
@@ -50,7 +68,7 @@ export async function inclusionProofFor(
   treeSize?: number,
 ) {
   const checkpoint = await signedCheckpoint(db, logId, treeSize);
-  if (seq > checkpoint.treeSize) {
+  if (seq > checkpoint.treeSize || seq <= (await removedEntries(db, logId))) {
     throw new AppError(
       'not_found',
       `Entry ${seq} is not in the checkpoint of size ${checkpoint.treeSize}; wait for the next checkpoint`,

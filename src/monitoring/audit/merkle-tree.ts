@@ -13,10 +13,37 @@ function splitPoint(n: number): number {
  * after one O(n) build. Used to answer many proofs against one tree, as an export does.
  */
 export class MerkleTree {
-  /** levels[h][i] is the root of the perfect subtree of 2^h leaves starting at leaf i * 2^h. */
+  /**
+   * levels[h][i] is the root of the perfect subtree of 2^h stored leaves starting at stored
+   * leaf i * 2^h; stored leaf 0 is leaf `prefixSize` of the tree.
+   */
   private readonly levels: Uint8Array[][];
+  /** Roots of the perfect subtrees covering leaves before `prefixSize`, keyed `start:size`. */
+  private readonly prefixNodes = new Map<string, Uint8Array>();
+  private readonly computed = new Map<string, Uint8Array>();
+  private readonly prefixSize: number;
 
-  constructor(leafHashes: readonly Uint8Array[]) {
+  /**
+   * Builds the tree of `leafHashes`. With `prefix`, the tree starts with `prefix.size` leaves
+   * that are no longer stored (removed by retention), known only by their Merkle frontier:
+   * the roots of the perfect subtrees of the binary decomposition of `prefix.size`. Proofs for
+   * later leaves need only those roots.
+   */
+  constructor(
+    leafHashes: readonly Uint8Array[],
+    prefix?: { size: number; nodes: readonly Uint8Array[] },
+  ) {
+    this.prefixSize = prefix?.size ?? 0;
+    // The frontier lists the subtrees largest first: each is the largest power of two that
+    // fits in what remains of the prefix.
+    let start = 0;
+    for (const node of prefix?.nodes ?? []) {
+      if (start >= this.prefixSize) throw new RangeError('the prefix frontier has too many nodes');
+      const size = 2 ** Math.floor(Math.log2(this.prefixSize - start));
+      this.prefixNodes.set(`${start}:${size}`, node);
+      start += size;
+    }
+    if (start !== this.prefixSize) throw new RangeError('the prefix frontier has too few nodes');
     for (const leaf of leafHashes) {
       if (leaf.length !== HASH_SIZE) throw new RangeError('leaf hashes must be 32 bytes');
     }
@@ -32,7 +59,7 @@ export class MerkleTree {
   }
 
   get size(): number {
-    return (this.levels[0] as Uint8Array[]).length;
+    return this.prefixSize + (this.levels[0] as Uint8Array[]).length;
   }
 
   /** Root of the first `size` leaves. */
@@ -45,8 +72,10 @@ export class MerkleTree {
   /** Audit path of leaf `index` in the tree of the first `size` leaves (RFC 6962 PATH). */
   inclusionProof(index: number, size = this.size): Uint8Array[] {
     this.checkSize(size);
-    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
-      throw new RangeError(`leaf index ${index} is outside a tree of size ${size}`);
+    if (!Number.isSafeInteger(index) || index < this.prefixSize || index >= size) {
+      throw new RangeError(
+        `leaf index ${index} is outside the stored leaves ${this.prefixSize}..${size - 1}`,
+      );
     }
     const proof: Uint8Array[] = [];
     this.path(index, 0, size, proof);
@@ -72,12 +101,26 @@ export class MerkleTree {
 
   /** Root of `size` leaves starting at `start`, from cached perfect subtrees. */
   private subtree(start: number, size: number): Uint8Array {
-    if ((size & (size - 1)) === 0 && start % size === 0) {
-      const height = Math.log2(size);
-      return (this.levels[height] as Uint8Array[])[start / size] as Uint8Array;
-    }
+    if ((size & (size - 1)) === 0 && start % size === 0) return this.perfect(start, size);
     const k = splitPoint(size);
     return hashChildren(this.subtree(start, k), this.subtree(start + k, size - k));
+  }
+
+  /** Root of the aligned perfect subtree of `size` leaves at `start`. */
+  private perfect(start: number, size: number): Uint8Array {
+    const key = `${start}:${size}`;
+    const known = this.prefixNodes.get(key) ?? this.computed.get(key);
+    if (known) return known;
+    const stored = start - this.prefixSize;
+    if (stored >= 0 && stored % size === 0) {
+      const node = this.levels[Math.log2(size)]?.[stored / size];
+      if (node) return node;
+    }
+    if (size === 1) throw new RangeError(`leaf ${start} was removed and is not in the frontier`);
+    const half = size / 2;
+    const node = hashChildren(this.perfect(start, half), this.perfect(start + half, half));
+    this.computed.set(key, node);
+    return node;
   }
 
   private path(index: number, start: number, size: number, proof: Uint8Array[]): void {

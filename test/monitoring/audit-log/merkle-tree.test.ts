@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   consistencyProof,
   hashLeaf,
+  MerkleFrontier,
   inclusionProof,
   rootFromLeafHashes,
   verifyConsistency,
@@ -51,5 +52,36 @@ describe('MerkleTree', () => {
     expect(() => tree.inclusionProof(0, 5)).toThrow(RangeError);
     expect(() => tree.consistencyProof(0, 4)).toThrow(RangeError);
     expect(() => tree.consistencyProof(3, 2)).toThrow(RangeError);
+  });
+});
+
+describe('MerkleTree with a removed prefix', () => {
+  it('matches the full tree for every stored leaf', () => {
+    for (const n of [2, 5, 8, 13, 33]) {
+      const all = leaves(n);
+      const full = new MerkleTree(all);
+      for (let k = 1; k < n; k++) {
+        const frontier = new MerkleFrontier();
+        for (const leaf of all.slice(0, k)) frontier.append(leaf);
+        const tree = new MerkleTree(all.slice(k), { size: k, nodes: frontier.nodes });
+        expect(Buffer.from(tree.root()).toString('hex')).toBe(
+          Buffer.from(full.root()).toString('hex'),
+        );
+        for (let index = k; index < n; index++) {
+          expect(hex(tree.inclusionProof(index))).toEqual(hex(full.inclusionProof(index)));
+        }
+        for (let old = k; old <= n; old++) {
+          expect(hex(tree.consistencyProof(old))).toEqual(hex(full.consistencyProof(old)));
+        }
+      }
+    }
+  });
+
+  it('rejects proofs for removed leaves', () => {
+    const all = leaves(6);
+    const frontier = new MerkleFrontier();
+    for (const leaf of all.slice(0, 3)) frontier.append(leaf);
+    const tree = new MerkleTree(all.slice(3), { size: 3, nodes: frontier.nodes });
+    expect(() => tree.inclusionProof(2)).toThrow(RangeError);
   });
 });
