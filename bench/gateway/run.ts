@@ -273,6 +273,11 @@ async function main(): Promise<void> {
     ANTHROPIC_BASE_URL: upstreamUrl,
     ANTHROPIC_API_KEY: PROVIDER_KEY,
     LOG_LEVEL: 'warn',
+    // All load comes from one address and one key, so the per-IP and per-key limits, which
+    // would answer 429 within a second at this rate, are switched off; the WAF stays on.
+    RATE_LIMIT_IP_MAX: '0',
+    RATE_LIMIT_KEY_MAX: '0',
+    RATE_LIMIT_KEY_TOKENS: '0',
   };
   const bootOutput = await runCommand(
     'mindweave bootstrap',
@@ -294,7 +299,11 @@ async function main(): Promise<void> {
   );
   const { apiKey } = JSON.parse(bootOutput) as { apiKey: string };
 
-  const requestHeaders = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
+  const requestHeaders = {
+    'content-type': 'application/json',
+    'anthropic-version': '2023-06-01',
+    'user-agent': 'mindweave-bench/1.0',
+  };
   const direct = await measure(
     'upstream directly',
     `${upstreamUrl}/v1/messages`,

@@ -57,6 +57,10 @@ interface RuleSet {
 /** Maximum distinct header names whose rule lists are cached per route. */
 const MAX_CACHED_HEADER_NAMES = 256;
 
+/** Values longer than this are inspected every time instead of remembered. */
+const MAX_MEMO_VALUE_LENGTH = 256;
+const MAX_MEMO_ENTRIES = 10_000;
+
 function rulesFor(set: RuleSet, target: Target): readonly PreparedRule[] | undefined {
   if (target.kind !== 'header') return set.byKind.get(target.kind);
   let rules = set.byHeader.get(target.name);
@@ -108,6 +112,15 @@ export function createWafEngine(
   };
   const active = rules.filter((rule) => rule.paranoia <= paranoiaLevel);
   const perRoute = new Map<string, RuleSet>();
+  // Bounded memo of value verdicts; Map keeps insertion order, so the first key is the oldest.
+  const memo = new Map<string, readonly WafMatch[]>();
+  const rememberMatches = (key: string, found: readonly WafMatch[]) => {
+    if (memo.size >= MAX_MEMO_ENTRIES) {
+      const oldest = memo.keys().next().value;
+      if (oldest !== undefined) memo.delete(oldest);
+    }
+    memo.set(key, found);
+  };
 
   function ruleSetFor(routeId: string): RuleSet {
     let set = perRoute.get(routeId);
@@ -132,9 +145,21 @@ export function createWafEngine(
     }
     for (const target of targets) {
       const rulesForTarget = rulesFor(set, target);
-      if (rulesForTarget !== undefined) {
-        inspectTarget(target, rulesForTarget, set.table, matches, excluded);
+      if (rulesForTarget === undefined) continue;
+      // Most header values repeat from request to request (user agent, content type, API
+      // version), so the matches of short values are remembered per route and location.
+      const memoKey =
+        target.value.length <= MAX_MEMO_VALUE_LENGTH
+          ? `${routeId}\u0000${target.kind}\u0000${target.name}\u0000${target.value}`
+          : undefined;
+      const remembered = memoKey === undefined ? undefined : memo.get(memoKey);
+      if (remembered !== undefined) {
+        matches.push(...remembered);
+        continue;
       }
+      const before = matches.length;
+      inspectTarget(target, rulesForTarget, set.table, matches, excluded);
+      if (memoKey !== undefined) rememberMatches(memoKey, matches.slice(before));
     }
     return buildVerdict(matches, threshold, truncated);
   }
