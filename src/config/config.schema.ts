@@ -191,7 +191,9 @@ export const configSchema = z.object({
   TLS_KEY_FILE: optional(z.string().min(1).max(1024)),
   TRUST_PROXY_TLS: withDefault(booleanFlag.default(false)),
   WAF_MODE: withDefault(
-    z.enum(['block', 'monitor', 'off'], { error: 'must be block, monitor or off' }).default('block'),
+    z
+      .enum(['block', 'monitor', 'off'], { error: 'must be block, monitor or off' })
+      .default('block'),
   ),
   WAF_PARANOIA_LEVEL: withDefault(boundedInteger(1, 4).default(1)),
   WAF_ANOMALY_THRESHOLD: withDefault(boundedInteger(1, 1000).default(5)),
