@@ -47,6 +47,19 @@ describe('organizations', () => {
     expect(rows[0]?.actor_id).toBe(t.boot.adminUserId);
   });
 
+  it('requireMfa is stored and audited', async () => {
+    const response = await api(t, 'PATCH', orgPath(), { token, body: { requireMfa: true } });
+    expect(response.status).toBe(200);
+    expect(response.body.requireMfa).toBe(true);
+    const read = await api(t, 'GET', orgPath(), { token });
+    expect(read.body.requireMfa).toBe(true);
+    const rows = await auditRows(t.server.db, 'organization.update');
+    expect(rows).toHaveLength(2);
+    const bad = await api(t, 'PATCH', orgPath(), { token, body: { requireMfa: 'yes' } });
+    expectAdminError(bad, 400, 'validation_failed');
+    expect(detailFields(bad)).toEqual(['requireMfa']);
+  });
+
   it('rename rejects empty, long and unknown fields', async () => {
     const bodies = [{ name: '' }, { name: '   ' }, { name: 'x'.repeat(101) }, {}];
     for (const body of bodies) {

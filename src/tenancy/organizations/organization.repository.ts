@@ -5,17 +5,21 @@ export interface Organization {
   id: string;
   name: string;
   status: 'active' | 'disabled';
+  /** Whether every member must enroll a second factor, not only the privileged roles. */
+  requireMfa: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const SELECT = `SELECT id, name, status, created_at AS "createdAt", updated_at AS "updatedAt"
-  FROM organizations`;
+const COLUMNS = `id, name, status, require_mfa AS "requireMfa", created_at AS "createdAt",
+  updated_at AS "updatedAt"`;
+
+const SELECT = `SELECT ${COLUMNS} FROM organizations`;
 
 export async function insertOrganization(db: Queryable, name: string): Promise<Organization> {
   const result = await db.query<Organization>(
     `INSERT INTO organizations (name) VALUES ($1)
-     RETURNING id, name, status, created_at AS "createdAt", updated_at AS "updatedAt"`,
+     RETURNING ${COLUMNS}`,
     [name],
   );
   return result.rows[0] as Organization;
@@ -26,15 +30,19 @@ export async function findOrganization(db: Queryable, id: string): Promise<Organ
   return result.rows[0] ?? null;
 }
 
-export async function renameOrganization(
+/** Changes the given fields of an organization; unchanged fields keep their values. */
+export async function updateOrganization(
   db: Queryable,
   id: string,
-  name: string,
+  changes: { name?: string; requireMfa?: boolean },
 ): Promise<Organization | null> {
   const result = await db.query<Organization>(
-    `UPDATE organizations SET name = $2, updated_at = now() WHERE id = $1
-     RETURNING id, name, status, created_at AS "createdAt", updated_at AS "updatedAt"`,
-    [id, name],
+    `UPDATE organizations
+        SET name = COALESCE($2, name), require_mfa = COALESCE($3, require_mfa),
+            updated_at = now()
+      WHERE id = $1
+      RETURNING ${COLUMNS}`,
+    [id, changes.name ?? null, changes.requireMfa ?? null],
   );
   return result.rows[0] ?? null;
 }
@@ -45,8 +53,8 @@ export async function listOrganizationsOfUser(
   userId: string,
 ): Promise<(Organization & { role: OrgRole })[]> {
   const result = await db.query<Organization & { role: OrgRole }>(
-    `SELECT o.id, o.name, o.status, o.created_at AS "createdAt", o.updated_at AS "updatedAt",
-            m.role
+    `SELECT o.id, o.name, o.status, o.require_mfa AS "requireMfa", o.created_at AS "createdAt",
+            o.updated_at AS "updatedAt", m.role
        FROM organizations o JOIN memberships m ON m.org_id = o.id
       WHERE m.user_id = $1
       ORDER BY o.created_at`,

@@ -12,23 +12,31 @@ import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import {
   findOrganization,
   listOrganizationsOfUser,
-  renameOrganization,
+  updateOrganization,
   type Organization,
 } from './organization.repository.js';
 
-const updateOrganizationSchema = z.strictObject({
-  name: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .refine(hasNoNulCharacter, 'Name must not contain NUL characters'),
-});
+const updateOrganizationSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .refine(hasNoNulCharacter, 'Name must not contain NUL characters')
+      .optional(),
+    requireMfa: z.boolean().optional(),
+  })
+  .refine((value) => value.name !== undefined || value.requireMfa !== undefined, {
+    message: 'Provide name or requireMfa',
+    path: ['name'],
+  });
 
 const view = (org: Organization) => ({
   id: org.id,
   name: org.name,
   status: org.status,
+  requireMfa: org.requireMfa,
   createdAt: org.createdAt.toISOString(),
   updatedAt: org.updatedAt.toISOString(),
 });
@@ -62,7 +70,7 @@ export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (a
       const input = parseOrThrow(updateOrganizationSchema, request.body);
       return db.transaction(async (tx) => {
         const before = await findOrganization(tx, orgId);
-        const after = await renameOrganization(tx, orgId, input.name);
+        const after = await updateOrganization(tx, orgId, input);
         if (!before || !after) throw new AppError('not_found');
         await appendAuditRecords(tx, [
           buildAuditRecord(sessionActor(request), requestContext(request), {
@@ -70,8 +78,8 @@ export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (a
             orgId,
             resourceType: 'organization',
             resourceId: orgId,
-            oldValues: { name: before.name },
-            newValues: { name: after.name },
+            oldValues: { name: before.name, requireMfa: before.requireMfa },
+            newValues: { name: after.name, requireMfa: after.requireMfa },
           }),
         ]);
         return view(after);
