@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 
 import { registerAuthorization } from '../application/authorization/authorize.hook.js';
+import { recordRoutes } from '../application/authorization/route-catalogue.js';
 import { authRoutes } from '../application/auth/auth.routes.js';
 import { createIdentityServices } from '../application/auth/identity.js';
 import type { Config } from '../config/config.schema.js';
@@ -101,6 +102,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   // Rate limits run first, so a flood of requests that the checks below reject is limited too.
   if (deps.rateLimiter) registerRateLimits(app, deps.rateLimiter);
+  recordRoutes(app);
   registerRequestLimits(app, deps.config);
   registerWaf(app, deps.config);
 
