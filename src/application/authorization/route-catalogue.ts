@@ -25,7 +25,7 @@ export function recordRoutes(app: FastifyInstance): void {
   app.decorate('routeCatalogue', catalogue);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const config = route.config as { security?: RouteSecurity } | undefined;
+    const config = route.config;
     for (const method of methods) {
       catalogue.push({ method, url: route.url, security: config?.security });
     }
