@@ -12,38 +12,14 @@ import {
 } from '../../src/monitoring/audit/audit-record-sealing.js';
 import {
   appendAuditRecords,
+  AUDIT_COLUMNS,
   MAIN_LOG,
   storedTimestamp,
 } from '../../src/monitoring/audit/audit.repository.js';
 import { PLAIN_TABLE, type WorkerConfig, type WorkerMessage } from './append-protocol.js';
 import { buildSampleRecord, SAMPLE_USER_COUNT } from './sample-records.js';
 
-/** The columns `appendAuditRecords` writes, in its order. */
-const COLUMNS = [
-  'log_id',
-  'seq',
-  'timestamp',
-  'actor_type',
-  'actor_id',
-  'actor_email',
-  'actor_ip',
-  'actor_user_agent',
-  'org_id',
-  'project_id',
-  'request_id',
-  'session_id',
-  'action',
-  'resource_type',
-  'resource_id',
-  'old_values',
-  'new_values',
-  'metadata',
-  'sensitivity',
-  'compliance_relevant',
-  'previous_hash',
-  'entry_hash',
-  'leaf_hash',
-];
+const COLUMNS = AUDIT_COLUMNS;
 
 // Stand-ins of the stored hash formats: 64 lowercase hex characters and 32 bytes.
 const HEX_HASH = 'ab'.repeat(32);

@@ -11,7 +11,7 @@ import { SseUsageTap, type StreamTokenBudget } from './sse-usage-tap.js';
 /** Largest non-streamed upstream response the gateway buffers: 32 MiB. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
-/** How a forwarded call ended, for the call record. */
+/** Outcome of a forwarded call, for the call record. */
 export interface CallOutcome {
   status: number;
   /** An error code, or `client_disconnected` when the client left before the end. */

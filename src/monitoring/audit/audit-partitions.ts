@@ -4,7 +4,7 @@ import type { Queryable } from '../../data/database/database.js';
  * Creates the monthly audit partitions for this month and the next two, so that entries
  * never fall into the default partition. Safe to call from several processes at once.
  * Returns the months (YYYY-MM) whose partition cannot be created because the default
- * partition already holds entries of that month.
+ * partition already contains entries of that month.
  */
 export async function ensureAuditPartitions(db: Queryable, now = new Date()): Promise<string[]> {
   const blocked: string[] = [];
@@ -14,7 +14,7 @@ export async function ensureAuditPartitions(db: Queryable, now = new Date()): Pr
       await db.query('SELECT audit_ensure_partition($1)', [month]);
     } catch (error) {
       const code = (error as { code?: string }).code;
-      // Two processes creating the same partition at once: one wins, the other sees it exist.
+      // Two processes creating the same partition at once: one wins, and the other finds it exists.
       if (code === '42P07') continue;
       // 23514: entries of that month already sit in the default partition, which keeps
       // taking them. The month is reported rather than stopping the caller.

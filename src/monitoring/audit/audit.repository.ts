@@ -13,7 +13,8 @@ import { auditAppended } from './audit-events.js';
 /** The log every entry goes to; the schema allows more logs later. */
 export const MAIN_LOG = 'main';
 
-const COLUMNS = [
+/** The `audit_logs` columns an append writes, in the order of its VALUES rows. */
+export const AUDIT_COLUMNS = [
   'log_id',
   'seq',
   'timestamp',
@@ -171,7 +172,7 @@ export async function appendAuditRecords(
   }
 
   await tx.query(
-    `INSERT INTO audit_logs (${COLUMNS.join(', ')}) VALUES ${rows.join(', ')}`,
+    `INSERT INTO audit_logs (${AUDIT_COLUMNS.join(', ')}) VALUES ${rows.join(', ')}`,
     params,
   );
   await tx.query(

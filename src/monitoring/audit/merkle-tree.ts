@@ -10,7 +10,7 @@ function splitPoint(n: number): number {
 /**
  * An RFC 6962 Merkle tree held in memory with every level of perfect subtrees, so that the
  * root of any prefix and any inclusion or consistency proof costs O(log² n) node lookups
- * after one O(n) build. Used to answer many proofs against one tree, as an export does.
+ * after one O(n) build. Used to serve many proofs from one tree, as an export does.
  */
 export class MerkleTree {
   /**
