@@ -13,7 +13,7 @@ export interface ReceivedRequest {
   body: Record<string, unknown>;
 }
 
-/** How the fake answers the next calls. */
+/** Behaviour of the fake for the next calls. */
 export type FakeBehavior =
   | { kind: 'normal' }
   | { kind: 'status'; status: number; body: unknown }

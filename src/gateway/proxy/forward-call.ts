@@ -85,7 +85,7 @@ function credentialFailure(status: number): GatewayError | null {
 }
 
 /**
- * Sends the call upstream and relays the answer: buffered JSON for plain calls, server-sent
+ * Sends the call upstream and relays the response: buffered JSON for plain calls, server-sent
  * events byte for byte for streamed ones. A client that disconnects aborts the upstream call.
  * The original body is forwarded as validated; the client's headers are not, apart from the
  * provider's allow-list, and the provider key replaces the client's key.

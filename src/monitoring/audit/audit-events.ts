@@ -1,4 +1,4 @@
-/** Listener told the log size after each append; it is a hint and may run before commit. */
+/** Listener called with the log size after each append. The size is a hint: it may arrive before commit. */
 export type AppendListener = (logId: string, size: number) => void;
 
 const listeners = new Set<AppendListener>();
@@ -9,7 +9,7 @@ export function onAuditAppended(listener: AppendListener): () => void {
   return () => listeners.delete(listener);
 }
 
-/** Tells the listeners that `logId` now holds `size` entries. */
+/** Notifies the listeners that `logId` now contains `size` entries. */
 export function auditAppended(logId: string, size: number): void {
   for (const listener of listeners) listener(logId, size);
 }

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../data/database/database.js';
 import { MerkleFrontier } from './merkle.js';
 
-/** What remains of a dropped partition: its seq range, last hash and Merkle frontier. */
+/** Record of a dropped partition: its seq range, last hash and Merkle frontier. */
 export interface RetentionSeal {
   partitionName: string;
   firstSeq: number;

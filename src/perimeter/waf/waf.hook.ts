@@ -45,7 +45,7 @@ export function wafRequestOf(request: FastifyRequest): WafRequest {
   };
 }
 
-/** Listener told of every verdict that blocks, or would block in monitor mode. */
+/** Listener called with every verdict that blocks, or would block in monitor mode. */
 export type WafBlockListener = (request: FastifyRequest, verdict: WafVerdict) => void;
 
 /**
