@@ -30,7 +30,7 @@ import { createPerimeterServer } from '../perimeter/request-limits/http-server.j
 import { registerRequestLimits } from '../perimeter/request-limits/request-limits.hook.js';
 import { registerWaf } from '../perimeter/waf/waf.hook.js';
 import type { TlsServerOptions } from '../perimeter/tls/tls-options.js';
-import { SECURITY_HEADERS } from '../http/security-headers.js';
+import { securityHeaders } from '../http/security-headers.js';
 import type { UsageRecorder } from '../gateway/usage/usage-recorder.js';
 import { apiKeyRoutes } from '../tenancy/api-keys/api-key.routes.js';
 import { organizationRoutes } from '../tenancy/organizations/organization.routes.js';
@@ -65,6 +65,7 @@ export interface AppDependencies {
 /** Builds the HTTP application with every route; it does not listen. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = deps.logger;
+  const headers = securityHeaders(Boolean(deps.tls) || deps.config.TRUST_PROXY_TLS);
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's two request log lines are replaced by one line per request (onResponse below).
@@ -79,7 +80,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     trustProxy: deps.config.TRUSTED_PROXIES ?? false,
     serverFactory: (handler) =>
       createPerimeterServer(handler, deps.config, deps.logger, deps.tls ?? null),
-    clientErrorHandler: handleClientError,
+    clientErrorHandler: (error, socket) => handleClientError(error, socket, headers),
     // Errors raised while routing (a malformed percent-encoding, an over-long path parameter)
     // skip every hook, so this handler adds the headers the onRequest hook would have set.
     frameworkErrors: (error, request, rawReply) => {
@@ -89,7 +90,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           ? new AppError('not_found')
           : new AppError('validation_failed', 'The request URL is not valid');
       void reply
-        .headers(SECURITY_HEADERS)
+        .headers(headers)
         .header('x-request-id', request.id)
         .code(appError.status)
         .send(errorBody(appError, request.id));
@@ -97,7 +98,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
 
   app.addHook('onRequest', async (request, reply) => {
-    reply.headers(SECURITY_HEADERS);
+    reply.headers(headers);
     reply.header('x-request-id', request.id);
   });
   // Rate limits run first, so a flood of requests that the checks below reject is limited too.

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { ownerSession } from '../admin/admin-api.js';
+import { sendRaw } from '../perimeter/request-limits/raw-http.js';
 import { ADMIN_DATABASE_URL } from '../support/test-database.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -140,6 +141,20 @@ describe('response headers', () => {
     expect(response.headers.get('x-request-id')).toMatch(UUID);
   });
 
+  it('plain HTTP omits upgrade-insecure-requests', async () => {
+    const response = await fetch(`${t.url}/healthz`);
+    await response.arrayBuffer();
+    const csp = response.headers.get('content-security-policy');
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+
+    // Node rejects an unparsable request before any hook runs, and that response has them too.
+    const unparsed = await sendRaw(t.url, 'GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    expect(unparsed.status).toBe(400);
+    expect(unparsed.text).toMatch(/content-security-policy: default-src 'self'/i);
+    expect(unparsed.text).not.toContain('upgrade-insecure-requests');
+  });
+
   it('admin error requestId matches the header', async () => {
     const response = await fetch(`${t.url}/api/v1/organizations`);
     const body = (await response.json()) as { requestId: string };
@@ -201,5 +216,29 @@ describe('health checks', () => {
       await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
       await admin.end();
     }
+  });
+});
+
+describe('behind a TLS-ending proxy', () => {
+  let proxied: TestServer;
+
+  beforeAll(async () => {
+    proxied = await startTestServer({ env: { TRUST_PROXY_TLS: 'true' } });
+  });
+
+  afterAll(async () => {
+    await proxied.stop();
+  });
+
+  it('CSP adds upgrade-insecure-requests', async () => {
+    const response = await fetch(`${proxied.url}/healthz`);
+    await response.arrayBuffer();
+    expect(response.headers.get('content-security-policy')).toMatch(
+      /frame-ancestors 'none'.*; upgrade-insecure-requests$/,
+    );
+
+    const unparsed = await sendRaw(proxied.url, 'GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    expect(unparsed.status).toBe(400);
+    expect(unparsed.text).toContain('upgrade-insecure-requests');
   });
 });

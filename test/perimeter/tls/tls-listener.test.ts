@@ -114,20 +114,24 @@ describe('development certificate', () => {
 
 describe('TLS listener', () => {
   it('serves HTTPS with HSTS', async () => {
-    const response = await new Promise<{ status: number; hsts: string | undefined }>(
-      (resolve, reject) => {
-        get(`${t.url}/healthz`, { ca, servername: 'localhost' }, (res) => {
-          res.resume();
-          resolve({
-            status: res.statusCode ?? 0,
-            hsts: res.headers['strict-transport-security'],
-          });
-        }).once('error', reject);
-      },
-    );
+    const response = await new Promise<{
+      status: number;
+      hsts: string | undefined;
+      csp: string | undefined;
+    }>((resolve, reject) => {
+      get(`${t.url}/healthz`, { ca, servername: 'localhost' }, (res) => {
+        res.resume();
+        resolve({
+          status: res.statusCode ?? 0,
+          hsts: res.headers['strict-transport-security'],
+          csp: res.headers['content-security-policy'],
+        });
+      }).once('error', reject);
+    });
     expect(t.url.startsWith('https://')).toBe(true);
     expect(response.status).toBe(200);
     expect(response.hsts).toContain('max-age=');
+    expect(response.csp).toContain('upgrade-insecure-requests');
   });
 
   it('negotiates TLS 1.3 by default', async () => {
