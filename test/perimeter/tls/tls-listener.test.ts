@@ -124,7 +124,7 @@ describe('TLS listener', () => {
         resolve({
           status: res.statusCode ?? 0,
           hsts: res.headers['strict-transport-security'],
-          csp: res.headers['content-security-policy'],
+          csp: String(res.headers['content-security-policy']),
         });
       }).once('error', reject);
     });
