@@ -156,6 +156,13 @@ export const configSchema = z.object({
       })
       .default('mindweave:login:'),
   ),
+  WEBAUTHN_ORIGIN: optional(httpUrl),
+  WEBAUTHN_RP_ID: optional(
+    z.string().regex(/^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)*$/, {
+      error: 'must be a lower-case domain name such as example.com',
+    }),
+  ),
+  SSO_CALLBACK_BASE_URL: optional(httpUrl),
   RATE_LIMIT_IP_MAX: withDefault(boundedInteger(0, 10_000_000).default(2000)),
   RATE_LIMIT_IP_WINDOW_SECONDS: withDefault(boundedInteger(1, 86_400).default(300)),
   RATE_LIMIT_AUTH_MAX: withDefault(boundedInteger(0, 10_000_000).default(10)),

@@ -14,6 +14,8 @@ import { registerAuthorization } from '../application/authorization/authorize.ho
 import { recordRoutes } from '../application/authorization/route-catalogue.js';
 import { authRoutes } from '../application/auth/auth.routes.js';
 import { createIdentityServices } from '../application/auth/identity.js';
+import { webAuthnRoutes } from '../application/webauthn/webauthn.routes.js';
+import { webAuthnSettingsFromConfig } from '../application/webauthn/webauthn-settings.js';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import type { DataProtection } from '../data/key-store/data-protection.js';
@@ -142,6 +144,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerAuthorization(app, deps.db, identity.sessions);
   await app.register(healthRoutes, { db: deps.db });
   await app.register(authRoutes, { identity });
+  await app.register(webAuthnRoutes, {
+    services: { identity, settings: webAuthnSettingsFromConfig(deps.config) },
+  });
   await app.register(organizationRoutes, { db: deps.db });
   await app.register(projectRoutes, { db: deps.db });
   await app.register(apiKeyRoutes, { db: deps.db });

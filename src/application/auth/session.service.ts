@@ -73,7 +73,7 @@ export class SessionService {
     context: RequestContext,
     options: {
       sessionType: SessionType;
-      mfaMethod: 'totp' | 'recovery_code' | null;
+      mfaMethod: 'totp' | 'recovery_code' | 'webauthn' | null;
       /** False when the caller audits the new session itself, as a session rotation does. */
       auditLogin?: boolean;
     },

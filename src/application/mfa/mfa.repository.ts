@@ -28,8 +28,9 @@ export const MFA_REQUIRED_ROLES = ['owner', 'admin', 'security_admin'] as const;
 export async function findMfaStatus(db: Queryable, userId: string): Promise<MfaStatus> {
   const result = await db.query<MfaStatus>(
     `SELECT
-       EXISTS (SELECT 1 FROM user_totp_factors
-                WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS enrolled,
+       (EXISTS (SELECT 1 FROM user_totp_factors
+                 WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM user_webauthn_credentials WHERE user_id = $1)) AS enrolled,
        EXISTS (SELECT 1 FROM memberships m JOIN organizations o ON o.id = m.org_id
                 WHERE m.user_id = $1 AND (m.role = ANY($2::text[]) OR o.require_mfa)) AS required`,
     [userId, MFA_REQUIRED_ROLES],
