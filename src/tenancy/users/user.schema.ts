@@ -38,3 +38,7 @@ export const ORG_ROLES = [
   'viewer',
 ] as const;
 export type OrgRole = (typeof ORG_ROLES)[number];
+
+/** Roles a member of the organization can hold in one project, on top of the org role. */
+export const PROJECT_ROLES = ['admin', 'developer', 'viewer'] as const;
+export type ProjectRole = (typeof PROJECT_ROLES)[number];
