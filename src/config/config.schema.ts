@@ -204,6 +204,23 @@ export const configSchema = z.object({
   ),
   WAF_PARANOIA_LEVEL: withDefault(boundedInteger(1, 4).default(1)),
   WAF_ANOMALY_THRESHOLD: withDefault(boundedInteger(1, 1000).default(5)),
+  SMTP_URL: optional(
+    z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }),
+  ),
+  SMTP_HOST: optional(
+    z.string().regex(/^[A-Za-z0-9.:[\]-]{1,255}$/, { error: 'must be a host name or IP address' }),
+  ),
+  SMTP_PORT: optional(boundedInteger(1, 65535)),
+  SMTP_USER: optional(z.string().min(1).max(255)),
+  SMTP_PASSWORD: optional(secret),
+  SMTP_FROM: withDefault(z.string().min(3).max(255).default('MindWeave <mindweave@localhost>')),
+  SMTP_TLS: withDefault(
+    z
+      .enum(['starttls', 'implicit', 'none'], { error: 'must be starttls, implicit or none' })
+      .default('starttls'),
+  ),
+  MAIL_LINK_BASE_URL: optional(httpUrl),
+  INVITATION_TTL_HOURS: withDefault(boundedInteger(1, 720).default(72)),
 });
 
 /** Validated configuration; code reads settings only through this type. */

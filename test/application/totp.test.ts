@@ -42,9 +42,17 @@ describe('HOTP', () => {
     expect(hotp(secret, BigInt(counter), hotpVectors.digits)).toBe(hotp6);
   });
 
-  it('rejects digits outside 6 to 10', () => {
+  it('has 10 RFC 4226 vectors', () => {
+    expect(hotpVectors.cases).toHaveLength(10);
+  });
+
+  it('rejects digits outside 6 to 8', () => {
     expect(() => hotp(secret, 0n, 5)).toThrow(RangeError);
-    expect(() => hotp(secret, 0n, 11)).toThrow(RangeError);
+    expect(() => hotp(secret, 0n, 9)).toThrow(RangeError);
+  });
+
+  it('rejects a negative counter', () => {
+    expect(() => hotp(secret, -1n)).toThrow(RangeError);
   });
 });
 
@@ -63,10 +71,20 @@ describe('TOTP', () => {
         algorithm: algorithm.toLowerCase() as TotpAlgorithm,
       };
       const seed = Buffer.from(totpVectors.seedsAscii[algorithm] as string, 'ascii');
-      expect(timeStep(unixTime, options)).toBe(BigInt(`0x${T_hex}`));
+      const step = BigInt(`0x${T_hex}`);
+      expect(timeStep(unixTime, options)).toBe(step);
       expect(totp(seed, unixTime, options)).toBe(totp8);
+      // The verification path finds the vector's step, with and without drift allowance.
+      expect(matchTotpStep(seed, totp8, unixTime, 0, options)).toBe(step);
+      expect(matchTotpStep(seed, totp8, unixTime + 30, 1, options)).toBe(step);
+      expect(matchTotpStep(seed, totp8, unixTime + 30, 0, options)).toBeNull();
     },
   );
+
+  it('covers SHA-1, SHA-256 and SHA-512', () => {
+    const algorithms = new Set(totpVectors.cases.map((vector) => vector.algorithm));
+    expect([...algorithms].sort()).toEqual(['SHA1', 'SHA256', 'SHA512']);
+  });
 
   it('matches the current and adjacent steps only', () => {
     const secret = Buffer.from('12345678901234567890', 'ascii');
@@ -109,7 +127,7 @@ describe('base32', () => {
   });
 
   it('rejects characters outside the alphabet', () => {
-    expect(() => base32Decode('MZXW1')).toThrow('invalid base32 character');
+    expect(() => base32Decode('MZXW1')).toThrow();
   });
 });
 
@@ -122,8 +140,20 @@ describe('otpauth URI', () => {
     expect(decodeURIComponent(uri.pathname)).toBe('/MindWeave:owner@example.com');
     expect(uri.searchParams.get('secret')).toBe(base32Encode(secret));
     expect(uri.searchParams.get('issuer')).toBe('MindWeave');
-    expect(uri.searchParams.get('digits')).toBe(String(DEFAULT_TOTP.digits));
-    expect(uri.searchParams.get('period')).toBe('30');
-    expect(uri.searchParams.get('algorithm')).toBe('SHA1');
+    // otplib leaves out parameters at their default (SHA1, 6 digits, 30 s), which is what
+    // authenticator apps assume when they are absent.
+    expect(DEFAULT_TOTP).toMatchObject({ algorithm: 'sha1', digits: 6, stepSeconds: 30 });
+    expect(uri.searchParams.get('digits') ?? '6').toBe('6');
+    expect(uri.searchParams.get('period') ?? '30').toBe('30');
+    expect(uri.searchParams.get('algorithm') ?? 'SHA1').toBe('SHA1');
+  });
+
+  it('carries options other than the defaults', () => {
+    const secret = Buffer.from('12345678901234567890123456789012', 'ascii');
+    const options = { algorithm: 'sha256', digits: 8, stepSeconds: 60, epochSeconds: 0 } as const;
+    const uri = new URL(otpauthUri(secret, 'MindWeave', 'owner@example.com', options));
+    expect(uri.searchParams.get('algorithm')).toBe('SHA256');
+    expect(uri.searchParams.get('digits')).toBe('8');
+    expect(uri.searchParams.get('period')).toBe('60');
   });
 });

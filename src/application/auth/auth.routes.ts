@@ -3,11 +3,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import { requestContext } from '../../http/request-context.hook.js';
 import { parseOrThrow } from '../../http/validation.js';
 import { listOrganizationsOfUser } from '../../tenancy/organizations/organization.repository.js';
+import { createMailTransport } from '../mail/create-mail-transport.js';
+import { MailOutbox } from '../mail/mail-outbox.js';
 import { mfaRoutes } from '../mfa/mfa.routes.js';
 import { loginSchema, passwordChangeSchema, sessionIdParamsSchema } from './auth.schema.js';
 import type { IdentityServices } from './identity.js';
+import { invitationRoutes } from './invitation.routes.js';
 import { login, LoginLockedError } from './login.service.js';
 import { changePassword } from './password-change.service.js';
+import { passwordResetRoutes } from './password-reset.routes.js';
 import { clearSessionCookie } from './session-cookie.js';
 import { deliverSession } from './session-response.js';
 import { principalOf, SIGNED_IN_ANY_STATE } from './route-principal.js';
@@ -107,4 +111,9 @@ export const authRoutes: FastifyPluginAsync<{ identity: IdentityServices }> = as
   );
 
   await app.register(mfaRoutes, { identity });
+
+  const outbox = new MailOutbox(createMailTransport(identity.mail, app.log), app.log);
+  app.addHook('onClose', () => outbox.close());
+  await app.register(passwordResetRoutes, { identity, outbox });
+  await app.register(invitationRoutes, { identity, outbox });
 };

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 
 import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
+import { mailSettingsFromConfig, type MailSettings } from '../mail/mail-settings.js';
 import { TotpSecretSealer } from '../mfa/totp-secret-sealer.js';
 import { identitySettingsFromConfig, type IdentitySettings } from './identity-settings.js';
 import {
@@ -21,6 +22,10 @@ export interface IdentityServices {
   throttle: LoginThrottle;
   sessions: SessionService;
   totpSealer: TotpSecretSealer;
+  /** SMTP server, sender and link page of password reset and invitation mails. */
+  mail: MailSettings;
+  /** How long an invitation token works, in milliseconds. */
+  invitationTtlMs: number;
   /** Milliseconds since the Unix epoch; tests replace it to move time. */
   clock: () => number;
 }
@@ -52,6 +57,8 @@ export async function createIdentityServices(options: {
       : new MemoryLoginThrottle(),
     sessions: new SessionService(options.db, settings, clock),
     totpSealer: await TotpSecretSealer.open(totpKeyPath(options.config)),
+    mail: mailSettingsFromConfig(options.config),
+    invitationTtlMs: options.config.INVITATION_TTL_HOURS * 60 * 60 * 1000,
     clock,
   };
 }

@@ -48,8 +48,6 @@ export const mfaRoutes: FastifyPluginAsync<{ identity: IdentityServices }> = asy
   app.post('/api/v1/auth/mfa/totp', { config: ENROLLMENT }, async (request, reply) => {
     parseOrThrow(emptyBodySchema, request.body);
     const enrollment = await beginTotpEnrollment(identity, principalOf(request));
-    // TODO: return the otpauth URI as a QR code (PNG or SVG) once a QR encoder is a dependency;
-    // until then clients render `otpauthUri` themselves or the user types `secret`.
     return reply.code(201).send(enrollment);
   });
 

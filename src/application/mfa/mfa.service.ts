@@ -32,6 +32,7 @@ import {
   RECOVERY_CODE_COUNT,
 } from './recovery-codes.js';
 import { base32Encode, DEFAULT_TOTP, matchTotpStep, otpauthUri } from './totp.js';
+import { renderTotpQrCode } from './totp-qr-code.js';
 
 /** The issuer name authenticator apps show next to the account. */
 export const TOTP_ISSUER = 'MindWeave';
@@ -42,10 +43,15 @@ const TOTP_SECRET_BYTES = 20;
 /** Wrong codes one MFA challenge accepts before it is void and the password is needed again. */
 export const MAX_CHALLENGE_ATTEMPTS = 5;
 
-/** A started TOTP enrollment: the secret to put in an authenticator app. */
+/**
+ * A started TOTP enrollment: the secret to put in an authenticator app, as text, as an
+ * `otpauth://` URI, and as a QR code of that URI (SVG and PNG `data:` URL).
+ */
 export interface TotpEnrollment {
   secret: string;
   otpauthUri: string;
+  qrCodeSvg: string;
+  qrCodePngDataUrl: string;
   algorithm: 'SHA1';
   digits: number;
   period: number;
@@ -65,9 +71,13 @@ export async function beginTotpEnrollment(
       'A TOTP factor is already enrolled; remove it with DELETE /api/v1/auth/mfa/totp first',
     );
   }
+  const uri = otpauthUri(secret, TOTP_ISSUER, principal.user.email);
+  const qrCode = await renderTotpQrCode(uri);
   return {
     secret: base32Encode(secret),
-    otpauthUri: otpauthUri(secret, TOTP_ISSUER, principal.user.email),
+    otpauthUri: uri,
+    qrCodeSvg: qrCode.svg,
+    qrCodePngDataUrl: qrCode.pngDataUrl,
     algorithm: 'SHA1',
     digits: DEFAULT_TOTP.digits,
     period: DEFAULT_TOTP.stepSeconds,

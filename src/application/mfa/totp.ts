@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { generateSync, generateURI, ScureBase32Plugin, verifySync } from 'otplib';
 
 /** HMAC hash functions that RFC 6238 allows; authenticator apps support SHA-1 everywhere. */
 export type TotpAlgorithm = 'sha1' | 'sha256' | 'sha512';
@@ -20,24 +20,35 @@ export const DEFAULT_TOTP: TotpOptions = {
   algorithm: 'sha1',
 };
 
-/**
- * Computes an HOTP value (RFC 4226, section 5.3): HMAC over the 8-byte big-endian counter,
- * dynamic truncation to 31 bits, then the low `digits` decimal digits with leading zeros.
- */
+// The HOTP and TOTP arithmetic (HMAC, dynamic truncation, time steps, constant-time compare)
+// is otplib's; this module fixes MindWeave's options and works on raw secret bytes.
+const base32 = new ScureBase32Plugin();
+
+function checkDigits(digits: number): void {
+  // RFC 4226 requires at least 6 digits; 8 is the most the RFC 6238 reference code produces.
+  if (!Number.isInteger(digits) || digits < 6 || digits > 8) {
+    throw new RangeError(`digits must be 6 to 8, got ${digits}`);
+  }
+}
+
+/** Computes an HOTP value (RFC 4226) for the counter. */
 export function hotp(
   secret: Buffer,
   counter: bigint,
   digits = 6,
   algorithm: TotpAlgorithm = 'sha1',
 ): string {
-  if (digits < 6 || digits > 10) throw new RangeError(`digits must be 6 to 10, got ${digits}`);
-  if (counter < 0n) throw new RangeError('counter must not be negative');
-  const message = Buffer.alloc(8);
-  message.writeBigUInt64BE(counter);
-  const mac = createHmac(algorithm, secret).update(message).digest();
-  const offset = (mac[mac.length - 1] as number) & 0x0f;
-  const truncated = mac.readUInt32BE(offset) & 0x7fffffff;
-  return String(truncated % 10 ** digits).padStart(digits, '0');
+  checkDigits(digits);
+  if (counter < 0n || counter > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError('counter must be between 0 and 2^53 - 1');
+  }
+  return generateSync({
+    strategy: 'hotp',
+    secret: new Uint8Array(secret),
+    counter: Number(counter),
+    digits,
+    algorithm,
+  });
 }
 
 /** The time step that contains `unixSeconds` (RFC 6238 T). */
@@ -51,13 +62,22 @@ export function totp(
   unixSeconds: number,
   options: TotpOptions = DEFAULT_TOTP,
 ): string {
-  return hotp(secret, timeStep(unixSeconds, options), options.digits, options.algorithm);
+  checkDigits(options.digits);
+  return generateSync({
+    secret: new Uint8Array(secret),
+    epoch: unixSeconds,
+    t0: options.epochSeconds,
+    period: options.stepSeconds,
+    digits: options.digits,
+    algorithm: options.algorithm,
+  });
 }
 
 /**
- * Finds the time step whose code equals `code`, trying the current step first and then up
- * to `window` steps on either side to allow for clock drift. Every candidate is compared in
- * constant time. Returns null when no step matches.
+ * Finds the time step whose code equals `code`, allowing up to `window` steps on either side
+ * for clock drift. otplib compares in constant time. Returns null when no step matches or the
+ * code is not `digits` decimal digits. Each step may be accepted once: the caller records the
+ * returned step and rejects it and earlier ones afterwards.
  */
 export function matchTotpStep(
   secret: Buffer,
@@ -66,55 +86,30 @@ export function matchTotpStep(
   window = 1,
   options: TotpOptions = DEFAULT_TOTP,
 ): bigint | null {
-  const presented = Buffer.from(code, 'utf8');
-  const current = timeStep(unixSeconds, options);
-  let matched: bigint | null = null;
-  for (const offset of [0, ...Array.from({ length: window }, (_, i) => [-(i + 1), i + 1]).flat()]) {
-    const step = current + BigInt(offset);
-    if (step < 0n) continue;
-    const expected = Buffer.from(hotp(secret, step, options.digits, options.algorithm), 'utf8');
-    const equal = expected.length === presented.length && timingSafeEqual(expected, presented);
-    if (equal && matched === null) matched = step;
-  }
-  return matched;
+  checkDigits(options.digits);
+  if (code.length !== options.digits || !/^\d+$/.test(code)) return null;
+  const result = verifySync({
+    secret: new Uint8Array(secret),
+    token: code,
+    epoch: unixSeconds,
+    t0: options.epochSeconds,
+    period: options.stepSeconds,
+    digits: options.digits,
+    algorithm: options.algorithm,
+    // A tolerance of whole periods checks exactly `window` steps before and after the current.
+    epochTolerance: window * options.stepSeconds,
+  });
+  return result.valid ? timeStep(unixSeconds, options) + BigInt(result.delta) : null;
 }
-
-const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** Encodes bytes as RFC 4648 base32 without padding, as `otpauth://` URIs carry secrets. */
 export function base32Encode(bytes: Buffer): string {
-  let output = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      output += BASE32_ALPHABET[(buffer >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) output += BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
-  return output;
+  return base32.encode(new Uint8Array(bytes), { padding: false });
 }
 
 /** Decodes RFC 4648 base32, ignoring case, spaces and padding; throws on other characters. */
 export function base32Decode(text: string): Buffer {
-  const clean = text.toUpperCase().replace(/[\s=]/g, '');
-  const bytes: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (const char of clean) {
-    const value = BASE32_ALPHABET.indexOf(char);
-    if (value < 0) throw new Error('invalid base32 character');
-    buffer = ((buffer << 5) | value) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      bytes.push((buffer >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(bytes);
+  return Buffer.from(base32.decode(text.toUpperCase().replace(/[\s=]/g, '')));
 }
 
 /** Builds the `otpauth://totp/...` URI that authenticator apps import, usually as a QR code. */
@@ -124,13 +119,12 @@ export function otpauthUri(
   account: string,
   options: TotpOptions = DEFAULT_TOTP,
 ): string {
-  const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(account)}`;
-  const params = new URLSearchParams({
-    secret: base32Encode(secret),
+  return generateURI({
     issuer,
-    algorithm: options.algorithm.toUpperCase(),
-    digits: String(options.digits),
-    period: String(options.stepSeconds),
+    label: account,
+    secret: base32Encode(secret),
+    algorithm: options.algorithm,
+    digits: options.digits,
+    period: options.stepSeconds,
   });
-  return `otpauth://totp/${label}?${params.toString()}`;
 }

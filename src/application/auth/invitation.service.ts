@@ -1,0 +1,263 @@
+import type { Queryable } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
+import { AppError } from '../../http/errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
+import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import { findOrganization } from '../../tenancy/organizations/organization.repository.js';
+import { hashPassword, verifyPassword } from '../../tenancy/users/password.js';
+import {
+  findMembershipRole,
+  findUserCredentialsByEmail,
+  insertMembership,
+  insertUser,
+} from '../../tenancy/users/user.repository.js';
+import type { OrgRole } from '../../tenancy/users/user.schema.js';
+import { canGrant } from '../authorization/grant-rules.js';
+import { ROLE_PERMISSIONS } from '../authorization/permissions.js';
+import type { MailOutbox } from '../mail/mail-outbox.js';
+import { tokenInstructions } from '../mail/mail-links.js';
+import { newPasswordSchema } from './auth.schema.js';
+import type { IdentityServices } from './identity.js';
+import {
+  findInvitationOrg,
+  insertInvitation,
+  listOpenInvitations,
+  lockOpenInvitation,
+  markInvitationAccepted,
+  revokeInvitation,
+  revokeOpenInvitationOf,
+  type Invitation,
+} from './invitation.repository.js';
+import { generateInvitationToken, hashInvitationToken } from './mailed-token.js';
+import { userActor, type SessionPrincipal } from './session.service.js';
+
+/** The public form of an invitation. */
+export function invitationView(invitation: Invitation) {
+  return {
+    id: invitation.id,
+    email: invitation.email,
+    role: invitation.role,
+    invitedBy: invitation.invitedBy,
+    createdAt: invitation.createdAt.toISOString(),
+    expiresAt: invitation.expiresAt.toISOString(),
+  };
+}
+
+/**
+ * Invites `email` into the organization with `role` and mails the single-use token. The
+ * inviter may give only a role whose permissions they hold themselves, so an admin cannot
+ * invite an owner. Inviting an email again replaces its open invitation.
+ */
+export async function createInvitation(
+  identity: IdentityServices,
+  outbox: MailOutbox,
+  context: RequestContext,
+  principal: SessionPrincipal,
+  orgId: string,
+  input: { email: string; role: OrgRole },
+): Promise<Invitation> {
+  const { db } = identity;
+  const organization = await findOrganization(db, orgId);
+  if (!organization) throw new AppError('not_found');
+
+  const generated = generateInvitationToken();
+  const expiresAt = new Date(identity.clock() + identity.invitationTtlMs);
+  const invitation = await inTenant(db, orgId, async (tx) => {
+    const inviterRole = await findMembershipRole(tx, orgId, principal.user.id);
+    const held = new Set(inviterRole ? ROLE_PERMISSIONS[inviterRole] : []);
+    // Only owners hold organization.transfer, which the owner role carries, so only an owner
+    // can invite an owner.
+    if (!canGrant(held, ROLE_PERMISSIONS[input.role])) {
+      throw new AppError('forbidden', `Your role cannot grant the role ${input.role}`);
+    }
+    if (await isMemberByEmail(tx, orgId, input.email)) {
+      throw new AppError('conflict', 'This email already belongs to a member of the organization');
+    }
+    const replaced = await revokeOpenInvitationOf(tx, orgId, input.email);
+    const created = await insertInvitation(tx, {
+      orgId,
+      email: input.email,
+      role: input.role,
+      tokenHash: generated.hash,
+      invitedBy: principal.user.id,
+      expiresAt,
+    });
+    await appendAuditRecords(tx, [
+      buildAuditRecord(userActor(principal.user, principal.session.id), context, {
+        action: 'user.invited',
+        orgId,
+        resourceType: 'invitation',
+        resourceId: created.id,
+        newValues: { role: created.role, expiresAt: created.expiresAt.toISOString() },
+        metadata: replaced ? { replacedInvitationId: replaced } : null,
+        sensitivity: 'sensitive',
+        complianceRelevant: true,
+      }),
+    ]);
+    return created;
+  });
+
+  outbox.enqueue(
+    {
+      to: invitation.email,
+      subject: `You are invited to ${organization.name} on MindWeave`,
+      text: [
+        `${principal.user.name} invited you to the organization ${organization.name} on`,
+        `MindWeave as ${invitation.role}. To accept, choose your name and password before`,
+        `${invitation.expiresAt.toISOString()}:`,
+        '',
+        tokenInstructions(
+          identity.mail.linkBaseUrl,
+          'accept-invitation',
+          generated.token,
+          'POST /api/v1/auth/invitations/accept { "token", "name", "password" }',
+        ),
+        '',
+        'The token works once. If you did not expect this invitation, ignore this mail.',
+      ].join('\n'),
+      purpose: 'invitation',
+      referenceId: invitation.id,
+    },
+    context.requestId,
+  );
+  return invitation;
+}
+
+async function isMemberByEmail(tx: Queryable, orgId: string, email: string): Promise<boolean> {
+  const result = await tx.query(
+    `SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
+      WHERE m.org_id = $1 AND u.email = $2`,
+    [orgId, email],
+  );
+  return result.rows.length > 0;
+}
+
+export function listInvitations(identity: IdentityServices, orgId: string): Promise<Invitation[]> {
+  return inTenant(identity.db, orgId, (tx) => listOpenInvitations(tx, orgId));
+}
+
+/** Revokes an open invitation, so its token stops working. */
+export async function cancelInvitation(
+  identity: IdentityServices,
+  context: RequestContext,
+  principal: SessionPrincipal,
+  orgId: string,
+  invitationId: string,
+): Promise<Invitation> {
+  return inTenant(identity.db, orgId, async (tx) => {
+    const revoked = await revokeInvitation(tx, orgId, invitationId);
+    if (!revoked) throw new AppError('not_found', 'No open invitation with this id');
+    await appendAuditRecords(tx, [
+      buildAuditRecord(userActor(principal.user, principal.session.id), context, {
+        action: 'user.invitation_revoked',
+        orgId,
+        resourceType: 'invitation',
+        resourceId: revoked.id,
+        oldValues: { role: revoked.role },
+        sensitivity: 'sensitive',
+        complianceRelevant: true,
+      }),
+    ]);
+    return revoked;
+  });
+}
+
+function invalidToken(): AppError {
+  return new AppError('validation_failed', 'Validation error', [
+    { field: 'token', message: 'Invitation token is invalid, expired or already used' },
+  ]);
+}
+
+/** The result of an accepted invitation. */
+export interface AcceptedInvitation {
+  userId: string;
+  orgId: string;
+  role: OrgRole;
+  /** False when the email already had an account, which then joined the organization. */
+  newAccount: boolean;
+}
+
+/**
+ * Accepts an invitation. For an email without an account, this creates the user with the
+ * given name and password (the password policy and the breached list apply). For an email
+ * that already has an account, the password must be that account's password and the name is
+ * ignored; the account joins the organization. The token works once.
+ */
+export async function acceptInvitation(
+  identity: IdentityServices,
+  context: RequestContext,
+  input: { token: string; name?: string | undefined; password: string },
+): Promise<AcceptedInvitation> {
+  const { db } = identity;
+  const hash = hashInvitationToken(input.token);
+  const orgId = hash ? await findInvitationOrg(db, hash) : null;
+  if (!hash || !orgId) throw invalidToken();
+
+  return inTenant(db, orgId, async (tx) => {
+    const invitation = await lockOpenInvitation(tx, orgId, hash);
+    if (!invitation) throw invalidToken();
+    const existing = await findUserCredentialsByEmail(tx, invitation.email);
+
+    let user: { id: string; email: string };
+    if (existing) {
+      if (existing.status !== 'active') throw invalidToken();
+      if (!(await verifyPassword(existing.passwordHash, input.password))) {
+        throw new AppError('validation_failed', 'Validation error', [
+          {
+            field: 'password',
+            message: 'This email already has an account: enter that account’s password',
+          },
+        ]);
+      }
+      if (await findMembershipRole(tx, orgId, existing.id)) {
+        throw new AppError('conflict', 'This account is already a member of the organization');
+      }
+      user = existing;
+    } else {
+      user = await insertUser(tx, {
+        email: invitation.email,
+        name: requireName(input.name),
+        passwordHash: await hashPassword(requireNewPassword(input.password)),
+        mustChangePassword: false,
+      });
+    }
+
+    await insertMembership(tx, { orgId, userId: user.id, role: invitation.role });
+    await markInvitationAccepted(tx, orgId, invitation.id, user.id);
+    await appendAuditRecords(tx, [
+      buildAuditRecord(userActor(user, null), context, {
+        action: 'user.invitation_accepted',
+        orgId,
+        resourceType: 'invitation',
+        resourceId: invitation.id,
+        newValues: { userId: user.id, role: invitation.role },
+        metadata: { newAccount: !existing, invitedBy: invitation.invitedBy },
+        sensitivity: 'sensitive',
+        complianceRelevant: true,
+      }),
+    ]);
+    return { userId: user.id, orgId, role: invitation.role, newAccount: !existing };
+  });
+}
+
+function requireName(name: string | undefined): string {
+  if (name === undefined) {
+    throw new AppError('validation_failed', 'Validation error', [
+      { field: 'name', message: 'Name is required for a new account' },
+    ]);
+  }
+  return name;
+}
+
+function requireNewPassword(password: string): string {
+  const checked = newPasswordSchema.safeParse(password);
+  if (!checked.success) {
+    throw new AppError(
+      'validation_failed',
+      'Validation error',
+      checked.error.issues.map((issue) => ({ field: 'password', message: issue.message })),
+    );
+  }
+  return checked.data;
+}

@@ -1,0 +1,54 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+
+import type { MailMessage, MailTransport } from './mail-transport.js';
+import type { SmtpSettings } from './mail-settings.js';
+
+// Give up on an SMTP server that does not respond, so a queued mail does not hang forever.
+const CONNECTION_TIMEOUT_MS = 10_000;
+const SOCKET_TIMEOUT_MS = 30_000;
+
+/**
+ * Delivers mail over SMTP with nodemailer. With `starttls` the connection must be upgraded
+ * (nodemailer's `requireTLS`), so a server or a man in the middle that drops STARTTLS makes
+ * delivery fail instead of sending the token in clear text. nodemailer's own logger stays off,
+ * because its debug output would contain the AUTH exchange and message text.
+ */
+export class SmtpMailTransport implements MailTransport {
+  readonly kind = 'smtp' as const;
+  private readonly transporter: Transporter;
+
+  constructor(
+    settings: SmtpSettings,
+    private readonly from: string,
+  ) {
+    this.transporter = nodemailer.createTransport({
+      host: settings.host,
+      port: settings.port,
+      secure: settings.tls === 'implicit',
+      requireTLS: settings.tls === 'starttls',
+      ignoreTLS: settings.tls === 'none',
+      ...(settings.user !== null
+        ? { auth: { user: settings.user, pass: settings.password ?? '' } }
+        : {}),
+      tls: { minVersion: 'TLSv1.2' },
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      greetingTimeout: CONNECTION_TIMEOUT_MS,
+      socketTimeout: SOCKET_TIMEOUT_MS,
+      logger: false,
+      debug: false,
+    });
+  }
+
+  async send(message: MailMessage): Promise<void> {
+    await this.transporter.sendMail({
+      from: this.from,
+      to: message.to,
+      subject: message.subject,
+      text: message.text,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.transporter.close();
+  }
+}
