@@ -12,7 +12,7 @@ import type { ApiKeyGrant } from '../tenancy/api-keys/api-key.repository.js';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.js';
 import { presentedApiKey } from './auth/presented-api-key.js';
 import { GatewayError } from './gateway-error.js';
-import { allowedModels, isModelAllowed } from './policy/model-policy.js';
+import { acceptedModels, permittedModel } from './policy/model-policy.js';
 import { anthropicProvider } from './providers/anthropic.provider.js';
 import { openaiProvider } from './providers/openai.provider.js';
 import type { ProviderAdapter } from './providers/provider.js';
@@ -22,6 +22,11 @@ import { modelList } from './models-response.js';
 import type { ProviderKeyResolver } from './provider-keys/provider-key.service.js';
 import type { UpstreamClient } from './upstream/upstream-client.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
+import { anthropicTools } from './tools/anthropic-tools.js';
+import { approvesEveryTool } from './tools/auto-approve.js';
+import { openaiTools } from './tools/openai-tools.js';
+import { ToolApprovalGate } from './tools/tool-approval.gate.js';
+import type { ToolProtocol } from './tools/tool-protocol.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,6 +57,11 @@ function chargedTokens(outcome: CallOutcome, reservation: TokenReservation): num
   return outcome.status < 400 ? reservation.granted : 0;
 }
 
+const TOOL_PROTOCOLS: Readonly<Record<ProviderAdapter['name'], ToolProtocol>> = {
+  anthropic: anthropicTools,
+  openai: openaiTools,
+};
+
 // Each chat route has one API. `/v1/models` serves both SDKs: the Anthropic SDK always sends
 // an anthropic-version header and the OpenAI SDK never does.
 function providerOfRequest(request: FastifyRequest): ProviderAdapter {
@@ -66,6 +76,7 @@ function providerOfRequest(request: FastifyRequest): ProviderAdapter {
  */
 export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, options) => {
   const authenticator = options.authenticator ?? new ApiKeyAuthenticator(options.db);
+  const toolGate = new ToolApprovalGate(options.db, app.log);
   const providerKeys = {
     anthropic: options.config.ANTHROPIC_API_KEY,
     openai: options.config.OPENAI_API_KEY,
@@ -129,12 +140,35 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
       throw new GatewayError('validation_failed', `Invalid request: ${detail}`);
     }
     const call = parsed.data;
-    if (!isModelAllowed(grant, call.model)) {
+    const model = permittedModel(grant, call.model);
+    if (!model) {
       throw new GatewayError(
         'model_not_allowed',
         `Model "${call.model}" is not allowed for this project`,
       );
     }
+    // The provider receives the resolved snapshot, never an alias it could repoint.
+    call.model = model;
+    (request.body as Record<string, unknown>).model = model;
+
+    // Tool results are forwarded only for approved calls; the answer's own calls of tools the
+    // project does not auto-approve are held for approval.
+    const tools = TOOL_PROTOCOLS[provider.name];
+    await toolGate.checkRequest(grant, tools, request.body);
+    const holdsTools = !approvesEveryTool(grant.settings) && tools.offersTools(request.body);
+    if (holdsTools) reply.header('x-mindweave-tool-approval', 'required');
+    const toolCollector = holdsTools && call.stream ? tools.streamCollector() : undefined;
+    const holdAnswerCalls = async (body: unknown) => {
+      const held = toolGate.callsToHold(grant, tools.callsInResponse(body));
+      if (held.length === 0) return;
+      await toolGate.hold(grant, provider.name, request.id, held);
+      reply.header('x-mindweave-pending-tool-calls', held.map((held) => held.id).join(','));
+    };
+    const holdStreamedCalls = async () => {
+      if (!toolCollector) return;
+      const held = toolGate.callsToHold(grant, toolCollector.calls());
+      await toolGate.hold(grant, provider.name, request.id, held);
+    };
     const providerKey =
       (await options.organizationProviderKeys?.resolve(grant.orgId, provider.name)) ??
       providerKeys[provider.name];
@@ -177,6 +211,8 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
         providerKey,
         call,
         ...(reservation ? { tokenBudget: reservation } : {}),
+        ...(toolCollector ? { toolCollector, beforeStreamEnd: holdStreamedCalls } : {}),
+        ...(holdsTools && !call.stream ? { beforeSend: holdAnswerCalls } : {}),
       });
       record(outcome);
       await reservation?.settle(chargedTokens(outcome, reservation));
@@ -207,6 +243,6 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
   app.get('/v1/models', apiKeyRoute, async (request, reply) => {
     const grant = await authenticate(request);
     await options.rateLimits?.checkKeyRequest(request, reply, grant.keyId);
-    return modelList(allowedModels(grant));
+    return modelList(acceptedModels(grant));
   });
 };

@@ -21,6 +21,10 @@ export const ERROR_CATALOGUE = {
   },
   model_not_allowed: { status: 403, message: 'Model is not allowed for this project' },
   waf_blocked: { status: 403, message: 'Request blocked by the web application firewall' },
+  tool_call_not_approved: {
+    status: 403,
+    message: 'The request carries the result of a tool call that is not approved',
+  },
   not_found: { status: 404, message: 'Not found' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   request_timeout: { status: 408, message: 'The request was not received in time' },

@@ -20,6 +20,7 @@ import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import type { DataProtection } from '../data/key-store/data-protection.js';
 import { gatewayRoutes } from '../gateway/gateway.routes.js';
+import { toolCallRoutes } from '../gateway/tools/tool-call.routes.js';
 import { providerKeyRoutes } from '../gateway/provider-keys/provider-key.routes.js';
 import { ProviderKeyService } from '../gateway/provider-keys/provider-key.service.js';
 import type { UpstreamClient } from '../gateway/upstream/upstream-client.js';
@@ -149,6 +150,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   await app.register(organizationRoutes, { db: deps.db });
   await app.register(projectRoutes, { db: deps.db });
+  await app.register(toolCallRoutes, { db: deps.db });
   await app.register(apiKeyRoutes, { db: deps.db });
   const providerKeys = deps.dataProtection
     ? new ProviderKeyService(deps.db, deps.dataProtection.fieldCipher, deps.logger)

@@ -91,8 +91,13 @@ describe('Anthropic SDK through the gateway', () => {
     expect(String((error as Error).message)).toContain('messages');
   });
 
-  it('models.list shows the allowed models', async () => {
+  it('models.list shows the allowed models with their snapshots', async () => {
     const page = await client.models.list();
-    expect(page.data.map((model) => model.id)).toEqual(['claude-sonnet-4-5', 'gpt-4o-mini']);
+    expect(page.data.map((model) => model.id)).toEqual([
+      'claude-sonnet-4-5',
+      'claude-sonnet-4-5-20250929',
+      'gpt-4o-mini',
+      'gpt-4o-mini-2024-07-18',
+    ]);
   });
 });

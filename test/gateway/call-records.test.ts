@@ -48,7 +48,8 @@ describe('gateway call records', () => {
       project_id: t.boot.projectId,
       api_key_id: t.boot.apiKeyId,
       provider: 'anthropic',
-      model: 'claude-sonnet-4-5',
+      // The record names the snapshot that was called, not the alias the client sent.
+      model: 'claude-sonnet-4-5-20250929',
       status: 200,
       streamed: false,
       input_tokens: 12,

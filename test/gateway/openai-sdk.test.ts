@@ -87,19 +87,25 @@ describe('OpenAI SDK through the gateway', () => {
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
   });
 
-  it('tool role is rejected as outside user, assistant and system', async () => {
+  it('a tool result for a call not in the conversation raises PermissionDeniedError', async () => {
     const error = await client.chat.completions
       .create({
         model: 'gpt-4o-mini',
         messages: [ask, { role: 'tool', content: 'x', tool_call_id: 'call_1' }],
       })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((error as { code?: string }).code).toBe('tool_call_not_approved');
   });
 
-  it('models.list shows the allowed models', async () => {
+  it('models.list shows the allowed models with their snapshots', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
-    expect(ids).toEqual(['claude-sonnet-4-5', 'gpt-4o-mini']);
+    expect(ids).toEqual([
+      'claude-sonnet-4-5',
+      'claude-sonnet-4-5-20250929',
+      'gpt-4o-mini',
+      'gpt-4o-mini-2024-07-18',
+    ]);
   });
 });

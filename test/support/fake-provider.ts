@@ -6,6 +6,8 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { anthropicToolAnswer, openaiToolAnswer, type FakeToolCall } from './fake-tool-answers.js';
+
 /** One request the fake provider received. */
 export interface ReceivedRequest {
   path: string;
@@ -18,7 +20,8 @@ export type FakeBehavior =
   | { kind: 'normal' }
   | { kind: 'status'; status: number; body: unknown }
   | { kind: 'delay'; ms: number }
-  | { kind: 'stall-stream' };
+  | { kind: 'stall-stream' }
+  | { kind: 'tool-call'; call: FakeToolCall };
 
 /**
  * A local HTTP server that speaks the Anthropic Messages and OpenAI Chat Completions APIs,
@@ -72,6 +75,11 @@ export class FakeProvider {
 
     const stream = body.stream === true;
     const model = String(body.model);
+    if (behavior.kind === 'tool-call') {
+      if (path === '/v1/messages') anthropicToolAnswer(res, model, stream, behavior.call);
+      else openaiToolAnswer(res, model, stream, behavior.call);
+      return;
+    }
     if (path === '/v1/messages') {
       if (stream) this.anthropicStream(model, res, behavior.kind === 'stall-stream');
       else json(res, anthropicMessage(model));

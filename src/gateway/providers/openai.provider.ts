@@ -7,9 +7,12 @@ import {
   MAX_MESSAGES,
   MAX_OUTPUT_TOKENS,
   maxTokensSchema,
-  roleSchema,
 } from './message-limits.js';
 import { headerValue, tokenCount, type ProviderAdapter } from './provider.js';
+
+// `tool` messages carry tool results; the legacy `function` role is rejected, because its
+// results name no call id that tool approval could check.
+const roleSchema = z.enum(['system', 'developer', 'user', 'assistant', 'tool']);
 
 const requestSchema = z
   .looseObject({
@@ -34,7 +37,7 @@ const requestSchema = z
 const ERROR_SHAPES: Readonly<Record<number, { type: string; code: string | null }>> = {
   400: { type: 'invalid_request_error', code: null },
   401: { type: 'invalid_request_error', code: 'invalid_api_key' },
-  403: { type: 'invalid_request_error', code: 'model_not_allowed' },
+  403: { type: 'invalid_request_error', code: null },
   404: { type: 'invalid_request_error', code: 'not_found' },
   413: { type: 'invalid_request_error', code: 'request_too_large' },
   429: { type: 'requests', code: 'rate_limit_exceeded' },

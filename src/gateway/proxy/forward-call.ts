@@ -6,6 +6,7 @@ import type { ParsedCall, ProviderAdapter, Usage } from '../providers/provider.j
 import { headerValue } from '../providers/provider.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
 import { toGatewayError } from '../upstream/upstream-client.js';
+import type { StreamToolCollector } from '../tools/tool-protocol.js';
 import { SseUsageTap, type StreamTokenBudget } from './sse-usage-tap.js';
 
 /** Largest non-streamed upstream response the gateway buffers: 32 MiB. */
@@ -27,6 +28,12 @@ export interface ForwardOptions {
   call: ParsedCall & Record<string, unknown>;
   /** Tokens held for a streamed call; the stream ends with an error event past them. */
   tokenBudget?: StreamTokenBudget;
+  /** Collects the tool calls of a streamed answer. */
+  toolCollector?: StreamToolCollector;
+  /** Runs when a streamed answer has been relayed, before the response ends. */
+  beforeStreamEnd?: () => Promise<void>;
+  /** Sees a successful non-streamed answer before it is sent, and may set headers. */
+  beforeSend?: (body: unknown) => Promise<void>;
 }
 
 /** Drops an upstream body; the abort error that undici emits on destroy is expected. */
@@ -125,12 +132,14 @@ export async function forwardCall(
     const bytes = await readBody(upstream.body).catch((error: unknown) => {
       throw toGatewayError(error);
     });
+    const parsed = parseJson(bytes);
+    if (options.beforeSend && upstream.status < 300) await options.beforeSend(parsed);
     await reply.send(bytes);
-    const usage = provider.usageFromResponse(parseJson(bytes));
+    const usage = provider.usageFromResponse(parsed);
     return { status: upstream.status, errorCode: null, usage };
   }
 
-  return relayStream(reply, upstream, provider, abort.signal, options.tokenBudget);
+  return relayStream(reply, upstream, provider, abort.signal, options);
 }
 
 async function relayStream(
@@ -138,9 +147,14 @@ async function relayStream(
   upstream: UpstreamResponse,
   provider: ProviderAdapter,
   clientGone: AbortSignal,
-  tokenBudget: StreamTokenBudget | undefined,
+  options: Pick<ForwardOptions, 'tokenBudget' | 'toolCollector' | 'beforeStreamEnd'>,
 ): Promise<CallOutcome> {
-  const tap = new SseUsageTap(provider, tokenBudget);
+  const tap = new SseUsageTap(
+    provider,
+    options.tokenBudget,
+    options.toolCollector,
+    options.beforeStreamEnd,
+  );
   tap.once('budgetExhausted', () => {
     // The error event has been written; stop reading from the provider and end the reply.
     upstream.body.unpipe(tap);

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 
 import type { ProviderAdapter, Usage } from '../providers/provider.js';
+import type { StreamToolCollector } from '../tools/tool-protocol.js';
 
 // Longest SSE line kept while looking for usage; longer lines are passed on but not parsed.
 const MAX_LINE_CHARS = 1024 * 1024;
@@ -19,10 +20,11 @@ export function totalTokens(usage: Usage): number {
 
 /**
  * A pass-through stream that forwards server-sent events byte for byte and reads the usage
- * the provider reports in them. Only `data:` lines that mention "usage" are parsed, so text
- * chunks cost one substring search. With a budget, a chunk whose reported usage exceeds the
- * tokens held waits for the budget to grow. When it cannot grow, the chunk is replaced by the
- * provider's error event, later chunks are dropped and `budgetExhausted` is emitted.
+ * the provider reports in them. Only `data:` lines that mention "usage" (or, with a tool
+ * collector, a tool call) are parsed, so text chunks cost a substring search. With a budget,
+ * a chunk whose reported usage exceeds the tokens held waits for the budget to grow. When it
+ * cannot grow, the chunk is replaced by the provider's error event, later chunks are dropped
+ * and `budgetExhausted` is emitted.
  */
 export class SseUsageTap extends Transform {
   usage: Usage = { inputTokens: null, outputTokens: null };
@@ -33,6 +35,8 @@ export class SseUsageTap extends Transform {
   constructor(
     private readonly provider: ProviderAdapter,
     private readonly budget?: StreamTokenBudget,
+    private readonly tools?: StreamToolCollector,
+    private readonly beforeEnd?: () => Promise<void>,
   ) {
     super();
   }
@@ -63,7 +67,16 @@ export class SseUsageTap extends Transform {
 
   override _flush(callback: TransformCallback): void {
     this.scan('\n');
-    callback();
+    if (!this.beforeEnd) {
+      callback();
+      return;
+    }
+    // The response ends only after this work, so a client that has read the whole stream can
+    // rely on it (the held tool calls are recorded by then).
+    this.beforeEnd().then(
+      () => callback(),
+      () => callback(),
+    );
   }
 
   private scan(text: string): void {
@@ -71,10 +84,14 @@ export class SseUsageTap extends Transform {
     this.pending = lines.pop() ?? '';
     if (this.pending.length > MAX_LINE_CHARS) this.pending = '';
     for (const line of lines) {
-      if (!line.startsWith('data:') || !line.includes('usage')) continue;
+      if (!line.startsWith('data:')) continue;
+      const hasUsage = line.includes('usage');
+      const hasTool = this.tools?.wants(line) ?? false;
+      if (!hasUsage && !hasTool) continue;
       try {
         const event: unknown = JSON.parse(line.slice(5));
-        this.usage = this.provider.usageFromEvent(event, this.usage);
+        if (hasUsage) this.usage = this.provider.usageFromEvent(event, this.usage);
+        if (hasTool) this.tools?.add(event);
       } catch {
         // A data line that is not JSON carries no usage; it is still forwarded unchanged.
       }

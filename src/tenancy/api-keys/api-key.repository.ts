@@ -1,4 +1,5 @@
 import type { Queryable } from '../../data/database/database.js';
+import type { ProjectSettings } from '../projects/project.schema.js';
 
 /** An API key's metadata; the secret itself is never stored. */
 export interface ApiKey {
@@ -97,7 +98,7 @@ export interface ApiKeyGrant {
   revokedAt: Date | null;
   projectStatus: 'active' | 'archived';
   orgStatus: 'active' | 'disabled';
-  settings: { allowedModels?: string[]; mcpAutoApprove?: boolean };
+  settings: ProjectSettings;
 }
 
 export async function findApiKeyGrant(db: Queryable, hash: Buffer): Promise<ApiKeyGrant | null> {

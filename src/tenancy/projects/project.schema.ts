@@ -8,10 +8,21 @@ export const modelNameSchema = z
   .max(200)
   .regex(/^[A-Za-z0-9._:/-]+$/, 'Model names may contain letters, digits and . _ : / -');
 
-/** Per-project gateway policy. An empty or missing `allowedModels` list allows no model. */
+/** A tool name as a client declares it to the model, e.g. `get_weather` or `github.search`. */
+export const toolNameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9_.:/-]+$/, 'Tool names may contain letters, digits and _ . : / -');
+
+/**
+ * Per-project gateway policy. An empty or missing `allowedModels` list allows no model.
+ * `mcpAutoApprove` is `true` (every tool call runs without approval), `false` (each call is
+ * held for approval) or the list of tool names that run without approval.
+ */
 export const projectSettingsSchema = z.strictObject({
   allowedModels: z.array(modelNameSchema).max(500).optional(),
-  mcpAutoApprove: z.boolean().optional(),
+  mcpAutoApprove: z.union([z.boolean(), z.array(toolNameSchema).max(500)]).optional(),
 });
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
