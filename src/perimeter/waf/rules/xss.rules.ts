@@ -71,11 +71,11 @@ export const XSS_RULES: WafRule[] = [
     paranoia: 1,
     severity: SEVERITY.critical,
     description:
-      'Argument name that is an event-handler attribute after a blank, such as " onload"',
+      'Argument name that is an event-handler attribute after a blank, such as " onload" or " onload="',
     targets: ['query-name', 'body-name'],
     transforms: DECODE,
     needles: ['on'],
-    pattern: '^\\s+on[a-z]{3,40}\\s*$',
+    pattern: '^\\s+on[a-z]{3,40}\\s*=?\\s*$',
   }),
   patternRule({
     id: 941181,
