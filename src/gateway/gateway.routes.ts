@@ -9,6 +9,8 @@ import { requestContext } from '../http/request-context.hook.js';
 import { fieldIssues } from '../http/validation.js';
 import { maskApiKey } from '../tenancy/api-keys/api-key-secret.js';
 import type { ApiKeyGrant } from '../tenancy/api-keys/api-key.repository.js';
+import { ApiKeyAllowlists } from '../network/ip-allowlist.service.js';
+import { enforceApiKeyAllowlist } from './auth/api-key-allowlist.js';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.js';
 import { presentedApiKey } from './auth/presented-api-key.js';
 import { GatewayError } from './gateway-error.js';
@@ -76,6 +78,7 @@ function providerOfRequest(request: FastifyRequest): ProviderAdapter {
  */
 export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, options) => {
   const authenticator = options.authenticator ?? new ApiKeyAuthenticator(options.db);
+  const ipAllowlists = new ApiKeyAllowlists(options.db);
   const toolGate = new ToolApprovalGate(options.db, app.log);
   const providerKeys = {
     anthropic: options.config.ANTHROPIC_API_KEY,
@@ -111,6 +114,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
           : 'Invalid API key';
       throw new GatewayError('unauthorized', message);
     }
+    await enforceApiKeyAllowlist(ipAllowlists, check.grant, request);
     request.gatewayGrant = check.grant;
     return check.grant;
   }

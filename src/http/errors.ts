@@ -25,10 +25,22 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: 'The request carries the result of a tool call that is not approved',
   },
+  self_approval_forbidden: {
+    status: 403,
+    message: 'You cannot approve your own request: another authorized person must decide it',
+  },
+  ip_not_allowed: {
+    status: 403,
+    message: "Your IP address is not in the organization's allowlist",
+  },
   not_found: { status: 404, message: 'Not found' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   request_timeout: { status: 408, message: 'The request was not received in time' },
   conflict: { status: 409, message: 'Conflicts with an existing resource' },
+  change_request_stale: {
+    status: 409,
+    message: 'The resource changed after this change was requested; request the change again',
+  },
   payload_too_large: { status: 413, message: 'Request body is too large' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
   headers_too_large: { status: 431, message: 'Request headers are too large or too many' },
