@@ -207,6 +207,20 @@ export const configSchema = z.object({
   ),
   WAF_PARANOIA_LEVEL: withDefault(boundedInteger(1, 4).default(1)),
   WAF_ANOMALY_THRESHOLD: withDefault(boundedInteger(1, 1000).default(5)),
+  SECURITY_EVENTS_RETENTION_DAYS: withDefault(boundedInteger(1, 3650).default(90)),
+  SECURITY_EVENTS_BURST_THRESHOLD: withDefault(boundedInteger(0, 1_000_000).default(20)),
+  SECURITY_EVENTS_BURST_WINDOW_SECONDS: withDefault(boundedInteger(1, 86_400).default(60)),
+  SECURITY_EVENTS_REDIS_PREFIX: withDefault(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9:._-]{1,64}$/, {
+        error: 'must be 1 to 64 characters of letters, digits and : . _ -',
+      })
+      .default('mindweave:sec:'),
+  ),
+  SECURITY_EVENTS_OPERATOR_ORG_ID: optional(
+    z.uuid({ error: 'must be an organization id (a UUID)' }),
+  ),
   SMTP_URL: optional(
     z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }),
   ),

@@ -40,6 +40,8 @@ import { organizationRoutes } from '../tenancy/organizations/organization.routes
 import { projectRoutes } from '../tenancy/projects/project.routes.js';
 import type { AuditCheckpointer } from '../monitoring/audit/audit-checkpointer.js';
 import { auditRoutes } from '../monitoring/audit/audit.routes.js';
+import { securityEventRoutes } from '../monitoring/security-events/security-event.routes.js';
+import type { SecurityEvents } from '../monitoring/security-events/security-events.service.js';
 import type { AuditSigningKey } from '../monitoring/audit/signing-key.js';
 import { healthRoutes } from './health.routes.js';
 
@@ -63,6 +65,8 @@ export interface AppDependencies {
   tls?: TlsServerOptions | null;
   /** Shares sign-in failure counters between servers; without it they stay in this process. */
   redis?: Redis | null;
+  /** Records perimeter blocks, bursts and sign-in failures; nothing is recorded when absent. */
+  securityEvents?: SecurityEvents;
 }
 
 /** Builds the HTTP application with every route; it does not listen. */
@@ -105,10 +109,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     reply.header('x-request-id', request.id);
   });
   // Rate limits run first, so a flood of requests that the checks below reject is limited too.
-  if (deps.rateLimiter) registerRateLimits(app, deps.rateLimiter);
+  const perimeterEvents = deps.securityEvents?.perimeter;
+  if (deps.rateLimiter) registerRateLimits(app, deps.rateLimiter, perimeterEvents?.onBlock);
   recordRoutes(app);
-  registerRequestLimits(app, deps.config);
-  registerWaf(app, deps.config);
+  registerRequestLimits(app, deps.config, perimeterEvents?.onBlock);
+  registerWaf(app, deps.config, perimeterEvents?.onWafVerdict);
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
@@ -141,6 +146,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     config: deps.config,
     db: deps.db,
     redis: deps.redis ?? null,
+    securityEvents: deps.securityEvents ?? null,
   });
   registerAuthorization(app, deps.db, identity.sessions);
   await app.register(healthRoutes, { db: deps.db });
@@ -156,6 +162,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     ? new ProviderKeyService(deps.db, deps.dataProtection.fieldCipher, deps.logger)
     : undefined;
   if (providerKeys) await app.register(providerKeyRoutes, { service: providerKeys });
+  await app.register(securityEventRoutes, {
+    db: deps.db,
+    operatorOrgId: deps.config.SECURITY_EVENTS_OPERATOR_ORG_ID,
+  });
   await app.register(auditRoutes, {
     db: deps.db,
     checkpointer: deps.checkpointer,
@@ -167,7 +177,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     upstream: deps.upstream,
     usage: deps.usage,
     ...(providerKeys ? { organizationProviderKeys: providerKeys } : {}),
-    ...(deps.rateLimiter ? { rateLimits: new GatewayRateLimits(deps.rateLimiter) } : {}),
+    ...(deps.rateLimiter
+      ? { rateLimits: new GatewayRateLimits(deps.rateLimiter, perimeterEvents?.onBlock) }
+      : {}),
   });
   return app;
 }

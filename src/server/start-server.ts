@@ -16,6 +16,10 @@ import { AuditCheckpointer } from '../monitoring/audit/audit-checkpointer.js';
 import { ensureAuditPartitions } from '../monitoring/audit/audit-partitions.js';
 import { MAIN_LOG } from '../monitoring/audit/audit.repository.js';
 import { loadAuditSigningKey } from '../monitoring/audit/audit-signing.js';
+import {
+  createSecurityEvents,
+  type SecurityEvents,
+} from '../monitoring/security-events/security-events.service.js';
 import { createRateLimiter } from '../perimeter/rate-limit/create-rate-limiter.js';
 import { assertServerLimits } from '../perimeter/request-limits/http-server.js';
 import { assertTransportSecurity, loadTlsOptions } from '../perimeter/tls/tls-options.js';
@@ -33,6 +37,7 @@ export interface RunningServer {
   db: Database;
   usage: UsageRecorder;
   checkpointer: AuditCheckpointer;
+  securityEvents: SecurityEvents;
   url: string;
   /** Stops accepting connections, lets in-flight requests finish, then closes storage. */
   stop(): Promise<void>;
@@ -92,6 +97,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   const rateLimiter = createRateLimiter(config, logger, redisConnection?.client ?? null);
   const redis = redisConnection?.client ?? null;
+  const securityEvents = createSecurityEvents({ config, db, logger, redis });
   const app = await buildApp({
     config,
     db,
@@ -104,6 +110,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     dataProtection,
     rateLimiter,
     tls,
+    securityEvents,
   });
   try {
     await app.listen({ host: config.HOST, port: config.PORT });
@@ -111,6 +118,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     clearInterval(partitionTimer);
     keyMaintenance.stop();
     await app.close();
+    await securityEvents.close();
     await redisConnection?.close();
     await usage.close();
     await checkpointer.stop();
@@ -132,6 +140,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       // so a 1 ms timeout ends each one right after its last response.
       app.server.keepAliveTimeout = 1;
       await app.close();
+      await securityEvents.close();
       await usage.close();
       await checkpointer.stop();
       await upstream.close();
@@ -139,5 +148,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await db.close();
     })());
 
-  return { app, db, usage, checkpointer, url: `${tls ? 'https' : 'http'}://${host}:${port}`, stop };
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  return { app, db, usage, checkpointer, securityEvents, url, stop };
 }

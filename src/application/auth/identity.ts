@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
 import { mailSettingsFromConfig, type MailSettings } from '../mail/mail-settings.js';
+import type { SecurityEventSink } from '../../monitoring/security-events/security-event.js';
 import { TotpSecretSealer } from '../mfa/totp-secret-sealer.js';
 import { identitySettingsFromConfig, type IdentitySettings } from './identity-settings.js';
 import {
@@ -26,6 +27,8 @@ export interface IdentityServices {
   mail: MailSettings;
   /** How long an invitation token works, in milliseconds. */
   invitationTtlMs: number;
+  /** Receives failed sign-ins and lockouts as security events; null records none. */
+  securityEvents: SecurityEventSink | null;
   /** Milliseconds since the Unix epoch; tests replace it to move time. */
   clock: () => number;
 }
@@ -43,6 +46,7 @@ export async function createIdentityServices(options: {
   config: Config;
   db: Database;
   redis?: Redis | null;
+  securityEvents?: SecurityEventSink | null;
   clock?: () => number;
 }): Promise<IdentityServices> {
   const settings = identitySettingsFromConfig(options.config);
@@ -59,6 +63,7 @@ export async function createIdentityServices(options: {
     totpSealer: await TotpSecretSealer.open(totpKeyPath(options.config)),
     mail: mailSettingsFromConfig(options.config),
     invitationTtlMs: options.config.INVITATION_TTL_HOURS * 60 * 60 * 1000,
+    securityEvents: options.securityEvents ?? null,
     clock,
   };
 }

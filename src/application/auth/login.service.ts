@@ -3,6 +3,10 @@ import { AppError } from '../../http/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import {
+  accountLockedEvent,
+  loginFailedEvent,
+} from '../../monitoring/security-events/identity-events.js';
 import { hashPassword, verifyPassword } from '../../tenancy/users/password.js';
 import {
   findUserCredentialsByEmail,
@@ -84,6 +88,12 @@ export async function recordLoginFailure(
       now,
     );
     if (outcome.lockedForMs === 0) continue;
+    const lockout = {
+      scope,
+      lockedForSeconds: Math.ceil(outcome.lockedForMs / 1000),
+      lockouts: outcome.lockouts,
+    };
+    identity.securityEvents?.record(accountLockedEvent(context, user?.id ?? null, lockout));
     records.push(
       buildAuditRecord(user ? userActor(user, null) : { type: 'system', id: null }, context, {
         action: 'user.locked_out',
@@ -156,6 +166,7 @@ export async function login(
     let reason = 'user_disabled';
     if (!user) reason = 'unknown_email';
     else if (!passwordOk) reason = 'wrong_password';
+    identity.securityEvents?.record(loginFailedEvent(context, user?.id ?? null, reason));
     const lockouts = await recordLoginFailure(identity, keys, context, user, reason);
     await appendAuditRecords(db, [loginFailedRecord(context, user, reason), ...lockouts]);
     throw new AppError('unauthorized', 'Invalid email or password');

@@ -84,7 +84,7 @@ function truncate(text: string, maxLength: number): string {
 
 /**
  * Returns the start of `value` that a listener keeps for the writer: one character more than
- * {@link RAW_SAMPLE_LENGTH} when it is longer, so {@link maskSample} knows it was cut.
+ * {@link RAW_SAMPLE_LENGTH} when it is longer, so {@link maskSample} can tell that it was cut.
  */
 export function clipRawSample(value: string): string {
   return value.length > RAW_SAMPLE_LENGTH ? value.slice(0, RAW_SAMPLE_LENGTH + 1) : value;

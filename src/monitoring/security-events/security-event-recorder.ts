@@ -18,7 +18,7 @@ export interface SecurityEventRecorder extends SecurityEventSink {
 }
 
 export interface SecurityEventRecorderOptions {
-  /** Longest time an event waits in the queue before it is written; default 250 ms. */
+  /** Maximum time an event waits in the queue before it is written; default 250 ms. */
   flushIntervalMs?: number;
   /** Events written by one INSERT; default 500. */
   batchSize?: number;
@@ -69,9 +69,10 @@ interface Pending {
 }
 
 /**
- * Creates the recorder. `record` only pushes onto a bounded queue; a timer writes the queue
- * in batches, so a flood of blocked requests costs each request a push and nothing more.
- * Masking happens in the writer, so raw samples stay in memory only until their batch runs.
+ * Creates the recorder. `record` only pushes onto a bounded queue, and a timer writes the
+ * queue in batches, so a flood of blocked requests costs each request a push and nothing
+ * more. The writer masks the samples, so raw samples stay in memory only until their batch
+ * runs.
  */
 export function createSecurityEventRecorder(
   db: Database,

@@ -48,7 +48,7 @@ export async function insertSecurityEvents(db: Queryable, rows: SecurityEventRow
   );
 }
 
-/** Which organization's events a search may return. */
+/** Scope of a search: one organization, and whether events of no organization are included. */
 export interface EventScope {
   orgId: string;
   /** Also return events that belong to no organization (perimeter blocks, unknown users). */

@@ -1,4 +1,7 @@
-/** What happened. Perimeter blocks and bursts come from the perimeter, the rest from sign-in. */
+/**
+ * Kinds of security events: blocks and bursts of blocks from the perimeter, failed sign-ins and
+ * lockouts from sign-in, and break-glass access.
+ */
 export const SECURITY_EVENT_KINDS = [
   'perimeter_block',
   'block_burst',

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { GatewayError } from '../../gateway/gateway-error.js';
 import { AppError } from '../../http/errors.js';
+import type { PerimeterBlockListener } from '../perimeter-block.js';
 import type { LimitCheck, RateLimiter } from './rate-limiter.js';
 import type { RateLimitDecision } from './sliding-window.js';
 import { TokenReservation } from './token-reservation.js';
@@ -40,6 +41,22 @@ function limitError(
   return gateway ? new GatewayError(code, message, retryAfterSeconds) : new AppError(code, message);
 }
 
+/** Reports a check that rejected the request as over its limit to `onBlock`. */
+function reportRefusal(
+  onBlock: PerimeterBlockListener | undefined,
+  request: FastifyRequest,
+  check: LimitCheck,
+  ruleName: string,
+): void {
+  if (!onBlock || check.kind !== 'decided' || check.decision.allowed) return;
+  onBlock(request, {
+    source: 'rate_limit',
+    ruleIds: [`rate_limit:${ruleName}`],
+    location: null,
+    sample: null,
+  });
+}
+
 /**
  * Throws when `check` rejects the request: 429 `rate_limited` with Retry-After when over the
  * limit, 503 `service_unavailable` when the store is unreachable and the rule fails closed.
@@ -69,28 +86,42 @@ function enforce(request: FastifyRequest, reply: FastifyReply, check: LimitCheck
 /**
  * Adds the per-client-IP limit on every route and the tighter limit on `/api/v1/auth/*`.
  * Sign-in routes fail closed when the store is unreachable, whatever the failure mode.
- * The IP is `request.ip`, which honours X-Forwarded-For only from TRUSTED_PROXIES.
+ * The IP is `request.ip`, which honours X-Forwarded-For only from TRUSTED_PROXIES. Requests
+ * over a limit are reported to `onBlock`.
  */
-export function registerRateLimits(app: FastifyInstance, limiter: RateLimiter): void {
+export function registerRateLimits(
+  app: FastifyInstance,
+  limiter: RateLimiter,
+  onBlock?: PerimeterBlockListener,
+): void {
   app.addHook('onRequest', async (request, reply) => {
     const ip = request.ip;
     const check = await limiter.check(limiter.rules.perIp, ip);
     const probe = PROBE_ROUTES.has(request.routeOptions.url ?? '');
+    reportRefusal(onBlock, request, check, limiter.rules.perIp.name);
     if (!(probe && check.kind === 'unavailable')) enforce(request, reply, check, 'client');
     if (isAuthRequest(request)) {
       const authCheck = await limiter.check(limiter.rules.auth, ip, 1, { failClosed: true });
+      reportRefusal(onBlock, request, authCheck, limiter.rules.auth.name);
       enforce(request, reply, authCheck, 'authentication');
     }
   });
 }
 
-/** The gateway's per-API-key limits: requests per window and tokens per window. */
+/**
+ * The gateway's per-API-key limits: requests per window and tokens per window. Requests over
+ * either limit are reported to `onBlock`.
+ */
 export class GatewayRateLimits {
-  constructor(private readonly limiter: RateLimiter) {}
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly onBlock?: PerimeterBlockListener,
+  ) {}
 
   /** Counts one request against the key's request limit; throws a GatewayError when over. */
   async checkKeyRequest(request: FastifyRequest, reply: FastifyReply, keyId: string) {
     const check = await this.limiter.check(this.limiter.rules.keyRequests, keyId);
+    reportRefusal(this.onBlock, request, check, this.limiter.rules.keyRequests.name);
     enforce(request, reply, check, 'API key');
   }
 
@@ -105,6 +136,7 @@ export class GatewayRateLimits {
   ): Promise<TokenReservation> {
     const reservation = new TokenReservation(this.limiter, this.limiter.rules.keyTokens, keyId);
     const check = await reservation.ensure(tokens);
+    reportRefusal(this.onBlock, reply.request, check, this.limiter.rules.keyTokens.name);
     if (check.kind === 'unavailable') {
       throw new GatewayError(
         'service_unavailable',

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/config.schema.js';
 import { GatewayError } from '../../gateway/gateway-error.js';
 import { AppError, type ErrorCode } from '../../http/errors.js';
+import type { PerimeterBlockListener } from '../perimeter-block.js';
 import { isGatewayRequest } from '../rate-limit/rate-limit.http.js';
 
 // Routes a load balancer probes; probes often send no User-Agent.
@@ -18,6 +19,22 @@ const SINGLE_HEADERS = ['content-length', 'transfer-encoding', 'host'];
 /** Builds the error for a rejected request, in the admin envelope or the provider's shape. */
 function rejection(request: FastifyRequest, code: ErrorCode, message: string): Error {
   return isGatewayRequest(request) ? new GatewayError(code, message) : new AppError(code, message);
+}
+
+/** Reports a rejected request to `onBlock` with the rule `request_limit:<rule>`. */
+function reportBlock(
+  onBlock: PerimeterBlockListener | undefined,
+  request: FastifyRequest,
+  rule: string,
+  location: string | null = null,
+  sample: string | null = null,
+): void {
+  onBlock?.(request, {
+    source: 'request_limit',
+    ruleIds: [`request_limit:${rule}`],
+    location,
+    sample,
+  });
 }
 
 /** Counts the header lines named `name` (lowercase) as they arrived, before Node merged them. */
@@ -63,9 +80,14 @@ function isAllowedHost(host: string, allowed: readonly string[]): boolean {
 /**
  * Adds the request checks of the perimeter: a lower body limit for admin routes, header count,
  * request smuggling shapes, User-Agent and the Host allow-list. It must be registered before
- * any route, because the body limit is set on each route as it is added.
+ * any route, because the body limit is set on each route as it is added. Rejected requests
+ * are reported to `onBlock`.
  */
-export function registerRequestLimits(app: FastifyInstance, config: Config): void {
+export function registerRequestLimits(
+  app: FastifyInstance,
+  config: Config,
+  onBlock?: PerimeterBlockListener,
+): void {
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/api/v1') && route.bodyLimit === undefined) {
       route.bodyLimit = config.ADMIN_BODY_LIMIT_BYTES;
@@ -75,6 +97,7 @@ export function registerRequestLimits(app: FastifyInstance, config: Config): voi
   app.addHook('onRequest', async (request, reply) => {
     const headerCount = request.raw.rawHeaders.length / 2;
     if (headerCount > config.MAX_HEADER_COUNT) {
+      reportBlock(onBlock, request, 'header_count');
       reply.header('connection', 'close');
       throw rejection(
         request,
@@ -85,6 +108,7 @@ export function registerRequestLimits(app: FastifyInstance, config: Config): voi
 
     const smuggling = smugglingProblem(request);
     if (smuggling) {
+      reportBlock(onBlock, request, 'smuggling');
       // Bytes after this request may be framed differently by a proxy, so none are read.
       reply.header('connection', 'close');
       throw rejection(request, 'validation_failed', smuggling);
@@ -93,6 +117,7 @@ export function registerRequestLimits(app: FastifyInstance, config: Config): voi
     const route = request.routeOptions.url;
     const userAgent = request.headers['user-agent'];
     if (!(route && PROBE_ROUTES.has(route)) && !USER_AGENT_PATTERN.test(userAgent ?? '')) {
+      reportBlock(onBlock, request, 'user_agent', 'header:user-agent', userAgent ?? null);
       throw rejection(
         request,
         'validation_failed',
@@ -104,6 +129,7 @@ export function registerRequestLimits(app: FastifyInstance, config: Config): voi
 
     // request.host follows X-Forwarded-Host only when the peer is in TRUSTED_PROXIES.
     if (config.ALLOWED_HOSTS && !isAllowedHost(request.host, config.ALLOWED_HOSTS)) {
+      reportBlock(onBlock, request, 'host', 'header:host', request.host);
       throw rejection(request, 'validation_failed', 'The Host header names a host not served here');
     }
   });
@@ -111,6 +137,8 @@ export function registerRequestLimits(app: FastifyInstance, config: Config): voi
   // A rejected request may still be sending its body. Closing the connection after the error
   // stops the upload instead of reading and discarding the rest of it.
   app.addHook('onSend', async (request, reply) => {
+    // Fastify itself rejects a body over the route's limit, so it is reported here.
+    if (reply.statusCode === 413) reportBlock(onBlock, request, 'body_size');
     if (reply.statusCode === 413 || reply.statusCode === 431) reply.header('connection', 'close');
   });
 }
