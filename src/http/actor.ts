@@ -14,3 +14,15 @@ export function sessionActor(request: FastifyRequest): Actor & { type: 'user' } 
     sessionId: principal.session.id,
   };
 }
+
+/**
+ * The caller of an admin route as an audit actor: the signed-in user, or the API key when the
+ * route accepts admin keys and the request used one.
+ */
+export function requestActor(request: FastifyRequest): Actor & { type: 'user' | 'api_key' } {
+  const key = request.adminApiKey;
+  if (!request.principal && key) {
+    return { type: 'api_key', id: key.keyId, orgId: key.orgId, projectId: key.projectId };
+  }
+  return sessionActor(request);
+}

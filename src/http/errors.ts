@@ -19,8 +19,20 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: 'Missing or invalid CSRF token: send the token from sign-in in x-csrf-token',
   },
+  organization_disabled: {
+    status: 403,
+    message: 'This organization is disabled; an owner or admin can enable it again',
+  },
   model_not_allowed: { status: 403, message: 'Model is not allowed for this project' },
   waf_blocked: { status: 403, message: 'Request blocked by the web application firewall' },
+  geo_blocked: { status: 403, message: 'Requests from your country are not accepted' },
+  tor_blocked: { status: 403, message: 'Requests from Tor exit relays are not accepted' },
+  challenge_required: {
+    status: 403,
+    message:
+      'Solve a proof-of-work challenge from POST /challenge and send the pass in x-mindweave-challenge',
+  },
+  challenge_failed: { status: 403, message: 'The challenge solution was not accepted' },
   tool_call_not_approved: {
     status: 403,
     message: 'The request carries the result of a tool call that is not approved',

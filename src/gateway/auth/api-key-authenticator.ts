@@ -1,9 +1,22 @@
 import type { Database } from '../../data/database/database.js';
 import { hashApiKey, isApiKeyShape } from '../../tenancy/api-keys/api-key-secret.js';
 import { findApiKeyGrant, type ApiKeyGrant } from '../../tenancy/api-keys/api-key.repository.js';
+import { GatewayError } from '../gateway-error.js';
 
-/** Why a key was not accepted; the client sees one message for all of them. */
-export type KeyRejection = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'inactive';
+/**
+ * Why a key was not accepted. The client sees one message for all reasons that could tell an
+ * attacker whether a guessed or stolen key exists, and a specific one only for a valid key of a
+ * disabled organization or without the gateway scope.
+ */
+export type KeyRejection =
+  | 'missing'
+  | 'malformed'
+  | 'unknown'
+  | 'revoked'
+  | 'expired'
+  | 'inactive'
+  | 'organization_disabled'
+  | 'not_gateway_scope';
 
 export type KeyCheck = { ok: true; grant: ApiKeyGrant } | { ok: false; reason: KeyRejection };
 
@@ -14,9 +27,9 @@ export interface AuthenticatorOptions {
 }
 
 /**
- * Verifies gateway API keys. Grants are cached per process for at most one second, so a key
- * revoked in the database stops working on every server process within that second while
- * the database sees at most one lookup per key per second and process.
+ * Verifies gateway API keys. Grants are cached per process for half a second by default, so a
+ * key revoked in the database stops working on every server process within one second, query
+ * time included, while the database sees at most two lookups per key per second and process.
  */
 export class ApiKeyAuthenticator {
   private readonly cache = new Map<string, { grant: ApiKeyGrant | null; until: number }>();
@@ -27,7 +40,7 @@ export class ApiKeyAuthenticator {
     private readonly db: Database,
     options: AuthenticatorOptions = {},
   ) {
-    this.ttlMs = options.cacheTtlMs ?? 1000;
+    this.ttlMs = options.cacheTtlMs ?? 500;
     this.maxEntries = options.cacheMaxEntries ?? 10_000;
   }
 
@@ -61,8 +74,28 @@ function judge(grant: ApiKeyGrant | null, now: number): KeyCheck {
   if (!grant) return { ok: false, reason: 'unknown' };
   if (grant.revokedAt) return { ok: false, reason: 'revoked' };
   if (grant.expiresAt && grant.expiresAt.getTime() <= now) return { ok: false, reason: 'expired' };
-  if (grant.projectStatus !== 'active' || grant.orgStatus !== 'active') {
-    return { ok: false, reason: 'inactive' };
-  }
+  if (grant.orgStatus !== 'active') return { ok: false, reason: 'organization_disabled' };
+  if (grant.projectStatus !== 'active') return { ok: false, reason: 'inactive' };
+  if (!grant.scopes.includes('gateway')) return { ok: false, reason: 'not_gateway_scope' };
   return { ok: true, grant };
+}
+
+/** Builds the gateway error for a rejected key, rendered in the called provider's shape. */
+export function keyRejectionError(reason: KeyRejection): GatewayError {
+  switch (reason) {
+    case 'missing':
+      return new GatewayError(
+        'unauthorized',
+        'Missing API key: send it in the x-api-key or Authorization: Bearer header',
+      );
+    case 'organization_disabled':
+      return new GatewayError('organization_disabled', "This API key's organization is disabled");
+    case 'not_gateway_scope':
+      return new GatewayError(
+        'forbidden',
+        'This API key has no gateway scope; use a key created with the scope "gateway"',
+      );
+    default:
+      return new GatewayError('unauthorized', 'Invalid API key');
+  }
 }

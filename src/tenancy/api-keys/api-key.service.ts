@@ -1,11 +1,19 @@
-import type { Database } from '../../data/database/database.js';
+import type { Database, Queryable } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import { AppError } from '../../http/errors.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import { findProject } from '../projects/project.repository.js';
 import type { Scope } from '../projects/project.service.js';
-import { generateApiKey, maskApiKey } from './api-key-secret.js';
-import { findApiKey, insertApiKey, revokeApiKey, type ApiKey } from './api-key.repository.js';
+import { assertCanMintScopes, SYSTEM_GRANTOR, type KeyGrantor } from './api-key-grant.js';
+import { generateApiKey, maskApiKey, type GeneratedApiKey } from './api-key-secret.js';
+import {
+  findApiKey,
+  insertApiKey,
+  revokeApiKey,
+  type ApiKey,
+  type NewApiKey,
+} from './api-key.repository.js';
 import type { CreateApiKeyInput } from './api-key.schema.js';
 
 /** A created key with its secret, which is returned to the caller once and never again. */
@@ -14,29 +22,64 @@ export interface CreatedApiKey {
   secret: string;
 }
 
-/** Creates a key for an active project of the organization, with its audit entry. */
+/** The audited fields of a key: never the secret, only its masked form. */
+export function keyAuditValues(key: ApiKey) {
+  return {
+    name: key.name,
+    key: maskApiKey(key.prefix, key.lastFour),
+    scopes: key.scopes,
+    requestLimit: key.requestLimit,
+    tokenLimit: key.tokenLimit,
+    expiresAt: key.expiresAt?.toISOString() ?? null,
+  };
+}
+
+/**
+ * Inserts a key into an active project of the organization, in the caller's transaction; the
+ * project must exist in the organization.
+ */
+export async function insertKeyForProject(
+  tx: Queryable,
+  generated: GeneratedApiKey,
+  key: Omit<NewApiKey, 'hash' | 'prefix' | 'lastFour'>,
+): Promise<ApiKey> {
+  const project = await findProject(tx, key.orgId, key.projectId);
+  if (!project) throw new AppError('not_found');
+  if (project.status !== 'active') {
+    throw new AppError('conflict', 'Cannot create a key for an archived project');
+  }
+  return insertApiKey(tx, {
+    ...key,
+    hash: generated.hash,
+    prefix: generated.prefix,
+    lastFour: generated.lastFour,
+  });
+}
+
+/**
+ * Creates a key for an active project of the organization, with its audit entry. The grantor
+ * must hold every permission of the requested scopes.
+ */
 export async function createApiKey(
   db: Database,
   scope: Scope,
   projectId: string,
   input: CreateApiKeyInput,
+  grantor: KeyGrantor = SYSTEM_GRANTOR,
 ): Promise<CreatedApiKey> {
+  const scopes = input.scopes ?? ['gateway'];
+  assertCanMintScopes(grantor, scopes);
   const generated = generateApiKey();
-  return db.transaction(async (tx) => {
-    const project = await findProject(tx, scope.orgId, projectId);
-    if (!project) throw new AppError('not_found');
-    if (project.status !== 'active') {
-      throw new AppError('conflict', 'Cannot create a key for an archived project');
-    }
-    const key = await insertApiKey(tx, {
+  return inTenant(db, scope.orgId, async (tx) => {
+    const key = await insertKeyForProject(tx, generated, {
       orgId: scope.orgId,
       projectId,
       name: input.name,
-      hash: generated.hash,
-      prefix: generated.prefix,
-      lastFour: generated.lastFour,
-      createdBy: scope.actor.type === 'user' ? scope.actor.id : null,
+      createdBy: grantor.creatorId,
       expiresAt: input.expiresAt ?? null,
+      scopes,
+      requestLimit: input.requestLimit ?? null,
+      tokenLimit: input.tokenLimit ?? null,
     });
     await appendAuditRecords(tx, [
       buildAuditRecord(scope.actor, scope.context, {
@@ -45,11 +88,7 @@ export async function createApiKey(
         projectId,
         resourceType: 'api_key',
         resourceId: key.id,
-        newValues: {
-          name: key.name,
-          key: maskApiKey(key.prefix, key.lastFour),
-          expiresAt: key.expiresAt?.toISOString() ?? null,
-        },
+        newValues: keyAuditValues(key),
         sensitivity: 'sensitive',
       }),
     ]);
@@ -57,14 +96,17 @@ export async function createApiKey(
   });
 }
 
-/** Revokes a key of the project; gateway caches drop it within one second. */
+/**
+ * Revokes a key of the project. Admin requests read keys from the database, so they stop at
+ * once; gateway caches drop the key within one second.
+ */
 export async function revokeKey(
   db: Database,
   scope: Scope,
   projectId: string,
   keyId: string,
 ): Promise<ApiKey> {
-  return db.transaction(async (tx) => {
+  return inTenant(db, scope.orgId, async (tx) => {
     const before = await findApiKey(tx, scope.orgId, keyId);
     if (!before || before.projectId !== projectId) throw new AppError('not_found');
     const after = await revokeApiKey(tx, scope.orgId, keyId);

@@ -14,9 +14,14 @@ export function apiKeyView(key: ApiKey, now = Date.now()) {
     name: key.name,
     maskedKey: maskApiKey(key.prefix, key.lastFour),
     status,
+    scopes: key.scopes,
+    requestLimit: key.requestLimit,
+    tokenLimit: key.tokenLimit,
     createdAt: key.createdAt.toISOString(),
     expiresAt: key.expiresAt?.toISOString() ?? null,
     revokedAt: key.revokedAt?.toISOString() ?? null,
     lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+    replacedBy: key.replacedBy,
+    rotatedAt: key.rotatedAt?.toISOString() ?? null,
   };
 }

@@ -1,0 +1,133 @@
+import type { Queryable } from '../../data/database/database.js';
+import type { OrgRole, ProjectRole } from '../users/user.schema.js';
+
+/** A member of an organization with their role. */
+export interface Member {
+  userId: string;
+  email: string;
+  name: string;
+  role: OrgRole;
+  createdAt: Date;
+}
+
+/** A member of an organization with their role in one project. */
+export interface ProjectMember {
+  userId: string;
+  email: string;
+  name: string;
+  role: ProjectRole;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export async function listMembers(db: Queryable, orgId: string): Promise<Member[]> {
+  const result = await db.query<Member>(
+    `SELECT m.user_id AS "userId", u.email, u.name, m.role, m.created_at AS "createdAt"
+       FROM memberships m JOIN users u ON u.id = m.user_id
+      WHERE m.org_id = $1
+      ORDER BY m.created_at, m.user_id`,
+    [orgId],
+  );
+  return result.rows;
+}
+
+/**
+ * Finds one member and locks the organization's membership rows until the transaction ends,
+ * so two concurrent changes cannot both remove the last owner.
+ */
+export async function findMemberForUpdate(
+  db: Queryable,
+  orgId: string,
+  userId: string,
+): Promise<Member | null> {
+  await db.query('SELECT 1 FROM memberships WHERE org_id = $1 FOR UPDATE', [orgId]);
+  const result = await db.query<Member>(
+    `SELECT m.user_id AS "userId", u.email, u.name, m.role, m.created_at AS "createdAt"
+       FROM memberships m JOIN users u ON u.id = m.user_id
+      WHERE m.org_id = $1 AND m.user_id = $2`,
+    [orgId, userId],
+  );
+  return result.rows[0] ?? null;
+}
+
+export async function countOwners(db: Queryable, orgId: string): Promise<number> {
+  const result = await db.query<{ owners: number }>(
+    `SELECT count(*)::int AS owners FROM memberships WHERE org_id = $1 AND role = 'owner'`,
+    [orgId],
+  );
+  return result.rows[0]?.owners ?? 0;
+}
+
+export async function updateMemberRole(
+  db: Queryable,
+  orgId: string,
+  userId: string,
+  role: OrgRole,
+): Promise<void> {
+  await db.query('UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2', [
+    orgId,
+    userId,
+    role,
+  ]);
+}
+
+/** Removes a member; their project memberships go with it (ON DELETE CASCADE). */
+export async function deleteMembership(db: Queryable, orgId: string, userId: string) {
+  await db.query('DELETE FROM memberships WHERE org_id = $1 AND user_id = $2', [orgId, userId]);
+}
+
+/** The user's role in one project of the organization, or null when they have none. */
+export async function findProjectRole(
+  db: Queryable,
+  orgId: string,
+  projectId: string,
+  userId: string,
+): Promise<ProjectRole | null> {
+  const result = await db.query<{ role: ProjectRole }>(
+    `SELECT role FROM project_memberships
+      WHERE org_id = $1 AND project_id = $2 AND user_id = $3`,
+    [orgId, projectId, userId],
+  );
+  return result.rows[0]?.role ?? null;
+}
+
+export async function listProjectMembers(
+  db: Queryable,
+  orgId: string,
+  projectId: string,
+): Promise<ProjectMember[]> {
+  const result = await db.query<ProjectMember>(
+    `SELECT pm.user_id AS "userId", u.email, u.name, pm.role, pm.created_at AS "createdAt",
+            pm.updated_at AS "updatedAt"
+       FROM project_memberships pm JOIN users u ON u.id = pm.user_id
+      WHERE pm.org_id = $1 AND pm.project_id = $2
+      ORDER BY pm.created_at, pm.user_id`,
+    [orgId, projectId],
+  );
+  return result.rows;
+}
+
+/** Sets a member's project role, adding the project membership when there is none. */
+export async function upsertProjectMember(
+  db: Queryable,
+  member: { orgId: string; projectId: string; userId: string; role: ProjectRole },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO project_memberships (org_id, project_id, user_id, role)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role, updated_at = now()`,
+    [member.orgId, member.projectId, member.userId, member.role],
+  );
+}
+
+export async function deleteProjectMember(
+  db: Queryable,
+  orgId: string,
+  projectId: string,
+  userId: string,
+): Promise<void> {
+  await db.query(
+    'DELETE FROM project_memberships WHERE org_id = $1 AND project_id = $2 AND user_id = $3',
+    [orgId, projectId, userId],
+  );
+}
