@@ -18,13 +18,16 @@ export interface Member {
 }
 
 /**
- * Creates a user with `role` in the bootstrapped organization and signs them in; owners,
- * admins and security admins enroll TOTP on the way, as they must.
+ * Creates a user with `role` in the organization (the bootstrapped one by default) and signs
+ * them in. Owners, admins and security admins enroll TOTP on the way, as they must.
  */
-export async function signedInMember(t: TestServer, role: OrgRole): Promise<Member> {
+export async function signedInMember(
+  t: TestServer,
+  role: OrgRole,
+  orgId: string = t.boot.orgId,
+): Promise<Member> {
   const email = `${role}-${randomBytes(4).toString('hex')}@example.com`;
   const password = `Sturdy-Lantern-${randomBytes(4).toString('hex')}-Quartz!`;
-  const orgId = t.boot.orgId;
   const id = await inTenant(t.server.db, orgId, async (tx) => {
     const user = await insertUser(tx, {
       email,
