@@ -5,8 +5,27 @@ import type { BenchCase } from './corpus.js';
 /** Time allowed for the server to respond to one request, in milliseconds. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/**
+ * Outcome of one replayed request:
+ * - `waf`: 403 with error code `waf_blocked`;
+ * - `http`: rejected by the HTTP layer in front of the WAF, that is Node's parser or the
+ *   request checks (status 400, 408, 413 or 431 before any route ran), or the connection
+ *   closed without a response;
+ * - `passed`: any other response, which means the request reached routing.
+ */
+export type Outcome = 'waf' | 'http' | 'passed';
+
+/** Statuses with which the HTTP layer rejects a request before the WAF or a route runs. */
+const HTTP_LAYER_STATUSES = new Set([400, 408, 413, 431]);
+
+/** Loopback address of a server the bench may send to. */
+export interface LoopbackAddress {
+  host: string;
+  port: number;
+}
+
 /** Rejects any address other than the loopback interface, so the bench only reaches servers started locally. */
-export function parseLoopbackUrl(url: string): { host: string; port: number } {
+export function parseLoopbackUrl(url: string): LoopbackAddress {
   const parsed = new URL(url);
   if (parsed.hostname !== '127.0.0.1' && parsed.hostname !== 'localhost') {
     throw new Error(`invalid --http URL ${url}: only 127.0.0.1 or localhost is allowed`);
@@ -56,11 +75,16 @@ export function isWafBlock(response: string): boolean {
   }
 }
 
-/** Sends one case to the server and returns whether it was blocked by the WAF. */
-export function sendCase(
-  address: { host: string; port: number },
-  item: BenchCase,
-): Promise<boolean> {
+/** Classifies a raw HTTP response, or an empty one when the server closed without responding. */
+export function classifyResponse(response: string): Outcome {
+  if (isWafBlock(response)) return 'waf';
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(response);
+  if (match === null) return 'http';
+  return HTTP_LAYER_STATUSES.has(Number(match[1])) ? 'http' : 'passed';
+}
+
+/** Sends one case on a new connection and classifies the response. */
+export function sendCase(address: LoopbackAddress, item: BenchCase): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const socket = connect(address.port, address.host);
     const chunks: Buffer[] = [];
@@ -69,7 +93,34 @@ export function sendCase(
     );
     socket.on('connect', () => socket.end(serializeRequest(item)));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(isWafBlock(Buffer.concat(chunks).toString('utf8'))));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // The server may reset the connection after responding to a request it rejected before
+      // reading all of it. The bytes that arrived before the reset still count.
+      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return;
+      reject(error);
+    });
+    socket.on('close', () => resolve(classifyResponse(Buffer.concat(chunks).toString('latin1'))));
   });
+}
+
+/**
+ * Sends every case to the server at `address`, at most `concurrency` at a time, each on its
+ * own connection, and returns the outcome per case id.
+ */
+export async function replayOverHttp(
+  address: LoopbackAddress,
+  cases: readonly BenchCase[],
+  concurrency: number,
+): Promise<Map<string, Outcome>> {
+  const outcomes = new Map<string, Outcome>();
+  let next = 0;
+  const worker = async () => {
+    while (next < cases.length) {
+      const item = cases[next++];
+      if (item === undefined) return;
+      outcomes.set(item.id, await sendCase(address, item));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return outcomes;
 }

@@ -1,23 +1,36 @@
 /* eslint-disable security/detect-non-literal-fs-filename -- corpus paths come from the command line or the repository */
 /**
- * Replays the WAF test corpora and prints detection and false-positive rates per
- * family and paranoia level. Usage:
+ * Replays the WAF test corpora and prints detection and false-positive rates per family and
+ * paranoia level. Usage:
  *
- *   npx tsx bench/waf/run.ts [--corpus DIR] [--paranoia 1,2] [--http URL] [--show FAMILY]
+ *   npx tsx bench/waf/run.ts [--corpus DIR] [--paranoia 1,2,3,4] [--show FAMILY]
+ *     [--in-process | --http URL] [--source head|worktree] [--concurrency 8]
+ *     [--database-admin-url URL]
  *
- * Without `--http` the engine runs in-process. With it, every case is sent as a raw
- * HTTP/1.1 request to a server on 127.0.0.1, and a 403 response whose JSON error code
- * is `waf_blocked` counts as blocked. `--show FAMILY` lists missed and wrongly blocked ids.
+ * By default it builds the committed tree of HEAD (`--source worktree` builds the working
+ * tree instead), and for each paranoia level starts `mindweave serve` on 127.0.0.1 with the
+ * WAF at that level, on a fresh PostgreSQL database. It sends every case as a raw HTTP/1.1
+ * request on its own connection. A 403 with error code `waf_blocked` counts as
+ * blocked by the WAF, and a rejection by Node's parser or the request checks (400, 408, 413,
+ * 431, or no response) as blocked by the HTTP layer. `--http URL` replays against a server
+ * that is already running on 127.0.0.1 (its paranoia level must match the single level given).
+ * `--in-process` calls the engine directly and skips the cases that need a raw socket.
+ * `--show FAMILY` lists missed and wrongly blocked ids.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { createWafEngine, type ParanoiaLevel } from '../../src/perimeter/waf/index.js';
+import { createBenchDatabase, describeCommit, prepareBuild } from '../gateway/setup.js';
 import { loadCorpus, type BenchCase, type Corpus, type SkippedCase } from './corpus.js';
-import { parseLoopbackUrl, sendCase } from './http-client.js';
+import { parseLoopbackUrl, replayOverHttp, type Outcome } from './http-client.js';
 import { loadPromptCases } from './prompts.js';
 import { formatTable, scoreCases, totalScore } from './report.js';
+import { startReplayServer } from './server.js';
+import { casesWithUnreadBody } from './unread-bodies.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const DEFAULT_CORPUS = resolve(repoRoot, '../shared/testdata/waf');
@@ -32,64 +45,129 @@ const { values } = parseArgs({
     corpus: { type: 'string' },
     paranoia: { type: 'string', default: '1,2,3,4' },
     http: { type: 'string' },
+    'in-process': { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '8' },
+    source: { type: 'string', default: 'head' },
     show: { type: 'string', multiple: true, default: [] },
+    'database-admin-url': {
+      type: 'string',
+      default:
+        process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    },
   },
 });
+
+type Mode = 'serve' | 'url' | 'in-process';
+const mode: Mode = values['in-process']
+  ? 'in-process'
+  : values.http !== undefined
+    ? 'url'
+    : 'serve';
+const concurrency = Number(values.concurrency);
+if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+  throw new Error(
+    `invalid --concurrency ${String(values.concurrency)}: expected a whole number from 1 to 64`,
+  );
+}
+
+if (values.source !== 'head' && values.source !== 'worktree') {
+  throw new Error(`invalid --source ${String(values.source)}: expected head or worktree`);
+}
+
+/** The build and database the replay servers run on, in `serve` mode. */
+interface ServeContext {
+  buildDir: string;
+  workDir: string;
+  databaseUrl: string;
+}
 
 function corpusDir(): string {
   if (values.corpus !== undefined) return values.corpus;
   return existsSync(DEFAULT_CORPUS) ? DEFAULT_CORPUS : SAMPLE_CORPUS;
 }
 
+/** Returns the `commit <hex>` mentions of the corpus README, which name the corpus versions. */
+function corpusCommits(dir: string): string[] {
+  const readme = join(dir, 'README.md');
+  if (!existsSync(readme)) return [];
+  const text = readFileSync(readme, 'utf8');
+  return [...text.matchAll(/\(([\w/.-]+),[^()]*?commit\s+([0-9a-f]{7,40})/g)].map(
+    (match) => `${match[1] ?? ''} ${match[2] ?? ''}`,
+  );
+}
+
+async function replayInProcess(
+  cases: readonly BenchCase[],
+  paranoia: ParanoiaLevel,
+): Promise<Map<string, Outcome>> {
+  const engine = createWafEngine({ paranoiaLevel: paranoia, allowedMethods: CRS_ALLOWED_METHODS });
+  const outcomes = new Map<string, Outcome>();
+  for (const item of cases) {
+    outcomes.set(item.id, engine.inspect(item.request).action === 'block' ? 'waf' : 'passed');
+  }
+  return outcomes;
+}
+
 async function replay(
   cases: readonly BenchCase[],
   paranoia: ParanoiaLevel,
-): Promise<Map<string, boolean>> {
-  const blocked = new Map<string, boolean>();
-  if (values.http !== undefined) {
-    const address = parseLoopbackUrl(values.http);
-    for (const item of cases) blocked.set(item.id, await sendCase(address, item));
-    return blocked;
+  serve: ServeContext | null,
+): Promise<Map<string, Outcome>> {
+  if (mode === 'in-process') return replayInProcess(cases, paranoia);
+  if (mode === 'url')
+    return replayOverHttp(parseLoopbackUrl(values.http ?? ''), cases, concurrency);
+  if (serve === null) throw new Error('the replay server needs a build and a database');
+  const server = await startReplayServer(
+    serve.buildDir,
+    serve.workDir,
+    serve.databaseUrl,
+    paranoia,
+  );
+  try {
+    return await replayOverHttp(parseLoopbackUrl(server.url), cases, concurrency);
+  } finally {
+    await server.stop();
   }
-  const engine = createWafEngine({ paranoiaLevel: paranoia, allowedMethods: CRS_ALLOWED_METHODS });
-  for (const item of cases) blocked.set(item.id, engine.inspect(item.request).action === 'block');
-  return blocked;
 }
 
 /** Reports whether a family name is a CRS one such as `942-sqli`. */
 function isCrsFamily(family: string): boolean {
-  return (
-    family.length > 4 &&
-    family[3] === '-' &&
-    [...family.slice(0, 3)].every((c) => c >= '0' && c <= '9')
-  );
+  return /^\d{3}-/.test(family);
 }
 
 function skippedCases(corpus: Corpus, cases: readonly BenchCase[]): SkippedCase[] {
   const skipped = [...corpus.skipped];
-  if (values.http !== undefined) return skipped;
+  if (mode !== 'in-process') return skipped;
   for (const item of cases) {
     if (item.raw === undefined) continue;
     skipped.push({
       id: item.id,
       family: item.family,
-      reason: 'needs a raw socket; run with --http',
+      reason: 'needs a raw socket; run without --in-process',
     });
   }
   return skipped;
 }
 
-async function printLevel(runnable: readonly BenchCase[], paranoia: ParanoiaLevel): Promise<void> {
-  const blocked = await replay(runnable, paranoia);
-  const scores = scoreCases(runnable, blocked, paranoia);
+async function printLevel(
+  runnable: readonly BenchCase[],
+  paranoia: ParanoiaLevel,
+  serve: ServeContext | null,
+): Promise<void> {
+  const started = performance.now();
+  const outcomes = await replay(runnable, paranoia, serve);
+  const seconds = (performance.now() - started) / 1000;
+  const unread = mode === 'in-process' ? new Set<string>() : casesWithUnreadBody(runnable);
+  const scores = scoreCases(runnable, outcomes, paranoia, unread);
   const crs = scores.filter((score) => isCrsFamily(score.family));
   console.log('\n' + formatTable(paranoia, [...scores, totalScore('all CRS request cases', crs)]));
 
-  const strict = runnable.filter((item) => item.strictBenign && blocked.get(item.id) === true);
+  const strict = runnable.filter((item) => item.strictBenign && outcomes.get(item.id) !== 'passed');
   const strictIds = strict.map((item) => item.id).join(', ');
   console.log(
     `strict-benign cases blocked: ${strict.length}${strict.length > 0 ? ` (${strictIds})` : ''}`,
   );
+  console.log(`replayed ${outcomes.size} cases in ${seconds.toFixed(1)} s`);
 
   for (const family of values.show ?? []) {
     const score = scores.find((entry) => entry.family === family);
@@ -109,18 +187,60 @@ function printSkipped(skipped: readonly SkippedCase[]): void {
   for (const [reason, count] of [...reasons].sort()) console.log(`  ${count} ${reason}`);
 }
 
+function parseLevels(raw: string): ParanoiaLevel[] {
+  const levels = raw.split(',').map(Number);
+  for (const level of levels) {
+    if (![1, 2, 3, 4].includes(level)) {
+      throw new Error(`invalid --paranoia ${raw}: expected levels from 1 to 4, such as 1,2`);
+    }
+  }
+  if (mode === 'url' && levels.length !== 1) {
+    throw new Error('--http replays against one running server: give its single --paranoia level');
+  }
+  return levels as ParanoiaLevel[];
+}
+
 async function main(): Promise<void> {
+  const levels = parseLevels(values.paranoia ?? '1');
   const dir = corpusDir();
   const corpus = loadCorpus(dir);
   const cases = [...corpus.cases, ...loadPromptCases(PROMPTS)];
-  const runnable =
-    values.http === undefined ? cases.filter((item) => item.raw === undefined) : cases;
+  const runnable = mode === 'in-process' ? cases.filter((item) => item.raw === undefined) : cases;
   const skipped = skippedCases(corpus, cases);
+  const { commit, dirty } = await describeCommit(repoRoot);
+  const worktree = mode !== 'serve' || values.source === 'worktree';
+  console.log(
+    `MindWeave commit: ${commit}${worktree && dirty ? ' plus uncommitted changes in src' : ''}`,
+  );
   console.log(`corpus: ${dir}`);
+  for (const line of corpusCommits(dir)) console.log(`  ${line}`);
+  const how = {
+    serve: `through MindWeave's HTTP server on 127.0.0.1, ${concurrency} connections at a time`,
+    url: `through ${values.http ?? ''}, ${concurrency} connections at a time`,
+    'in-process': 'in-process, engine only',
+  }[mode];
+  console.log(`replay: ${how}`);
   console.log(`cases: ${runnable.length} replayed, ${skipped.length} skipped`);
 
-  const levels = (values.paranoia ?? '1').split(',').map((level) => Number(level) as ParanoiaLevel);
-  for (const paranoia of levels) await printLevel(runnable, paranoia);
+  if (mode !== 'serve') {
+    for (const paranoia of levels) await printLevel(runnable, paranoia, null);
+    printSkipped(skipped);
+    return;
+  }
+  const workDir = await mkdtemp(join(tmpdir(), 'mindweave-waf-bench-'));
+  try {
+    const source = values.source === 'worktree' ? 'worktree' : 'head';
+    const buildDir = await prepareBuild(repoRoot, workDir, source);
+    const database = await createBenchDatabase(values['database-admin-url'] ?? '');
+    try {
+      const serve = { buildDir, workDir, databaseUrl: database.url };
+      for (const paranoia of levels) await printLevel(runnable, paranoia, serve);
+    } finally {
+      await database.drop();
+    }
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
   printSkipped(skipped);
 }
 

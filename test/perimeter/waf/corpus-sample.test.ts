@@ -1,23 +1,45 @@
 import { join } from 'node:path';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadCorpus, type BenchCase } from '../../../bench/waf/corpus.js';
-import { scoreCases, totalScore, type FamilyScore } from '../../../bench/waf/report.js';
-import { createWafEngine } from '../../../src/perimeter/waf/index.js';
+import { parseLoopbackUrl, replayOverHttp, type Outcome } from '../../../bench/waf/http-client.js';
+import { loadPromptCases } from '../../../bench/waf/prompts.js';
+import {
+  readDetection,
+  scoreCases,
+  totalScore,
+  type FamilyScore,
+} from '../../../bench/waf/report.js';
+import { casesWithUnreadBody } from '../../../bench/waf/unread-bodies.js';
+import { startTestServer, type TestServer } from '../../support/test-server.js';
 
-const SAMPLE = join(import.meta.dirname, '../../fixtures/waf');
+const FIXTURES = join(import.meta.dirname, '../../fixtures/waf');
 
-/** Methods the CRS regression tests treat as allowed. */
-const CRS_ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'OPTIONS'];
+/** Connections the replay opens at a time; each case uses its own connection. */
+const CONCURRENCY = 4;
 
-const corpus = loadCorpus(SAMPLE);
-const cases: BenchCase[] = corpus.cases.filter((item) => item.raw === undefined);
-const engine = createWafEngine({ paranoiaLevel: 1, allowedMethods: CRS_ALLOWED_METHODS });
-const blocked = new Map(
-  cases.map((item) => [item.id, engine.inspect(item.request).action === 'block']),
-);
-const scores = scoreCases(cases, blocked, 1);
+// The committed sample: every case in the files, in file order, so every run replays the same
+// requests. Raw-socket cases are not part of the sample.
+const cases: BenchCase[] = [
+  ...loadCorpus(FIXTURES).cases,
+  ...loadPromptCases(join(FIXTURES, 'benign-prompts.json')),
+];
+const unread = casesWithUnreadBody(cases);
+
+let t: TestServer;
+let outcomes: Map<string, Outcome>;
+let scores: FamilyScore[];
+
+beforeAll(async () => {
+  t = await startTestServer({ env: { WAF_MODE: 'block', WAF_PARANOIA_LEVEL: '1' } });
+  outcomes = await replayOverHttp(parseLoopbackUrl(t.url), cases, CONCURRENCY);
+  scores = scoreCases(cases, outcomes, 1, unread);
+}, 300_000);
+
+afterAll(async () => {
+  await t?.stop();
+});
 
 function score(family: string): FamilyScore {
   const found = scores.find((entry) => entry.family === family);
@@ -25,46 +47,67 @@ function score(family: string): FamilyScore {
   return found;
 }
 
+function crsTotal(): FamilyScore {
+  return totalScore(
+    'crs',
+    scores.filter((entry) => /^\d{3}-/.test(entry.family)),
+  );
+}
+
 function rate(part: number, whole: number): number {
   return whole === 0 ? 0 : part / whole;
 }
 
-describe('corpus sample at paranoia level 1', () => {
+describe('corpus sample over HTTP at paranoia level 1', () => {
+  it('replays every case', () => {
+    expect(cases.length).toBeGreaterThan(2000);
+    expect(outcomes.size).toBe(cases.length);
+  });
+
+  // MindWeave parses only JSON and plain-text bodies, so the targets count the attacks whose
+  // whole request the server reads. BENCHMARKS.md also records the rates over all attacks.
   it.each(['930-lfi', '932-rce', '941-xss', '942-sqli', '943-session-fixation'])(
-    'detects at least 90% of %s',
+    'detects at least 90%% of %s',
     (family) => {
-      const { detected, attacks, missed } = score(family);
+      const { detected, attacks } = readDetection(score(family));
+      const { missed } = score(family);
       expect(attacks).toBeGreaterThan(0);
       expect(rate(detected, attacks), `missed: ${missed.join(' ')}`).toBeGreaterThanOrEqual(0.9);
     },
   );
 
   it('detects at least 85% of all CRS attacks', () => {
-    const total = totalScore(
-      'crs',
-      scores.filter((entry) => /^\d{3}-/.test(entry.family)),
-    );
-    expect(rate(total.detected, total.attacks)).toBeGreaterThanOrEqual(0.85);
+    const { detected, attacks } = readDetection(crsTotal());
+    expect(attacks).toBeGreaterThan(200);
+    expect(rate(detected, attacks)).toBeGreaterThanOrEqual(0.85);
   });
 
   it('blocks at most 5% of CRS negative cases', () => {
-    const crs = scores.filter((entry) => /^\d{3}-/.test(entry.family));
-    const total = totalScore('crs', crs);
-    const blockedIds = crs.flatMap((entry) => entry.blockedBenign);
+    const total = crsTotal();
+    expect(total.benign).toBeGreaterThan(100);
     expect(
       rate(total.falsePositives, total.benign),
-      `blocked: ${blockedIds.join(' ')}`,
+      `blocked: ${total.blockedBenign.join(' ')}`,
     ).toBeLessThanOrEqual(0.05);
   });
 
-  it.each(['user-agents', 'libinjection-benign'])('blocks no %s case', (family) => {
-    const { benign, blockedBenign } = score(family);
-    expect(benign).toBeGreaterThan(0);
-    expect(blockedBenign).toEqual([]);
-  });
+  it.each(['user-agents', 'libinjection-benign', 'benign-prompts'])(
+    'blocks no %s case',
+    (family) => {
+      const { benign, blockedBenign } = score(family);
+      expect(benign).toBeGreaterThan(0);
+      expect(blockedBenign).toEqual([]);
+    },
+  );
 
   it('blocks no strict-benign case', () => {
-    const strict = cases.filter((item) => item.strictBenign && blocked.get(item.id) === true);
+    const strict = cases.filter((item) => item.strictBenign && outcomes.get(item.id) !== 'passed');
     expect(strict.map((item) => item.id)).toEqual([]);
+  });
+
+  it('blocks attacks in the WAF itself', () => {
+    const byWaf = [...outcomes.values()].filter((outcome) => outcome === 'waf').length;
+    expect(byWaf).toBeGreaterThan(crsTotal().detectedByHttp);
+    expect(byWaf).toBeGreaterThan(500);
   });
 });

@@ -1,51 +1,28 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { buildRequest, type BenchCase } from '../../../bench/waf/corpus.js';
-import { isWafBlock, parseLoopbackUrl, sendCase } from '../../../bench/waf/http-client.js';
-import { createWafEngine } from '../../../src/perimeter/waf/index.js';
+import {
+  classifyResponse,
+  parseLoopbackUrl,
+  replayOverHttp,
+  sendCase,
+  type LoopbackAddress,
+} from '../../../bench/waf/http-client.js';
+import { startTestServer, type TestServer } from '../../support/test-server.js';
 
-const engine = createWafEngine();
-
-/** Reads a request into the engine's request shape, as a minimal stand-in for the gateway server. */
-async function toWafRequest(message: IncomingMessage): Promise<ReturnType<typeof buildRequest>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of message) chunks.push(chunk as Buffer);
-  const headers: Array<[string, string]> = [];
-  for (let i = 0; i < message.rawHeaders.length; i += 2) {
-    headers.push([message.rawHeaders[i] ?? '', message.rawHeaders[i + 1] ?? '']);
-  }
-  return buildRequest(
-    message.method ?? 'GET',
-    message.url ?? '/',
-    headers,
-    Buffer.concat(chunks).toString('utf8'),
-  );
-}
-
-let server: Server;
-let url: string;
+let t: TestServer;
+let address: LoopbackAddress;
 
 beforeAll(async () => {
-  server = createServer((message, response) => {
-    void toWafRequest(message).then((request) => {
-      const verdict = engine.inspect(request);
-      const blocked = verdict.action === 'block';
-      response.writeHead(blocked ? 403 : 200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(blocked ? { error: { code: 'waf_blocked' } } : { ok: true }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t = await startTestServer();
+  address = parseLoopbackUrl(t.url);
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await t?.stop();
 });
 
-function makeCase(id: string, target: string, body = ''): BenchCase {
+function makeCase(id: string, target: string, body = '', raw?: string): BenchCase {
   const headers: Array<[string, string]> = [
     ['Host', 'localhost'],
     ['User-Agent', 'OWASP CRS test agent'],
@@ -59,27 +36,57 @@ function makeCase(id: string, target: string, body = ''): BenchCase {
     attack: true,
     strictBenign: false,
     request,
-    raw: undefined,
+    raw: raw === undefined ? undefined : Buffer.from(raw, 'latin1'),
   };
 }
 
-describe('HTTP replay', () => {
-  it('reports a 403 waf_blocked response as blocked', async () => {
-    const address = parseLoopbackUrl(url);
-    expect(await sendCase(address, makeCase('attack', "/get?id=1'%20or%20'1'%3D'1"))).toBe(true);
+describe('HTTP replay against MindWeave', () => {
+  it('SQL injection in the query is a WAF block', async () => {
+    expect(await sendCase(address, makeCase('attack', "/get?id=1'%20or%20'1'%3D'1"))).toBe('waf');
   });
 
-  it('reports an allowed request as not blocked', async () => {
-    const address = parseLoopbackUrl(url);
-    expect(await sendCase(address, makeCase('benign', '/get?page=2'))).toBe(false);
-    expect(await sendCase(address, makeCase('form', '/post', 'name=alice'))).toBe(false);
+  it('benign requests pass', async () => {
+    expect(await sendCase(address, makeCase('benign', '/get?page=2'))).toBe('passed');
+    expect(await sendCase(address, makeCase('form', '/post', 'name=alice'))).toBe('passed');
   });
 
+  it('smuggling shape is an HTTP-layer rejection', async () => {
+    const raw =
+      'POST /post HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n' +
+      'Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+    expect(await sendCase(address, makeCase('smuggling', '/post', '', raw))).toBe('http');
+  });
+
+  it('missing User-Agent is an HTTP-layer rejection', async () => {
+    const raw = 'GET /get HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n';
+    expect(await sendCase(address, makeCase('no-agent', '/get', '', raw))).toBe('http');
+  });
+
+  it('concurrent replay returns every outcome', async () => {
+    const cases = Array.from({ length: 20 }, (_, index) =>
+      index % 2 === 0
+        ? makeCase(`attack-${index}`, '/get?q=%3Cscript%3Ealert(1)%3C/script%3E')
+        : makeCase(`benign-${index}`, `/get?page=${index}`),
+    );
+    const outcomes = await replayOverHttp(address, cases, 4);
+    expect(outcomes.size).toBe(20);
+    for (const [id, outcome] of outcomes) {
+      expect(outcome, id).toBe(id.startsWith('attack') ? 'waf' : 'passed');
+    }
+  });
+});
+
+describe('HTTP replay client', () => {
   it('rejects addresses other than the loopback interface', () => {
     expect(() => parseLoopbackUrl('http://10.0.0.1:8080')).toThrow(/only 127\.0\.0\.1/);
   });
 
-  it('treats other 403 responses as not blocked', () => {
-    expect(isWafBlock('HTTP/1.1 403 Forbidden\r\n\r\n{"error":{"code":"forbidden"}}')).toBe(false);
+  it('treats other 403 responses as passed', () => {
+    const forbidden = 'HTTP/1.1 403 Forbidden\r\n\r\n{"error":"x","code":"forbidden"}';
+    expect(classifyResponse(forbidden)).toBe('passed');
+  });
+
+  it('treats a closed connection as an HTTP-layer rejection', () => {
+    expect(classifyResponse('')).toBe('http');
   });
 });
