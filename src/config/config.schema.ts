@@ -158,9 +158,12 @@ export const configSchema = z.object({
   ),
   WEBAUTHN_ORIGIN: optional(httpUrl),
   WEBAUTHN_RP_ID: optional(
-    z.string().regex(/^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)*$/, {
-      error: 'must be a lower-case domain name such as example.com',
-    }),
+    z
+      .string()
+      .max(253)
+      .refine((name) => name.split('.').every((label) => /^[a-z0-9-]{1,63}$/.test(label)), {
+        error: 'must be a lower-case domain name such as example.com',
+      }),
   ),
   SSO_CALLBACK_BASE_URL: optional(httpUrl),
   RATE_LIMIT_IP_MAX: withDefault(boundedInteger(0, 10_000_000).default(2000)),

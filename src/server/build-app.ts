@@ -16,6 +16,8 @@ import { authRoutes } from '../application/auth/auth.routes.js';
 import { createIdentityServices } from '../application/auth/identity.js';
 import { webAuthnRoutes } from '../application/webauthn/webauthn.routes.js';
 import { webAuthnSettingsFromConfig } from '../application/webauthn/webauthn-settings.js';
+import { ssoRoutes } from '../application/sso/sso.routes.js';
+import { createSsoServices } from '../application/sso/sso-services.js';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import type { DataProtection } from '../data/key-store/data-protection.js';
@@ -162,6 +164,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     ? new ProviderKeyService(deps.db, deps.dataProtection.fieldCipher, deps.logger)
     : undefined;
   if (providerKeys) await app.register(providerKeyRoutes, { service: providerKeys });
+  if (deps.dataProtection) {
+    const sso = createSsoServices({
+      config: deps.config,
+      identity,
+      cipher: deps.dataProtection.fieldCipher,
+      logger: deps.logger,
+    });
+    await app.register(ssoRoutes, sso);
+  }
   await app.register(securityEventRoutes, {
     db: deps.db,
     operatorOrgId: deps.config.SECURITY_EVENTS_OPERATOR_ORG_ID,

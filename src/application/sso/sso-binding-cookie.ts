@@ -1,0 +1,67 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * The cookie that binds an SSO sign-in to the browser that started it. Over TLS the `__Host-`
+ * prefix keeps other hosts from setting it. SameSite=Lax, because the provider sends the browser
+ * back with a cross-site top-level GET, which Strict cookies do not accompany.
+ */
+const SECURE_NAME = '__Host-mw_sso';
+const PLAIN_NAME = 'mw_sso';
+
+/** Lifetime of a started sign-in and of its binding cookie. */
+export const SSO_LOGIN_TTL_MS = 10 * 60 * 1000;
+
+function cookieName(request: FastifyRequest): string {
+  return request.protocol === 'https' ? SECURE_NAME : PLAIN_NAME;
+}
+
+function writeCookie(request: FastifyRequest, reply: FastifyReply, value: string, maxAge: number) {
+  const attributes = [
+    `${cookieName(request)}=${value}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+    `Max-Age=${maxAge}`,
+  ];
+  if (request.protocol === 'https') attributes.push('Secure');
+  void reply.header('set-cookie', attributes.join('; '));
+}
+
+export function hashBinding(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** Sets a new binding cookie and returns the SHA-256 of its value, which the server stores. */
+export function setBindingCookie(request: FastifyRequest, reply: FastifyReply): Buffer {
+  const value = randomBytes(32).toString('base64url');
+  writeCookie(request, reply, value, Math.floor(SSO_LOGIN_TTL_MS / 1000));
+  return hashBinding(value);
+}
+
+export function clearBindingCookie(request: FastifyRequest, reply: FastifyReply): void {
+  writeCookie(request, reply, '', 0);
+}
+
+/** Reads the binding cookie; null when it is absent, malformed, or set twice. */
+export function readBindingCookie(request: FastifyRequest): string | null {
+  const header = request.headers.cookie;
+  if (typeof header !== 'string' || header.length > 8192) return null;
+  const name = cookieName(request);
+  let found: string | null = null;
+  for (const part of header.split(';')) {
+    const separator = part.indexOf('=');
+    if (separator < 0 || part.slice(0, separator).trim() !== name) continue;
+    if (found !== null) return null;
+    found = part.slice(separator + 1).trim();
+  }
+  return found !== null && /^[A-Za-z0-9_-]{43}$/.test(found) ? found : null;
+}
+
+/** Compares the presented cookie with the stored hash in constant time. */
+export function bindingMatches(presented: string | null, storedHash: Buffer): boolean {
+  if (presented === null) return false;
+  const hash = hashBinding(presented);
+  return hash.length === storedHash.length && timingSafeEqual(hash, storedHash);
+}
