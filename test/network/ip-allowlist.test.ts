@@ -103,6 +103,10 @@ describe('IP allowlists', () => {
 
     const entries = await auditEntries(direct.server.db, direct.boot.orgId, 'ip_allowlist.update');
     expect(entries.length).toBeGreaterThan(0);
+    const unscoped = await direct.server.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM ip_allowlist_entries',
+    );
+    expect(unscoped.rows[0]?.n).toBe(0);
 
     const cleared = await api(
       proxied,

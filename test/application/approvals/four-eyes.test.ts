@@ -209,14 +209,39 @@ describe('four-eyes approval', () => {
     expect(waits.status).toBe(202);
   });
 
-  it('change requests stay inside their organization', async () => {
-    const rows = await inTenant(t.server.db, t.boot.orgId, (tx) =>
-      tx.query<{ n: number }>('SELECT count(*)::int AS n FROM change_requests'),
-    );
-    expect(rows.rows[0]?.n).toBeGreaterThan(0);
-    const outside = await t.server.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM change_requests',
-    );
-    expect(outside.rows[0]?.n).toBe(0);
+  it('tables stay inside their organization', async () => {
+    for (const table of ['change_requests', 'access_grants']) {
+      const inside = await inTenant(t.server.db, t.boot.orgId, (tx) =>
+        tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`),
+      );
+      expect(inside.rows[0]?.n, table).toBeGreaterThan(0);
+      const unscoped = await t.server.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${table}`,
+      );
+      expect(unscoped.rows[0]?.n, table).toBe(0);
+      const otherOrg = await inTenant(t.server.db, '00000000-0000-4000-8000-000000000001', (tx) =>
+        tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`),
+      );
+      expect(otherOrg.rows[0]?.n, table).toBe(0);
+    }
+  });
+
+  it('second admin turns four-eyes off', async () => {
+    const pending = await api(t, 'PATCH', orgPath, {
+      token: admin.token,
+      body: { fourEyes: false, name: 'Acme Labs' },
+    });
+    expect(pending.status).toBe(202);
+    const id = (pending.body.changeRequest as { id: string }).id;
+    const approved = await api(t, 'POST', `${changes}/${id}/approve`, { token: owner });
+    expect(approved.status).toBe(200);
+    const org = await api(t, 'GET', orgPath, { token: owner });
+    expect(org.body.fourEyes).toBe(false);
+    expect(org.body.name).toBe('Acme Labs');
+    const direct = await api(t, 'PATCH', projectPath, {
+      token: admin.token,
+      body: { settings: { mcpAutoApprove: true } },
+    });
+    expect(direct.status).toBe(200);
   });
 });
