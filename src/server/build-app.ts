@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 
 import type { Redis } from 'ioredis';
 
+import { registerAccessControl } from '../application/access/access-control.js';
+import { changeRequestRoutes } from '../application/approvals/change-request.routes.js';
 import { registerAuthorization } from '../application/authorization/authorize.hook.js';
 import { recordRoutes } from '../application/authorization/route-catalogue.js';
 import { authRoutes } from '../application/auth/auth.routes.js';
@@ -28,6 +30,7 @@ import { ProviderKeyService } from '../gateway/provider-keys/provider-key.servic
 import type { UpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { AppError, errorBody } from '../http/errors.js';
 import { toAppError } from '../http/fastify-errors.js';
+import { ipAllowlistRoutes } from '../network/ip-allowlist.routes.js';
 import { GatewayRateLimits, registerRateLimits } from '../perimeter/rate-limit/rate-limit.http.js';
 import type { RateLimiter } from '../perimeter/rate-limit/rate-limiter.js';
 import { handleClientError } from '../perimeter/request-limits/client-error.js';
@@ -151,6 +154,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     securityEvents: deps.securityEvents ?? null,
   });
   registerAuthorization(app, deps.db, identity.sessions);
+  // After the authorization hook: it audits the elevated requests that hook let through.
+  await registerAccessControl(app, {
+    config: deps.config,
+    db: deps.db,
+    logger: deps.logger,
+    securityEvents: deps.securityEvents ?? null,
+  });
+  await app.register(changeRequestRoutes, { db: deps.db });
+  await app.register(ipAllowlistRoutes, { db: deps.db });
   await app.register(healthRoutes, { db: deps.db });
   await app.register(authRoutes, { identity });
   await app.register(webAuthnRoutes, {

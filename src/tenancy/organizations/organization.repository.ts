@@ -7,12 +7,14 @@ export interface Organization {
   status: 'active' | 'disabled';
   /** Whether every member must enroll a second factor, not only the privileged roles. */
   requireMfa: boolean;
+  /** Whether policy changes that loosen it wait for a second admin's approval. */
+  fourEyes: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const COLUMNS = `id, name, status, require_mfa AS "requireMfa", created_at AS "createdAt",
-  updated_at AS "updatedAt"`;
+const COLUMNS = `id, name, status, require_mfa AS "requireMfa", four_eyes AS "fourEyes",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 const SELECT = `SELECT ${COLUMNS} FROM organizations`;
 
@@ -34,15 +36,15 @@ export async function findOrganization(db: Queryable, id: string): Promise<Organ
 export async function updateOrganization(
   db: Queryable,
   id: string,
-  changes: { name?: string; requireMfa?: boolean },
+  changes: { name?: string; requireMfa?: boolean; fourEyes?: boolean },
 ): Promise<Organization | null> {
   const result = await db.query<Organization>(
     `UPDATE organizations
         SET name = COALESCE($2, name), require_mfa = COALESCE($3, require_mfa),
-            updated_at = now()
+            four_eyes = COALESCE($4, four_eyes), updated_at = now()
       WHERE id = $1
       RETURNING ${COLUMNS}`,
-    [id, changes.name ?? null, changes.requireMfa ?? null],
+    [id, changes.name ?? null, changes.requireMfa ?? null, changes.fourEyes ?? null],
   );
   return result.rows[0] ?? null;
 }

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 
+import { submitOrganizationChange } from '../../application/approvals/change-request.service.js';
+import { pendingApprovalView } from '../../application/approvals/change-request.view.js';
 import type { Database } from '../../data/database/database.js';
 import { sessionActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
@@ -26,17 +28,20 @@ const updateOrganizationSchema = z
       .refine(hasNoNulCharacter, 'Name must not contain NUL characters')
       .optional(),
     requireMfa: z.boolean().optional(),
+    fourEyes: z.boolean().optional(),
   })
-  .refine((value) => value.name !== undefined || value.requireMfa !== undefined, {
-    message: 'Provide name or requireMfa',
-    path: ['name'],
-  });
+  .refine(
+    (value) =>
+      value.name !== undefined || value.requireMfa !== undefined || value.fourEyes !== undefined,
+    { message: 'Provide name, requireMfa or fourEyes', path: ['name'] },
+  );
 
 const view = (org: Organization) => ({
   id: org.id,
   name: org.name,
   status: org.status,
   requireMfa: org.requireMfa,
+  fourEyes: org.fourEyes,
   createdAt: org.createdAt.toISOString(),
   updatedAt: org.updatedAt.toISOString(),
 });
@@ -65,9 +70,16 @@ export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (a
   app.patch(
     '/api/v1/organizations/:orgId',
     { config: { security: { auth: 'session', permission: 'organization.update' } } },
-    async (request) => {
+    async (request, reply) => {
       const { orgId } = orgPath(request.params);
       const input = parseOrThrow(updateOrganizationSchema, request.body);
+      // With four-eyes on, turning four-eyes or required MFA off waits for a second admin.
+      const pending = await submitOrganizationChange(
+        db,
+        { actor: sessionActor(request), context: requestContext(request), orgId },
+        input,
+      );
+      if (pending) return reply.code(202).send(pendingApprovalView(pending));
       return db.transaction(async (tx) => {
         const before = await findOrganization(tx, orgId);
         const after = await updateOrganization(tx, orgId, input);
@@ -78,8 +90,12 @@ export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (a
             orgId,
             resourceType: 'organization',
             resourceId: orgId,
-            oldValues: { name: before.name, requireMfa: before.requireMfa },
-            newValues: { name: after.name, requireMfa: after.requireMfa },
+            oldValues: {
+              name: before.name,
+              requireMfa: before.requireMfa,
+              fourEyes: before.fourEyes,
+            },
+            newValues: { name: after.name, requireMfa: after.requireMfa, fourEyes: after.fourEyes },
           }),
         ]);
         return view(after);

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 
+import { submitProjectChange } from '../../application/approvals/change-request.service.js';
+import { pendingApprovalView } from '../../application/approvals/change-request.view.js';
 import type { Database } from '../../data/database/database.js';
 import { sessionActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
@@ -68,9 +70,12 @@ export const projectRoutes: FastifyPluginAsync<{ db: Database }> = async (app, {
   app.patch(
     `${BASE}/:projectId`,
     { config: { security: { auth: 'session', permission: 'project.update' } } },
-    async (request) => {
+    async (request, reply) => {
       const { orgId, projectId } = projectPath(request.params);
       const input = parseOrThrow(updateProjectSchema, request.body);
+      // With four-eyes on, a change that loosens the policy waits for a second admin.
+      const pending = await submitProjectChange(db, scope(request, orgId), projectId, input);
+      if (pending) return reply.code(202).send(pendingApprovalView(pending));
       return view(await changeProject(db, scope(request, orgId), projectId, input));
     },
   );
