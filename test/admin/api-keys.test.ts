@@ -82,7 +82,7 @@ describe('API keys', () => {
   });
 
   it('create audits only the masked key', async () => {
-    const rows = await auditRows(t.server.db, 'api_key.created');
+    const rows = await auditRows(t.owner, 'api_key.created');
     const row = rows.find((entry) => entry.resource_id === keyId);
     expect(row?.project_id).toBe(t.boot.projectId);
     expect(row?.actor_id).toBe(t.boot.adminUserId);
@@ -119,7 +119,7 @@ describe('API keys', () => {
   it('revoke is audited once', async () => {
     const again = await api(t, 'DELETE', `${keysPath()}/${keyId}`, { token });
     expect(again.status).toBe(200);
-    const rows = await auditRows(t.server.db, 'api_key.revoked');
+    const rows = await auditRows(t.owner, 'api_key.revoked');
     expect(rows.map((row) => row.resource_id)).toEqual([keyId]);
   });
 
@@ -180,18 +180,22 @@ describe('API keys', () => {
     expectAdminError(rejected, 409, 'conflict');
   });
 
-  it('disabled organization keys are rejected', async () => {
+  it('disabled organization keys get 403', async () => {
     expect(await gatewayStatus(t.boot.apiKey)).toBe(200);
-    await t.server.db.query(`UPDATE organizations SET status = 'disabled' WHERE id = $1`, [
-      t.boot.orgId,
-    ]);
+    const statusPath = `/api/v1/organizations/${t.boot.orgId}/status`;
+    const disable = await api(t, 'PUT', statusPath, { token, body: { status: 'disabled' } });
+    expect(disable.status).toBe(200);
     try {
-      await waitForGatewayStatus(t.boot.apiKey, 401, 2000);
+      await waitForGatewayStatus(t.boot.apiKey, 403, 2000);
+      const listed = await api(t, 'GET', keysPath(), { token });
+      expectAdminError(listed, 403, 'organization_disabled');
     } finally {
-      await t.server.db.query(`UPDATE organizations SET status = 'active' WHERE id = $1`, [
-        t.boot.orgId,
-      ]);
+      const enable = await api(t, 'PUT', statusPath, { token, body: { status: 'active' } });
+      expect(enable.status).toBe(200);
     }
+    await waitForGatewayStatus(t.boot.apiKey, 200, 2000);
+    const audit = await auditRows(t.owner, 'organization.disable');
+    expect(audit.map((row) => row.resource_id)).toEqual([t.boot.orgId]);
   });
 
   it('gateway error body hides the reason', async () => {
