@@ -57,6 +57,13 @@ const proxyAddress = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], {
   error: 'must list IP addresses or CIDR ranges separated by commas',
 });
 
+const countryCode = z
+  .string()
+  .regex(/^[A-Za-z]{2}$/, {
+    error: 'must list ISO 3166-1 alpha-2 country codes separated by commas',
+  })
+  .transform((value) => value.toUpperCase());
+
 /** The environment variables MindWeave reads, with their defaults. */
 export const configSchema = z.object({
   HOST: z.preprocess(
@@ -203,6 +210,35 @@ export const configSchema = z.object({
   TLS_CERT_FILE: optional(z.string().min(1).max(1024)),
   TLS_KEY_FILE: optional(z.string().min(1).max(1024)),
   TRUST_PROXY_TLS: withDefault(booleanFlag.default(false)),
+  GEO_BLOCK_COUNTRIES: optional(
+    commaList(countryCode, 'must list ISO 3166-1 alpha-2 country codes separated by commas'),
+  ),
+  GEOIP_DB_FILE: optional(
+    commaList(z.string().min(1).max(1024), 'must list file paths separated by commas'),
+  ),
+  TOR_EXIT_LIST_FILE: optional(z.string().min(1).max(1024)),
+  TOR_ACTION: withDefault(
+    z
+      .enum(['challenge', 'block', 'allow'], { error: 'must be challenge, block or allow' })
+      .default('challenge'),
+  ),
+  BOT_ACTION: withDefault(
+    z.enum(['challenge', 'allow'], { error: 'must be challenge or allow' }).default('challenge'),
+  ),
+  PERIMETER_FILE_CHECK_MS: withDefault(boundedInteger(100, 86_400_000).default(30_000)),
+  CHALLENGE_DIFFICULTY: withDefault(boundedInteger(1, 32).default(20)),
+  CHALLENGE_PASS_TTL_SECONDS: withDefault(boundedInteger(60, 86_400).default(900)),
+  CHALLENGE_SECRET: optional(
+    z.string().min(32, { error: 'must be at least 32 characters' }).max(4096),
+  ),
+  CHALLENGE_REDIS_PREFIX: withDefault(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9:._-]{1,64}$/, {
+        error: 'must be 1 to 64 characters of letters, digits and : . _ -',
+      })
+      .default('mindweave:challenge:'),
+  ),
   WAF_MODE: withDefault(
     z
       .enum(['block', 'monitor', 'off'], { error: 'must be block, monitor or off' })

@@ -31,6 +31,7 @@ import type { UpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { AppError, errorBody } from '../http/errors.js';
 import { toAppError } from '../http/fastify-errors.js';
 import { ipAllowlistRoutes } from '../network/ip-allowlist.routes.js';
+import { registerAccessRules } from '../perimeter/access-rules.js';
 import { GatewayRateLimits, registerRateLimits } from '../perimeter/rate-limit/rate-limit.http.js';
 import type { RateLimiter } from '../perimeter/rate-limit/rate-limiter.js';
 import { handleClientError } from '../perimeter/request-limits/client-error.js';
@@ -118,6 +119,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (deps.rateLimiter) registerRateLimits(app, deps.rateLimiter, perimeterEvents?.onBlock);
   recordRoutes(app);
   registerRequestLimits(app, deps.config, perimeterEvents?.onBlock);
+  await registerAccessRules(app, {
+    config: deps.config,
+    logger,
+    redis: deps.redis ?? null,
+    onBlock: perimeterEvents?.onBlock,
+  });
   registerWaf(app, deps.config, perimeterEvents?.onWafVerdict);
 
   app.addHook('onResponse', async (request, reply) => {

@@ -21,6 +21,8 @@ const PUBLIC_ROUTES = new Set([
   'HEAD /readyz',
   'POST /api/v1/auth/login',
   'POST /api/v1/auth/mfa/challenge',
+  'POST /challenge',
+  'POST /challenge/verify',
   'POST /api/v1/auth/password/reset',
   'POST /api/v1/auth/password/reset/confirm',
   'POST /api/v1/auth/invitations/accept',
