@@ -10,6 +10,7 @@ import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
 import { registerServe } from './commands/serve.command.js';
 import { registerTls } from './commands/tls.command.js';
+import { registerWaf } from './commands/waf.command.js';
 import { UsageError } from './cli-context.js';
 
 /** Exit code for invalid configuration, distinct from other failures (1). */
@@ -52,6 +53,7 @@ registerBootstrap(program);
 registerKeys(program);
 registerAudit(program);
 registerTls(program);
+registerWaf(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -118,8 +118,8 @@ describe('burst detection across two servers', () => {
   let pair: ServerPair;
 
   beforeAll(async () => {
-    // Windows are days of the Redis clock; a run close to midnight UTC waits for the next day,
-    // so all blocks of this test fall in one window.
+    // Windows are days of the Redis clock. A run close to midnight UTC waits for the next day,
+    // so that all blocks of this test fall in one window.
     const untilMidnight = DAY_MS - (Date.now() % DAY_MS);
     if (untilMidnight < 60_000)
       await new Promise((resolve) => setTimeout(resolve, untilMidnight + 1000));

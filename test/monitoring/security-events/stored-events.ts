@@ -37,7 +37,7 @@ export async function eventsOfKind(db: Queryable, kind: string): Promise<StoredE
   return rows;
 }
 
-/** The request id MindWeave gave a response. */
+/** Returns the request id MindWeave gave a response. */
 export function requestIdOf(response: Response): string {
   const id = response.headers.get('x-request-id');
   if (!id) throw new Error(`response ${response.status} has no x-request-id`);
