@@ -16,8 +16,8 @@ export function sessionActor(request: FastifyRequest): Actor & { type: 'user' } 
 }
 
 /**
- * The caller of an admin route as an audit actor: the signed-in user, or the API key when the
- * route accepts admin keys and the request used one.
+ * Returns the caller of an admin route as an audit actor: the signed-in user, or the API key
+ * when the route accepts admin keys and the request used one.
  */
 export function requestActor(request: FastifyRequest): Actor & { type: 'user' | 'api_key' } {
   const key = request.adminApiKey;

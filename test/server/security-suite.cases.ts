@@ -22,7 +22,7 @@ export interface SuiteFixture {
   t: TestServer;
   /** The caller's organization. */
   own: TenantFixture;
-  /** Another tenant, whose ids must answer 404 to the caller. */
+  /** Another tenant, whose ids must get 404 for the caller. */
   foreign: TenantFixture;
   /** An organization that is disabled. */
   disabled: TenantFixture;
@@ -42,8 +42,8 @@ export interface ParamSource {
   value(fixture: SuiteFixture, tenancy: Tenancy): string;
 }
 
-// Stands for an object the organization does not have: an unknown id must answer exactly
-// like another tenant's id, so it also stands in for objects the suite cannot create.
+// An id of no object in the organization. An unknown id must get the same 404 as another
+// tenant's id, so it replaces objects the suite cannot create.
 const UNKNOWN_ID = '00000000-0000-4000-8000-00000000beef';
 
 const tenantId = (pick: (tenant: TenantFixture) => string): ParamSource => ({
@@ -57,7 +57,7 @@ const unknownObject: ParamSource = { tenant: true, value: () => UNKNOWN_ID };
 const fixed = (value: string): ParamSource => ({ tenant: false, value: () => value });
 
 /**
- * Values for every path parameter the suite knows. A route with a parameter missing here
+ * Values for every path parameter the suite can fill. A route with a parameter missing here
  * fails the suite until the parameter is added or the route is listed in UNEXERCISED_ROUTES.
  */
 export const PARAM_SOURCES: Record<string, ParamSource> = {

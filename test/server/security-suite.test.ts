@@ -69,7 +69,7 @@ async function send(
   });
 }
 
-/** Checks status and, on admin routes that answer with a body, the error code. */
+/** Checks the status and, on admin responses with a body, the error code. */
 function expectRefusal(response: ApiResponse, status: number, code: string, where: string) {
   expect(response.status, where).toBe(status);
   if (response.headers.get('content-length') === '0' || !('code' in response.body)) return;

@@ -20,7 +20,7 @@ function adminApiKeyOf(request: FastifyRequest): string | undefined {
   return presented;
 }
 
-/** Looks up a presented key; a revoked or expired key, or one of an archived project, is none. */
+/** Returns the presented key's record, or null when it is unknown, revoked, expired or archived. */
 async function usableKey(db: Database, presented: string): Promise<ApiKeyGrant | null> {
   if (!isApiKeyShape(presented)) return null;
   const grant = await findApiKeyGrant(db, hashApiKey(presented));

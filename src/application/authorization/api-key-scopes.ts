@@ -1,8 +1,8 @@
 import { isReadPermission, ROLE_PERMISSIONS, type Permission } from './permissions.js';
 
 /**
- * What an API key may be used for: `gateway` calls the AI gateway, `admin_read` reads the
- * admin API of the key's organization, and `admin` uses the admin API.
+ * The uses of an API key: `gateway` calls the AI gateway, `admin_read` reads the admin API of
+ * the key's organization, and `admin` uses the admin API.
  */
 export const API_KEY_SCOPES = ['gateway', 'admin_read', 'admin'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
@@ -37,7 +37,7 @@ export const SCOPE_PERMISSIONS: Readonly<Record<ApiKeyScope, readonly Permission
   admin: ADMIN_KEY_PERMISSIONS,
 };
 
-/** The admin permissions of a key with `scopes`, before its creator's permissions bound them. */
+/** Returns the admin permissions of `scopes`, before the creator's permissions bound them. */
 export function scopePermissions(scopes: readonly ApiKeyScope[]): Set<Permission> {
   return new Set(scopes.flatMap((scope) => SCOPE_PERMISSIONS[scope] ?? []));
 }

@@ -34,7 +34,7 @@ declare module 'fastify' {
     adminApiKey: ApiKeyGrant | null;
     /** The admin's role in the organization named by `:orgId`, when the route has one. */
     orgRole: OrgRole | null;
-    /** Who acts on what, set for routes that declare a permission. */
+    /** The principal and resource of the request, set for routes that declare a permission. */
     access: RequestAccess | null;
   }
 }
@@ -119,7 +119,7 @@ async function authenticate(
 /**
  * Registers the hook that enforces every route's declared security contract. A route that
  * declares none is rejected, so a forgotten declaration fails closed. For a route with a
- * permission, the hook loads the resource and the caller's roles and asks `authorize`, which
+ * permission, the hook loads the resource and the caller's roles and calls `authorize`, which
  * denies by default. API-key routes are authenticated by the gateway itself, which answers in
  * each provider's error shape.
  */
@@ -153,7 +153,7 @@ export function registerAuthorization(
     );
     const decision = authorize(principal, permission, resource);
     if (!decision.allow) {
-      // A 404 says nothing about the organization, not even that it exists.
+      // A 404 reveals nothing about the organization, not even that it exists.
       throw decision.reason === 'not_found'
         ? new AppError('not_found')
         : new AppError(decision.reason, decision.message);

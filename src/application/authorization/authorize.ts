@@ -3,9 +3,9 @@ import { effectivePermissions } from './access.js';
 import type { Permission } from './permissions.js';
 
 /**
- * Why a request was denied; each reason is also the error code the admin API returns:
- * `not_found` (404) when the caller has no standing in the organization, so a foreign
- * organization looks like an unknown one, `organization_disabled` (403) and `forbidden` (403).
+ * The reason for a denial, which is also the error code the admin API returns. `not_found`
+ * (404) means the caller has no standing in the organization, so a foreign organization looks
+ * like an unknown one. `organization_disabled` and `forbidden` are 403.
  */
 export type DenyReason = 'not_found' | 'organization_disabled' | 'forbidden';
 

@@ -2,7 +2,7 @@ import type { Permission } from './permissions.js';
 
 /**
  * Returns the permissions in `granted` that the caller does not hold. A caller may grant a
- * role or key scope only when this is empty: nobody hands out rights they lack themselves.
+ * role or key scope only when this is empty, so no caller hands out rights they lack.
  */
 export function permissionsBeyond(
   held: ReadonlySet<Permission>,
@@ -11,7 +11,7 @@ export function permissionsBeyond(
   return [...new Set(granted)].filter((permission) => !held.has(permission));
 }
 
-/** Whether a caller holding `held` may grant a role or scope carrying `granted`. */
+/** Returns true when a caller with the permissions `held` may grant all of `granted`. */
 export function canGrant(held: ReadonlySet<Permission>, granted: Iterable<Permission>): boolean {
   return permissionsBeyond(held, granted).length === 0;
 }

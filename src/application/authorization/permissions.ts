@@ -124,7 +124,7 @@ export function roleGrants(role: OrgRole, permission: Permission): boolean {
   return ROLE_PERMISSIONS[role]?.includes(permission) ?? false;
 }
 
-/** Whether `permission` reads and never changes anything. */
+/** Returns true when `permission` only reads and changes nothing. */
 export function isReadPermission(permission: Permission): boolean {
   return permission.endsWith('.read');
 }

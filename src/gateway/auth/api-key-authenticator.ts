@@ -29,7 +29,7 @@ export interface AuthenticatorOptions {
 /**
  * Verifies gateway API keys. Grants are cached per process for half a second by default, so a
  * key revoked in the database stops working on every server process within one second, query
- * time included, while the database sees at most two lookups per key per second and process.
+ * time included, while the database gets at most two lookups per key per second and process.
  */
 export class ApiKeyAuthenticator {
   private readonly cache = new Map<string, { grant: ApiKeyGrant | null; until: number }>();

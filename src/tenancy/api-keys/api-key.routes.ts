@@ -22,8 +22,8 @@ const projectRoute = (permission: Permission) => ({
 });
 
 /**
- * Who mints a key in this request: the caller's permissions on the project, and the user whose
- * rights bound the key (the signed-in user, or the creator of the admin key that is used).
+ * Returns the grantor of a key minted in this request: the caller's permissions on the project,
+ * and the user whose rights bound the key (the signed-in user, or the admin key's creator).
  */
 function grantorOf(request: FastifyRequest): KeyGrantor {
   if (!request.access) throw new AppError('forbidden');

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { API_KEY_SCOPES } from '../../application/authorization/api-key-scopes.js';
 import { hasNoNulCharacter } from '../../http/validation.js';
 
-/** Longest overlap a rotation allows: the old key works at most 7 days after rotation. */
+/** Maximum overlap of a rotation: the old key works at most 7 days after rotation. */
 export const MAX_ROTATION_OVERLAP_SECONDS = 7 * 24 * 60 * 60;
 
 /** Overlap of a rotation that names none: one hour. */

@@ -22,7 +22,7 @@ export interface CreatedApiKey {
   secret: string;
 }
 
-/** The audited fields of a key: never the secret, only its masked form. */
+/** Returns the audited fields of a key: never the secret, only its masked form. */
 export function keyAuditValues(key: ApiKey) {
   return {
     name: key.name,

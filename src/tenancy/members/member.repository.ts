@@ -76,7 +76,7 @@ export async function deleteMembership(db: Queryable, orgId: string, userId: str
   await db.query('DELETE FROM memberships WHERE org_id = $1 AND user_id = $2', [orgId, userId]);
 }
 
-/** The user's role in one project of the organization, or null when they have none. */
+/** Returns the user's role in one project of the organization, or null when there is none. */
 export async function findProjectRole(
   db: Queryable,
   orgId: string,

@@ -10,7 +10,7 @@ export const setProjectMemberSchema = z.strictObject({ role: z.enum(PROJECT_ROLE
 const memberParams = z.object({ orgId: z.uuid(), userId: z.uuid() });
 const projectMemberParams = memberParams.extend({ projectId: z.uuid() });
 
-// A malformed id cannot name a member, so it answers 404 like an unknown one.
+// A malformed id cannot name a member, so it gets 404 like an unknown one.
 function parseIds<S extends z.ZodType>(schema: S, params: unknown): z.output<S> {
   const result = schema.safeParse(params);
   if (!result.success) throw new AppError('not_found');
