@@ -322,6 +322,42 @@ describe('SSO sign-in', () => {
     }
   });
 
+  it('rejects an account of two organizations', async () => {
+    // Dave works in another organization too: a session would reach it, so SSO is refused.
+    const dave = await createUser(t, recorder, { role: 'member', email: 'dave@example.org' });
+    idp.accounts.set('dave', {
+      id: 'dave',
+      email: 'dave@example.org',
+      emailVerified: true,
+      name: 'Dave',
+      groups: [],
+    });
+    const jar = new CookieJar();
+    const callback = await visitCallback(jar, await startAndAuthorize(jar, 'dave'));
+    expect(callback.status).toBe(401);
+    expect((await failureReasons()).at(-1)).toBe('member_of_other_organizations');
+    const memberships = await call(t, recorder, 'GET', '/api/v1/auth/me', {
+      token: (await signIn(t, recorder, dave.email, dave.password)).body.token as string,
+    });
+    expect(memberships.body.organizations).toEqual([
+      expect.objectContaining({ id: dave.orgId, role: 'member' }),
+    ]);
+  });
+
+  it('rejects an unverified email address', async () => {
+    idp.accounts.set('erin', {
+      id: 'erin',
+      email: 'erin@example.org',
+      emailVerified: false,
+      name: 'Erin',
+      groups: ['mw-auditors'],
+    });
+    const jar = new CookieJar();
+    const callback = await visitCallback(jar, await startAndAuthorize(jar, 'erin'));
+    expect(callback.status).toBe(401);
+    expect((await failureReasons()).at(-1)).toBe('email_unverified');
+  });
+
   it('answers 404 for an unknown slug', async () => {
     const jar = new CookieJar();
     const start = await browse(jar, `${t.url}/api/v1/auth/sso/nobody/start`);
