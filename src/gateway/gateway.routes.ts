@@ -11,7 +11,7 @@ import { maskApiKey } from '../tenancy/api-keys/api-key-secret.js';
 import type { ApiKeyGrant } from '../tenancy/api-keys/api-key.repository.js';
 import { ApiKeyAllowlists } from '../network/ip-allowlist.service.js';
 import { enforceApiKeyAllowlist } from './auth/api-key-allowlist.js';
-import { ApiKeyAuthenticator } from './auth/api-key-authenticator.js';
+import { ApiKeyAuthenticator, keyRejectionError } from './auth/api-key-authenticator.js';
 import { presentedApiKey } from './auth/presented-api-key.js';
 import { GatewayError } from './gateway-error.js';
 import { acceptedModels, permittedModel } from './policy/model-policy.js';
@@ -107,13 +107,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
 
   async function authenticate(request: FastifyRequest): Promise<ApiKeyGrant> {
     const check = await authenticator.verify(presentedApiKey(request.headers));
-    if (!check.ok) {
-      const message =
-        check.reason === 'missing'
-          ? 'Missing API key: send it in the x-api-key or Authorization: Bearer header'
-          : 'Invalid API key';
-      throw new GatewayError('unauthorized', message);
-    }
+    if (!check.ok) throw keyRejectionError(check.reason);
     await enforceApiKeyAllowlist(ipAllowlists, check.grant, request);
     request.gatewayGrant = check.grant;
     return check.grant;

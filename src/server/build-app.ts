@@ -42,6 +42,8 @@ import type { TlsServerOptions } from '../perimeter/tls/tls-options.js';
 import { securityHeaders } from '../http/security-headers.js';
 import type { UsageRecorder } from '../gateway/usage/usage-recorder.js';
 import { apiKeyRoutes } from '../tenancy/api-keys/api-key.routes.js';
+import { memberRoutes } from '../tenancy/members/member.routes.js';
+import { organizationStatusRoutes } from '../tenancy/organizations/organization-status.routes.js';
 import { organizationRoutes } from '../tenancy/organizations/organization.routes.js';
 import { projectRoutes } from '../tenancy/projects/project.routes.js';
 import type { AuditCheckpointer } from '../monitoring/audit/audit-checkpointer.js';
@@ -176,6 +178,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     services: { identity, settings: webAuthnSettingsFromConfig(deps.config) },
   });
   await app.register(organizationRoutes, { db: deps.db });
+  await app.register(organizationStatusRoutes, { db: deps.db });
+  await app.register(memberRoutes, { db: deps.db });
   await app.register(projectRoutes, { db: deps.db });
   await app.register(toolCallRoutes, { db: deps.db });
   await app.register(apiKeyRoutes, { db: deps.db });

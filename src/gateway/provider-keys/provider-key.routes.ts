@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 
-import { sessionActor } from '../../http/actor.js';
+import { requestActor } from '../../http/actor.js';
 import { orgPath } from '../../http/params.js';
 import { requestContext } from '../../http/request-context.hook.js';
 import { parseOrThrow } from '../../http/validation.js';
@@ -29,7 +29,7 @@ export const providerKeyRoutes: FastifyPluginAsync<{ service: ProviderKeyService
   });
 
   const scope = (request: FastifyRequest, orgId: string): ProviderKeyScope => ({
-    actor: sessionActor(request),
+    actor: requestActor(request),
     context: requestContext(request),
     orgId,
   });

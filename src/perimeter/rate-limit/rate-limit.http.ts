@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../gateway/gateway-error.js';
 import { AppError } from '../../http/errors.js';
 import type { PerimeterBlockListener } from '../perimeter-block.js';
+import { ruleForKey } from './key-limit.js';
 import type { LimitCheck, RateLimiter } from './rate-limiter.js';
 import type { RateLimitDecision } from './sliding-window.js';
 import { TokenReservation } from './token-reservation.js';
@@ -120,7 +121,8 @@ export class GatewayRateLimits {
 
   /** Counts one request against the key's request limit; throws a GatewayError when over. */
   async checkKeyRequest(request: FastifyRequest, reply: FastifyReply, keyId: string) {
-    const check = await this.limiter.check(this.limiter.rules.keyRequests, keyId);
+    const rule = ruleForKey(this.limiter.rules.keyRequests, request.gatewayGrant?.requestLimit);
+    const check = await this.limiter.check(rule, keyId);
     reportRefusal(this.onBlock, request, check, this.limiter.rules.keyRequests.name);
     enforce(request, reply, check, 'API key');
   }
@@ -134,7 +136,8 @@ export class GatewayRateLimits {
     keyId: string,
     tokens: number,
   ): Promise<TokenReservation> {
-    const reservation = new TokenReservation(this.limiter, this.limiter.rules.keyTokens, keyId);
+    const rule = ruleForKey(this.limiter.rules.keyTokens, reply.request.gatewayGrant?.tokenLimit);
+    const reservation = new TokenReservation(this.limiter, rule, keyId);
     const check = await reservation.ensure(tokens);
     reportRefusal(this.onBlock, reply.request, check, this.limiter.rules.keyTokens.name);
     if (check.kind === 'unavailable') {
