@@ -2,7 +2,8 @@
  * Measures what the WAF and the rate limiter add to a gateway call. Usage:
  *
  *   npx tsx bench/perimeter/overhead.ts [--rate 100] [--rounds 10] [--round-seconds 10]
- *     [--warmup 5] [--source head|worktree] [--redis] [--iterations 100000] [--idle-wait 30]
+ *     [--warmup 5] [--source head|worktree|COMMIT] [--redis] [--iterations 100000]
+ *     [--idle-wait 30]
  *
  * It builds MindWeave once and starts the same build as separate server processes on one
  * fresh PostgreSQL database, next to the gateway bench's upstream (bench/gateway/upstream.ts):
@@ -37,7 +38,8 @@ import {
   type Child,
 } from '../gateway/processes.js';
 import { BENCH_MODEL, requestBodies } from '../gateway/prompts.js';
-import { createBenchDatabase, describeCommit, prepareBuild } from '../gateway/setup.js';
+import { createBenchDatabase, describeCommit } from '../gateway/setup.js';
+import { buildSource } from '../waf/build.js';
 import { measureInProcessCost } from './in-process-cost.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -77,9 +79,6 @@ const settings = {
   idleWaitSeconds: positiveInteger('idle-wait', values['idle-wait'], 3600),
   source: values.source,
 };
-if (settings.source !== 'head' && settings.source !== 'worktree') {
-  throw new Error(`invalid --source ${String(settings.source)}: expected head or worktree`);
-}
 
 const OPEN_LOOP_CONNECTIONS = 32;
 const RESPONSE_TIMEOUT_MS = 10_000;
@@ -300,9 +299,10 @@ function report(variants: readonly Variant[], results: Map<string, RoundResult[]
 async function main(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'mindweave-overhead-'));
   cleanups.push(() => rm(workDir, { recursive: true, force: true }));
-  const { commit, dirty } = await describeCommit(repoRoot);
-  log(`building MindWeave (${settings.source === 'head' ? `commit ${commit}` : 'working tree'})`);
-  const buildDir = await prepareBuild(repoRoot, workDir, settings.source as 'head' | 'worktree');
+  const { dirty } = await describeCommit(repoRoot);
+  const source = settings.source ?? 'head';
+  log(`building MindWeave (${source})`);
+  const { buildDir, commit } = await buildSource(repoRoot, workDir, source);
   const upstreamUrl = await startUpstream();
   const database = await createBenchDatabase(values['database-admin-url'] ?? '');
   cleanups.push(() => database.drop());
@@ -394,7 +394,7 @@ async function main(): Promise<void> {
   const cost = await measureInProcessCost(settings.iterations);
 
   const output = [
-    `# Perimeter overhead, commit ${commit}${settings.source === 'worktree' && dirty ? ' plus uncommitted changes' : ''}`,
+    `# Perimeter overhead, commit ${commit}${source === 'worktree' && dirty ? ' plus uncommitted changes' : ''}`,
     '',
     `CPU: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, memory ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, PostgreSQL ${database.serverVersion}`,
     `Load average (1 min) ${fixed(loadBefore, 2)} before the rounds and ${fixed(loadAfter, 2)} after`,

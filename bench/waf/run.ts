@@ -4,11 +4,11 @@
  * paranoia level. Usage:
  *
  *   npx tsx bench/waf/run.ts [--corpus DIR] [--paranoia 1,2,3,4] [--show FAMILY]
- *     [--in-process | --http URL] [--source head|worktree] [--concurrency 8]
+ *     [--in-process | --http URL] [--source head|worktree|COMMIT] [--concurrency 8]
  *     [--database-admin-url URL]
  *
  * By default it builds the committed tree of HEAD (`--source worktree` builds the working
- * tree instead), and for each paranoia level starts `mindweave serve` on 127.0.0.1 with the
+ * tree, `--source COMMIT` that commit's tree), and for each paranoia level starts `mindweave serve` on 127.0.0.1 with the
  * WAF at that level, on a fresh PostgreSQL database. It sends every case as a raw HTTP/1.1
  * request on its own connection. A 403 with error code `waf_blocked` counts as
  * blocked by the WAF, and a rejection by Node's parser or the request checks (400, 408, 413,
@@ -24,7 +24,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { createWafEngine, type ParanoiaLevel } from '../../src/perimeter/waf/index.js';
-import { createBenchDatabase, describeCommit, prepareBuild } from '../gateway/setup.js';
+import { createBenchDatabase, describeCommit } from '../gateway/setup.js';
+import { buildSource } from './build.js';
 import { loadCorpus, type BenchCase, type Corpus, type SkippedCase } from './corpus.js';
 import { parseLoopbackUrl, replayOverHttp, type Outcome } from './http-client.js';
 import { loadPromptCases } from './prompts.js';
@@ -68,10 +69,6 @@ if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
   throw new Error(
     `invalid --concurrency ${String(values.concurrency)}: expected a whole number from 1 to 64`,
   );
-}
-
-if (values.source !== 'head' && values.source !== 'worktree') {
-  throw new Error(`invalid --source ${String(values.source)}: expected head or worktree`);
 }
 
 /** The build and database the replay servers run on, in `serve` mode. */
@@ -208,10 +205,9 @@ async function main(): Promise<void> {
   const runnable = mode === 'in-process' ? cases.filter((item) => item.raw === undefined) : cases;
   const skipped = skippedCases(corpus, cases);
   const { commit, dirty } = await describeCommit(repoRoot);
-  const worktree = mode !== 'serve' || values.source === 'worktree';
-  console.log(
-    `MindWeave commit: ${commit}${worktree && dirty ? ' plus uncommitted changes in src' : ''}`,
-  );
+  if (mode !== 'serve') {
+    console.log(`MindWeave commit: ${commit}${dirty ? ' plus uncommitted changes in src' : ''}`);
+  }
   console.log(`corpus: ${dir}`);
   for (const line of corpusCommits(dir)) console.log(`  ${line}`);
   const how = {
@@ -229,8 +225,11 @@ async function main(): Promise<void> {
   }
   const workDir = await mkdtemp(join(tmpdir(), 'mindweave-waf-bench-'));
   try {
-    const source = values.source === 'worktree' ? 'worktree' : 'head';
-    const buildDir = await prepareBuild(repoRoot, workDir, source);
+    const source = values.source ?? 'head';
+    const built = await buildSource(repoRoot, workDir, source);
+    const suffix = source === 'worktree' && dirty ? ' plus uncommitted changes in src' : '';
+    console.log(`MindWeave build: commit ${built.commit}${suffix}`);
+    const buildDir = built.buildDir;
     const database = await createBenchDatabase(values['database-admin-url'] ?? '');
     try {
       const serve = { buildDir, workDir, databaseUrl: database.url };
