@@ -12,6 +12,8 @@ import {
   ownerSession,
   type ApiResponse,
 } from '../../admin/admin-api.js';
+import type { Database } from '../../../src/data/database/database.js';
+import { openPostgresDatabase } from '../../../src/data/database/postgres-database.js';
 import { startTestServer, type TestServer } from '../../support/test-server.js';
 import { eventsOfKind } from './stored-events.js';
 
@@ -19,6 +21,8 @@ const PASSWORD = 'Events-Passw0rd!2026';
 const USER_AGENT = 'security-events-api-test';
 
 let t: TestServer;
+// The migrating user, who is not subject to row-level security, for setting up members.
+let owner: Database;
 let ownerToken: string;
 let path: string;
 
@@ -45,6 +49,7 @@ beforeAll(async () => {
   t = await startTestServer({
     env: { LOGIN_LOCKOUT_ACCOUNT_FAILURES: '2', SECURITY_EVENTS_BURST_THRESHOLD: '0' },
   });
+  owner = await openPostgresDatabase(t.config.DATABASE_URL as string, { poolSize: 1 });
   ownerToken = await ownerSession(t);
   path = `/api/v1/organizations/${t.boot.orgId}/security-events`;
 
@@ -59,6 +64,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await owner?.close();
   await t?.stop();
 });
 
@@ -186,7 +192,7 @@ describe('GET security-events permissions', () => {
   for (const role of ['security_admin', 'auditor'] as const) {
     it(`allows the ${role} role`, async () => {
       const email = `${role.replace('_', '-')}@events.test`;
-      await insertMember(t.owner, t.boot.orgId, role, email, PASSWORD);
+      await insertMember(owner, t.boot.orgId, role, email, PASSWORD);
       const response = await api(t, 'GET', path, { token: await login(t, email, PASSWORD) });
       expect(response.status).toBe(200);
     });
@@ -195,7 +201,7 @@ describe('GET security-events permissions', () => {
   for (const role of ['member', 'viewer'] as const) {
     it(`forbids the ${role} role`, async () => {
       const email = `${role}@events.test`;
-      await insertMember(t.owner, t.boot.orgId, role, email, PASSWORD);
+      await insertMember(owner, t.boot.orgId, role, email, PASSWORD);
       const response = await api(t, 'GET', path, { token: await login(t, email, PASSWORD) });
       expectAdminError(response, 403, 'forbidden');
     });
@@ -207,7 +213,7 @@ describe('GET security-events with several organizations', () => {
   let foreignToken: string;
 
   beforeAll(async () => {
-    const foreign = await insertForeignOrganization(t.owner, 'owner@globex.test', PASSWORD);
+    const foreign = await insertForeignOrganization(owner, 'owner@globex.test', PASSWORD);
     foreignOrgId = foreign.orgId;
     foreignToken = await login(t, 'owner@globex.test', PASSWORD);
     await insertSecurityEvents(t.server.db, [
