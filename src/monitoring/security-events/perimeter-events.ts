@@ -30,7 +30,10 @@ export interface PerimeterEventListeners {
 
 /**
  * Creates the listeners that record each block as a `perimeter_block` event and count it
- * towards burst detection. Both only queue work: the request never waits for the database
+ * towards burst detection.
+ *
+ * NOTE: requests that Node's HTTP parser rejects (malformed HTTP, timeouts, the connection cap
+ * per IP) never reach a listener, so they are not recorded. Both only queue work: the request never waits for the database
  * or Redis.
  */
 export function perimeterEventListeners(
