@@ -110,6 +110,16 @@ describe('security suite coverage', () => {
     expect(strays).toEqual([]);
   });
 
+  it('project routes declare the project', () => {
+    const orgScoped = routes()
+      .filter((route) => route.url.includes(':projectId') && route.security?.auth === 'session')
+      .filter(
+        (route) => route.security?.auth === 'session' && route.security.resource !== 'project',
+      )
+      .map(routeName);
+    expect(orgScoped).toEqual([]);
+  });
+
   it('organization routes declare a permission', () => {
     const unguarded = routes()
       .filter((route) => route.url.includes(':orgId') && route.security?.auth !== 'public')

@@ -58,7 +58,9 @@ const view = (call: ToolCallApproval) => ({
 export const toolCallRoutes: FastifyPluginAsync<{ db: Database }> = async (app, { db }) => {
   app.get(
     BASE,
-    { config: { security: { auth: 'session', permission: 'tool_call.read' } } },
+    {
+      config: { security: { auth: 'session', permission: 'tool_call.read', resource: 'project' } },
+    },
     async (request) => {
       const { orgId, projectId } = projectPath(request.params);
       const query = parseOrThrow(listQuerySchema, request.query);
@@ -82,7 +84,11 @@ export const toolCallRoutes: FastifyPluginAsync<{ db: Database }> = async (app, 
   ] as const) {
     app.post(
       `${BASE}/:callId/${verb}`,
-      { config: { security: { auth: 'session', permission: 'tool_call.approve' } } },
+      {
+        config: {
+          security: { auth: 'session', permission: 'tool_call.approve', resource: 'project' },
+        },
+      },
       async (request) => {
         const { orgId, projectId } = projectPath(request.params);
         const parsedId = callParams.safeParse(request.params);
