@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/perimeter/overhead.ts [--rate 100] [--rounds 10] [--round-seconds 10]
  *     [--warmup 5] [--source head|worktree|COMMIT] [--redis] [--iterations 100000]
- *     [--idle-wait 30]
+ *     [--idle-wait 30] [--allow-type-errors]
  *
  * It builds MindWeave once and starts the same build as separate server processes on one
  * fresh PostgreSQL database, next to the gateway bench's upstream (bench/gateway/upstream.ts):
@@ -52,6 +52,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     source: { type: 'string', default: 'head' },
     redis: { type: 'boolean', default: false },
+    'allow-type-errors': { type: 'boolean', default: false },
     iterations: { type: 'string', default: '100000' },
     'idle-wait': { type: 'string', default: '30' },
     'database-admin-url': {
@@ -302,7 +303,12 @@ async function main(): Promise<void> {
   const { dirty } = await describeCommit(repoRoot);
   const source = settings.source ?? 'head';
   log(`building MindWeave (${source})`);
-  const { buildDir, commit } = await buildSource(repoRoot, workDir, source);
+  const { buildDir, commit, typeErrors } = await buildSource(
+    repoRoot,
+    workDir,
+    source,
+    values['allow-type-errors'] === true,
+  );
   const upstreamUrl = await startUpstream();
   const database = await createBenchDatabase(values['database-admin-url'] ?? '');
   cleanups.push(() => database.drop());
@@ -397,6 +403,7 @@ async function main(): Promise<void> {
     `# Perimeter overhead, commit ${commit}${source === 'worktree' && dirty ? ' plus uncommitted changes' : ''}`,
     '',
     `CPU: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, memory ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, PostgreSQL ${database.serverVersion}`,
+    ...typeErrors.map((line) => `Type error accepted in the build: ${line}`),
     `Load average (1 min) ${fixed(loadBefore, 2)} before the rounds and ${fixed(loadAfter, 2)} after`,
     `${settings.rounds} rounds of ${settings.roundSeconds} s per configuration at ${settings.rate} req/s, ${OPEN_LOOP_CONNECTIONS} keep-alive connections at most`,
     '',

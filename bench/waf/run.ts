@@ -5,15 +5,16 @@
  *
  *   npx tsx bench/waf/run.ts [--corpus DIR] [--paranoia 1,2,3,4] [--show FAMILY]
  *     [--in-process | --http URL] [--source head|worktree|COMMIT] [--concurrency 8]
- *     [--database-admin-url URL]
+ *     [--allow-type-errors] [--database-admin-url URL]
  *
  * By default it builds the committed tree of HEAD (`--source worktree` builds the working
- * tree, `--source COMMIT` that commit's tree), and for each paranoia level starts `mindweave serve` on 127.0.0.1 with the
+ * tree, `--source COMMIT` that commit's tree, and `--allow-type-errors` accepts a build with
+ * type errors), then for each paranoia level starts `mindweave serve` on 127.0.0.1 with the
  * WAF at that level, on a fresh PostgreSQL database. It sends every case as a raw HTTP/1.1
- * request on its own connection. A 403 with error code `waf_blocked` counts as
- * blocked by the WAF, and a rejection by Node's parser or the request checks (400, 408, 413,
- * 431, or no response) as blocked by the HTTP layer. `--http URL` replays against a server
- * that is already running on 127.0.0.1 (its paranoia level must match the single level given).
+ * request on its own connection. A 403 with error code `waf_blocked` counts as blocked by
+ * the WAF, and a rejection by Node's parser or the request checks (400, 408, 413, 431, or no
+ * response) as blocked by the HTTP layer. `--http URL` replays against a server that is
+ * already running on 127.0.0.1 (its paranoia level must match the single level given).
  * `--in-process` calls the engine directly and skips the cases that need a raw socket.
  * `--show FAMILY` lists missed and wrongly blocked ids.
  */
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     'in-process': { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '8' },
     source: { type: 'string', default: 'head' },
+    'allow-type-errors': { type: 'boolean', default: false },
     show: { type: 'string', multiple: true, default: [] },
     'database-admin-url': {
       type: 'string',
@@ -226,9 +228,15 @@ async function main(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'mindweave-waf-bench-'));
   try {
     const source = values.source ?? 'head';
-    const built = await buildSource(repoRoot, workDir, source);
+    const built = await buildSource(
+      repoRoot,
+      workDir,
+      source,
+      values['allow-type-errors'] === true,
+    );
     const suffix = source === 'worktree' && dirty ? ' plus uncommitted changes in src' : '';
     console.log(`MindWeave build: commit ${built.commit}${suffix}`);
+    for (const line of built.typeErrors) console.log(`  type error accepted: ${line}`);
     const buildDir = built.buildDir;
     const database = await createBenchDatabase(values['database-admin-url'] ?? '');
     try {
