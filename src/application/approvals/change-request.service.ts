@@ -41,9 +41,9 @@ async function audit(tx: Queryable, scope: ChangeScope, request: ChangeRequest, 
 }
 
 /**
- * Decides whether a loosening change must wait for approval: only with four-eyes on, and not
- * for an owner under break-glass access. An API key cannot ask for approval, because a change
- * request belongs to a person, so its loosening changes are rejected under four-eyes.
+ * Returns whether a change with these loosening parts waits for approval, for callers that
+ * found four-eyes on. An owner under break-glass access applies it directly. An API key cannot
+ * ask for approval, because a change request belongs to a person, so it gets 403 instead.
  */
 async function needsApproval(db: Database, scope: ChangeScope, loosening: string[]) {
   if (loosening.length === 0) return false;
