@@ -30,11 +30,11 @@ export interface PerimeterEventListeners {
 
 /**
  * Creates the listeners that record each block as a `perimeter_block` event and count it
- * towards burst detection.
+ * towards burst detection. Neither waits for the database or Redis: the event is queued, and
+ * the burst count runs in the background.
  *
  * NOTE: requests that Node's HTTP parser rejects (malformed HTTP, timeouts, the connection cap
- * per IP) never reach a listener, so they are not recorded. Both only queue work: the request never waits for the database
- * or Redis.
+ * per IP) never reach a listener, so they are not recorded.
  */
 export function perimeterEventListeners(
   sink: SecurityEventSink,
