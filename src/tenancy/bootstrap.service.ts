@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+
 import type { Database } from '../data/database/database.js';
+import { enterTenant } from '../data/database/tenant-scope.js';
 import { AppError } from '../http/errors.js';
 import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../http/request-context.js';
 import { buildAuditRecord } from '../monitoring/audit/audit-entry.js';
@@ -46,7 +49,10 @@ export async function bootstrap(db: Database, input: BootstrapInput): Promise<Bo
     if (await adminExists(tx)) {
       throw new AppError('conflict', 'An admin already exists; bootstrap runs only once');
     }
-    const org = await insertOrganization(tx, input.orgName);
+    // The new organization's rows are written inside its own tenant scope.
+    const orgId = randomUUID();
+    await enterTenant(tx, orgId);
+    const org = await insertOrganization(tx, input.orgName, orgId);
     const user = await insertUser(tx, {
       email: input.adminEmail,
       name: input.adminName,

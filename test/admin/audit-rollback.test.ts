@@ -51,7 +51,7 @@ const orgPath = () => `/api/v1/organizations/${t.boot.orgId}`;
 const projectPath = () => `${orgPath()}/projects/${t.boot.projectId}`;
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {
-  const result = await t.server.db.query<{ n: number }>(sql, params);
+  const result = await t.owner.query<{ n: number }>(sql, params);
   return result.rows[0]?.n ?? -1;
 }
 
@@ -167,7 +167,7 @@ describe('audit insert failure', () => {
   });
 
   it('audit chain stays gap-free', async () => {
-    const chain = await t.server.db.query<{ entries: number; last: number; next: number }>(
+    const chain = await t.owner.query<{ entries: number; last: number; next: number }>(
       `SELECT count(*)::int AS entries, max(seq)::int AS last,
               (SELECT next_seq::int FROM audit_log_heads WHERE log_id = 'main') AS next
          FROM audit_logs WHERE log_id = 'main'`,

@@ -41,7 +41,7 @@ describe('admin sign-in and sessions', () => {
   });
 
   it('failed sign-ins are audited with their reason', async () => {
-    const rows = await auditRows(t.server.db, 'user.login_failed');
+    const rows = await auditRows(t.owner, 'user.login_failed');
     const reasons = rows.map((row) => (row.metadata as { reason: string }).reason);
     expect(reasons).toEqual(['wrong_password', 'unknown_email']);
     expect(rows[0]?.actor_id).toBe(t.boot.adminUserId);
@@ -131,7 +131,7 @@ describe('admin sign-in and sessions', () => {
     const stale = await api(t, 'GET', '/api/v1/auth/me', { token: other });
     expectAdminError(stale, 401, 'unauthorized');
 
-    const rows = await auditRows(t.server.db, 'user.password_changed');
+    const rows = await auditRows(t.owner, 'user.password_changed');
     expect(rows).toHaveLength(1);
     expect(rows[0]?.resource_id).toBe(t.boot.adminUserId);
     expect(rows[0]?.request_id).toBe(change.headers.get('x-request-id'));
@@ -161,7 +161,7 @@ describe('admin sign-in and sessions', () => {
   });
 
   it('successful sign-ins are audited', async () => {
-    const rows = await auditRows(t.server.db, 'user.login');
+    const rows = await auditRows(t.owner, 'user.login');
     expect(rows.length).toBeGreaterThanOrEqual(8);
     expect(rows.every((row) => row.actor_id === t.boot.adminUserId)).toBe(true);
     expect(rows.every((row) => row.resource_type === 'session')).toBe(true);
@@ -175,7 +175,7 @@ describe('admin sign-in and sessions', () => {
     expectAdminError(after, 401, 'unauthorized');
     const again = await api(t, 'POST', '/api/v1/auth/logout', { token });
     expectAdminError(again, 401, 'unauthorized');
-    expect(await auditRows(t.server.db, 'user.logout')).toHaveLength(1);
+    expect(await auditRows(t.owner, 'user.logout')).toHaveLength(1);
   });
 
   it('malformed and foreign bearer tokens get 401', async () => {
@@ -205,7 +205,7 @@ describe('admin sign-in and sessions', () => {
       });
       expectAdminError(again, 401, 'unauthorized');
       expect(again.body.error).toBe('Invalid email or password');
-      const rows = await auditRows(t.server.db, 'user.login_failed');
+      const rows = await auditRows(t.owner, 'user.login_failed');
       expect((rows.at(-1)?.metadata as { reason: string }).reason).toBe('user_disabled');
     } finally {
       await t.server.db.query(`UPDATE users SET status = 'active' WHERE id = $1`, [

@@ -41,7 +41,7 @@ describe('organizations', () => {
     const response = await api(t, 'PATCH', orgPath(), { token, body: { name: '  Acme Labs ' } });
     expect(response.status).toBe(200);
     expect(response.body.name).toBe('Acme Labs');
-    const rows = await auditRows(t.server.db, 'organization.update');
+    const rows = await auditRows(t.owner, 'organization.update');
     expect(rows).toHaveLength(1);
     expect(rows[0]?.resource_id).toBe(t.boot.orgId);
     expect(rows[0]?.actor_id).toBe(t.boot.adminUserId);
@@ -53,7 +53,7 @@ describe('organizations', () => {
     expect(response.body.requireMfa).toBe(true);
     const read = await api(t, 'GET', orgPath(), { token });
     expect(read.body.requireMfa).toBe(true);
-    const rows = await auditRows(t.server.db, 'organization.update');
+    const rows = await auditRows(t.owner, 'organization.update');
     expect(rows).toHaveLength(2);
     const bad = await api(t, 'PATCH', orgPath(), { token, body: { requireMfa: 'yes' } });
     expectAdminError(bad, 400, 'validation_failed');
@@ -90,7 +90,7 @@ describe('projects', () => {
   });
 
   it('create is audited', async () => {
-    const rows = await auditRows(t.server.db, 'project.create');
+    const rows = await auditRows(t.owner, 'project.create');
     const row = rows.find((entry) => entry.resource_id === projectId);
     expect(row).toBeDefined();
     expect(row?.actor_type).toBe('user');
@@ -188,7 +188,7 @@ describe('projects', () => {
       allowedModels: ['gpt-4o-mini'],
       mcpAutoApprove: true,
     });
-    const rows = await auditRows(t.server.db, 'project.update');
+    const rows = await auditRows(t.owner, 'project.update');
     expect(rows).toHaveLength(2);
     expect(Object.keys(rows[1]?.new_values as object).sort()).toEqual([
       'name',
@@ -224,7 +224,7 @@ describe('projects', () => {
       (project) => project.id === projectId,
     );
     expect(archived?.status).toBe('archived');
-    const rows = await auditRows(t.server.db, 'project.archive');
+    const rows = await auditRows(t.owner, 'project.archive');
     expect(rows.map((row) => row.resource_id)).toEqual([projectId]);
   });
 

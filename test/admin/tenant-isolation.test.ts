@@ -22,7 +22,7 @@ let foreignKeyId: string;
 beforeAll(async () => {
   t = await startTestServer();
   ownerToken = await ownerSession(t);
-  foreign = await insertForeignOrganization(t.server.db, 'boss@globex.test', FOREIGN_PASSWORD);
+  foreign = await insertForeignOrganization(t.owner, 'boss@globex.test', FOREIGN_PASSWORD);
   const foreignToken = await login(t, 'boss@globex.test', FOREIGN_PASSWORD);
   const project = await api(t, 'POST', `/api/v1/organizations/${foreign.orgId}/projects`, {
     token: foreignToken,
@@ -96,17 +96,17 @@ describe('another organization', () => {
   });
 
   it('nothing of the foreign organization changed', async () => {
-    const org = await t.server.db.query<{ name: string }>(
+    const org = await t.owner.query<{ name: string }>(
       'SELECT name FROM organizations WHERE id = $1',
       [foreign.orgId],
     );
     expect(org.rows[0]?.name).toBe('Globex');
-    const projects = await t.server.db.query<{ slug: string; status: string }>(
+    const projects = await t.owner.query<{ slug: string; status: string }>(
       'SELECT slug, status FROM projects WHERE org_id = $1',
       [foreign.orgId],
     );
     expect(projects.rows).toEqual([{ slug: 'secret', status: 'active' }]);
-    const keys = await t.server.db.query<{ revoked_at: Date | null }>(
+    const keys = await t.owner.query<{ revoked_at: Date | null }>(
       'SELECT revoked_at FROM api_keys WHERE org_id = $1',
       [foreign.orgId],
     );
@@ -125,7 +125,7 @@ describe('roles', () => {
   const project = () => `${own()}/projects/${t.boot.projectId}`;
 
   async function memberToken(role: 'member' | 'viewer' | 'security_admin', email: string) {
-    await insertMember(t.server.db, t.boot.orgId, role, email, MEMBER_PASSWORD);
+    await insertMember(t.owner, t.boot.orgId, role, email, MEMBER_PASSWORD);
     return login(t, email, MEMBER_PASSWORD);
   }
 
@@ -179,7 +179,7 @@ describe('roles', () => {
     expect(org.body.name).toBe('Acme');
     const projects = await api(t, 'GET', `${own()}/projects`, { token: ownerToken });
     expect((projects.body.data as unknown[]).length).toBe(1);
-    const audit = await t.server.db.query(
+    const audit = await t.owner.query(
       `SELECT count(*)::int AS n FROM audit_logs
         WHERE action IN ('project.create', 'organization.update') AND actor_type = 'user'
           AND org_id = $1`,

@@ -85,7 +85,7 @@ export async function createUser(
   const email = options.email ?? `user${userCounter}-${Date.now()}@example.com`;
   const password = options.password ?? `Sturdy-Lantern-${userCounter}-Quartz!`;
   recorder.add(password);
-  const db = t.server.db;
+  const db = t.owner;
   const orgId = options.orgId ?? (await insertOrganization(db, `Org ${userCounter}`)).id;
   const user = await insertUser(db, {
     email,
@@ -150,7 +150,7 @@ export async function auditRows(
   t: TestServer,
   action: string,
 ): Promise<{ actor_id: string | null; actor_type: string; metadata: Record<string, unknown> }[]> {
-  const result = await t.server.db.query<{
+  const result = await t.owner.query<{
     actor_id: string | null;
     actor_type: string;
     metadata: Record<string, unknown>;
@@ -165,7 +165,7 @@ export async function auditRows(
  * code) appears in any log line, audit row or error body the server produced.
  */
 export async function expectNoSecretLeaks(t: TestServer, recorder: SecretRecorder): Promise<void> {
-  const audit = await t.server.db.query<{ row: string }>(
+  const audit = await t.owner.query<{ row: string }>(
     'SELECT row_to_json(a)::text AS row FROM audit_logs a',
   );
   const haystacks = [

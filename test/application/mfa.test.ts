@@ -78,9 +78,7 @@ describe('MFA for privileged roles', () => {
     const token = login.body.token as string;
     expect((await call(t, recorder, 'GET', '/api/v1/organizations', { token })).status).toBe(200);
 
-    await t.server.db.query('UPDATE organizations SET require_mfa = true WHERE id = $1', [
-      user.orgId,
-    ]);
+    await t.owner.query('UPDATE organizations SET require_mfa = true WHERE id = $1', [user.orgId]);
     const blocked = await call(t, recorder, 'GET', '/api/v1/organizations', { token });
     expectError(blocked, 403, 'mfa_enrollment_required');
   });

@@ -30,7 +30,7 @@ afterAll(async () => {
 async function waitForRows<R>(sql: string, count: number): Promise<R[]> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const { rows } = await t.server.db.query<R>(sql);
+    const { rows } = await t.owner.query<R>(sql);
     if (rows.length >= count || Date.now() > deadline) return rows;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -76,7 +76,7 @@ describe('gateway call records', () => {
   });
 
   it('never store or log the prompt or the full key', async () => {
-    const { rows } = await t.server.db.query<{ dump: string }>(
+    const { rows } = await t.owner.query<{ dump: string }>(
       'SELECT (SELECT json_agg(a)::text FROM audit_logs a) || (SELECT json_agg(g)::text FROM gateway_requests g) AS dump',
     );
     const dump = rows[0]?.dump ?? '';

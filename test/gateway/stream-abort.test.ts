@@ -67,7 +67,7 @@ describe('client disconnect mid-stream', () => {
     let rows: { error_code: string | null }[] = [];
     while (rows.length === 0 && Date.now() < deadline) {
       rows = (
-        await t.server.db.query<{ error_code: string | null }>(
+        await t.owner.query<{ error_code: string | null }>(
           'SELECT error_code FROM gateway_requests',
         )
       ).rows;

@@ -100,7 +100,7 @@ describe('invalid path parameters', () => {
     );
     expect(project.status).toBe(200);
     expect((project.json as { name: string; status: string }).status).toBe('active');
-    const keys = await t.server.db.query('SELECT 1 FROM api_keys WHERE revoked_at IS NOT NULL');
+    const keys = await t.owner.query('SELECT 1 FROM api_keys WHERE revoked_at IS NOT NULL');
     expect(keys.rows).toHaveLength(0);
   });
 });

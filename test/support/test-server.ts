@@ -5,8 +5,10 @@ import { Writable } from 'node:stream';
 
 import type { Config } from '../../src/config/config.schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import type { Database } from '../../src/data/database/database.js';
 import { migrate } from '../../src/data/database/migrate.js';
 import { openDatabase } from '../../src/data/database/open-database.js';
+import { openPostgresDatabase } from '../../src/data/database/postgres-database.js';
 import { createLogger } from '../../src/monitoring/logging/logger.js';
 import { startServer, type RunningServer } from '../../src/server/start-server.js';
 import { bootstrap, type BootstrapResult } from '../../src/tenancy/bootstrap.service.js';
@@ -28,6 +30,13 @@ export interface TestServer {
   config: Config;
   fake: FakeProvider;
   boot: BootstrapResult;
+  /**
+   * The database as the migrating user, who owns the tables and is not subject to row-level
+   * security: for tests that set up or inspect rows of any organization. `server.db` is the
+   * application role. Embedded servers have none, because the server holds PGlite's only
+   * connection, and every call on it fails.
+   */
+  owner: Database;
   /** Every log line the server wrote, as JSON text. */
   logLines: string[];
   stop(): Promise<void>;
@@ -37,6 +46,18 @@ export interface TestServerOptions {
   /** Use embedded PostgreSQL in a temporary folder instead of the real server. */
   embedded?: boolean;
   env?: Record<string, string>;
+}
+
+function noOwnerConnection(): Database {
+  const fail = () => Promise.reject(new Error('an embedded test server has no owner connection'));
+  return {
+    kind: 'embedded',
+    query: fail,
+    transaction: fail,
+    execScript: fail,
+    withExclusiveLock: fail,
+    close: () => Promise.resolve(),
+  };
 }
 
 /** Starts MindWeave on a random loopback port, on a fresh database. */
@@ -85,6 +106,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
   });
   const server = await startServer(config, createLogger(config.LOG_LEVEL, sink));
+  const owner = database
+    ? await openPostgresDatabase(database.url, { poolSize: 2 })
+    : noOwnerConnection();
 
   return {
     url: server.url,
@@ -92,8 +116,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     config,
     fake,
     boot,
+    owner,
     logLines,
     async stop() {
+      await owner.close();
       await server.stop();
       await fake.stop();
       await database?.drop();

@@ -31,8 +31,8 @@ export async function findMfaStatus(db: Queryable, userId: string): Promise<MfaS
        (EXISTS (SELECT 1 FROM user_totp_factors
                  WHERE user_id = $1 AND confirmed_at IS NOT NULL)
         OR EXISTS (SELECT 1 FROM user_webauthn_credentials WHERE user_id = $1)) AS enrolled,
-       EXISTS (SELECT 1 FROM memberships m JOIN organizations o ON o.id = m.org_id
-                WHERE m.user_id = $1 AND (m.role = ANY($2::text[]) OR o.require_mfa)) AS required`,
+       EXISTS (SELECT 1 FROM tenancy_user_organizations($1) u
+                WHERE u.role = ANY($2::text[]) OR (u.organization).require_mfa) AS required`,
     [userId, MFA_REQUIRED_ROLES],
   );
   return result.rows[0] ?? { enrolled: false, required: false };

@@ -6,6 +6,7 @@ import type { KeyOwner, KeyPurpose, KeyRecord } from '../../data/crypto/key-type
 import { PURPOSE_KEY_NAMES } from '../../data/crypto/key-types.js';
 import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import type { StoredKeyVersion } from '../../data/key-store/database-key-store.js';
 import { DatabaseKeyStore } from '../../data/key-store/database-key-store.js';
 import { openDataProtection } from '../../data/key-store/data-protection.js';
@@ -145,7 +146,10 @@ async function selectKeyIds(
   target: RotationTarget,
 ): Promise<{ keyId: string; orgId: string | null }[]> {
   if (target.orgId !== undefined) {
-    const org = await db.query('SELECT 1 FROM organizations WHERE id = $1', [target.orgId]);
+    const orgId = target.orgId;
+    const org = await inTenant(db, orgId, (tx) =>
+      tx.query('SELECT 1 FROM organizations WHERE id = $1', [orgId]),
+    );
     if (org.rows.length === 0) throw new UsageError(`organization ${target.orgId} not found`);
     const keyId = await store.findKeyId('data', { kind: 'tenant', tenant: target.orgId });
     if (keyId === undefined) {

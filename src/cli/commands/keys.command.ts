@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import type { Database } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import { AppError } from '../../http/errors.js';
 import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../../http/request-context.js';
 import { parseOrThrow } from '../../http/validation.js';
@@ -25,8 +26,10 @@ async function resolveOrg(db: Database, orgOption: string | undefined): Promise<
       throw new UsageError('--org must be an organization id (a UUID)');
     return orgOption;
   }
+  // Row-level security hides organizations outside a tenant scope, so the ids come from the
+  // SECURITY DEFINER function that lists them.
   const orgs = await db.query<{ id: string }>(
-    'SELECT id FROM organizations ORDER BY created_at LIMIT 2',
+    'SELECT id FROM tenancy_organization_ids() AS id LIMIT 2',
   );
   if (orgs.rows.length === 0)
     throw new UsageError('no organization exists yet: run `mindweave bootstrap` first');
@@ -36,9 +39,11 @@ async function resolveOrg(db: Database, orgOption: string | undefined): Promise<
 
 /** A project named by slug or id within the organization. */
 async function resolveProject(db: Database, orgId: string, ref: string): Promise<Project> {
-  const project = z.uuid().safeParse(ref).success
-    ? await findProject(db, orgId, ref)
-    : await findProjectBySlug(db, orgId, ref);
+  const project = await inTenant(db, orgId, (tx) =>
+    z.uuid().safeParse(ref).success
+      ? findProject(tx, orgId, ref)
+      : findProjectBySlug(tx, orgId, ref),
+  );
   if (!project) throw new UsageError(`project ${ref} not found in organization ${orgId}`);
   return project;
 }
@@ -95,7 +100,8 @@ export function registerKeys(program: Command): void {
         const project = options.project
           ? await resolveProject(db, orgId, options.project)
           : undefined;
-        return (await listApiKeys(db, orgId, project?.id)).map((key) => apiKeyView(key));
+        const found = await inTenant(db, orgId, (tx) => listApiKeys(tx, orgId, project?.id));
+        return found.map((key) => apiKeyView(key));
       });
       if (options.json) return printJson({ data: views });
       for (const view of views) {
@@ -115,7 +121,7 @@ export function registerKeys(program: Command): void {
         throw new UsageError('<key-id> must be a key id (a UUID)');
       const revoked = await withDatabase('mindweave keys revoke', async (db) => {
         const orgId = await resolveOrg(db, options.org);
-        const key = await findApiKey(db, orgId, keyId);
+        const key = await inTenant(db, orgId, (tx) => findApiKey(tx, orgId, keyId));
         if (!key) throw new AppError('not_found', `API key ${keyId} not found`);
         return revokeKey(db, cliScope(orgId), key.projectId, keyId);
       });

@@ -19,7 +19,15 @@ function wrap(db: PGlite): Database {
   return {
     kind: 'embedded',
     ...queryable(db),
-    transaction: (work) => db.transaction((tx) => work(queryable(tx))),
+    // PGlite runs a standalone query only when no transaction is open, so another request's
+    // query never runs inside this one and never sees its local settings.
+    transaction: (work, options) =>
+      db.transaction(async (tx) => {
+        for (const [name, value] of Object.entries(options?.localSettings ?? {})) {
+          await tx.query('SELECT set_config($1, $2, true)', [name, value]);
+        }
+        return work(queryable(tx));
+      }),
     async execScript(sql) {
       await db.transaction(async (tx) => {
         await tx.exec(sql);

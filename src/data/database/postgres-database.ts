@@ -1,6 +1,6 @@
 import pg from 'pg';
 
-import type { Database, Queryable, QueryResult } from './database.js';
+import type { Database, Queryable, QueryResult, TransactionOptions } from './database.js';
 
 // A fixed key for pg_advisory_lock, so concurrent starts of several servers migrate one at a time.
 const MIGRATION_LOCK_KEY = 0x6d77_6d69;
@@ -20,6 +20,22 @@ function queryable(client: pg.Pool | pg.PoolClient): Queryable {
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
   };
+}
+
+const SETTING_NAME = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
+
+/**
+ * Returns the statement that opens a transaction with its local settings. It is one simple-query
+ * message, so the settings cost no round trip beyond BEGIN. Values are quoted with the driver's
+ * literal escaping, because a multi-statement query cannot carry parameters.
+ */
+function beginStatement(options: TransactionOptions | undefined): string {
+  const statements = ['BEGIN'];
+  for (const [name, value] of Object.entries(options?.localSettings ?? {})) {
+    if (!SETTING_NAME.test(name)) throw new Error(`invalid configuration setting name ${name}`);
+    statements.push(`SELECT set_config('${name}', ${pg.escapeLiteral(value)}, true)`);
+  }
+  return statements.join('; ');
 }
 
 /** Connection options: pool size, and the role every connection switches to. */
@@ -45,10 +61,14 @@ export async function openPostgresDatabase(url: string, options: PostgresOptions
   pool.on('error', () => undefined);
   await pool.query('SELECT 1');
 
-  const transaction = async <T>(work: (tx: Queryable) => Promise<T>): Promise<T> => {
+  const transaction = async <T>(
+    work: (tx: Queryable) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> => {
+    const begin = beginStatement(options);
     const client = await pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query(begin);
       const result = await work(queryable(client));
       await client.query('COMMIT');
       return result;

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { parseCiphertext } from '../../data/crypto/ciphertext-format.js';
 import type { FieldCipher } from '../../data/crypto/field-cipher.js';
 import type { KeyHierarchy } from '../../data/crypto/key-hierarchy.js';
-import type { Queryable } from '../../data/database/database.js';
+import type { Database } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import { providerKeyLocation } from './provider-key.service.js';
 
 /** Options of {@link reencryptProviderKeys}. */
@@ -45,13 +46,13 @@ interface Row {
  *
  * The run is resumable: the progress is the key version inside each ciphertext, so a run that
  * stops at any point is finished by running it again, which skips rows already current. Rows are
- * read in (org_id, id) order in batches. Each update only applies when the row still contains the
- * ciphertext that was read, so a concurrent `PUT` is never overwritten.
+ * read organization by organization, in id order, in batches. Each update only applies when the
+ * row still contains the ciphertext that was read, so a concurrent `PUT` is never overwritten.
  *
  * @throws DecryptionError when a stored ciphertext does not decrypt. Rows before it stay updated.
  */
 export async function reencryptProviderKeys(
-  db: Queryable,
+  db: Database,
   cipher: FieldCipher,
   hierarchy: KeyHierarchy,
   options: ReencryptionOptions,
@@ -64,37 +65,47 @@ export async function reencryptProviderKeys(
     skippedConcurrent: 0,
     complete: false,
   };
-  let cursor = { orgId: '00000000-0000-0000-0000-000000000000', id: '' };
-  let first = true;
+  // Row-level security shows one organization's rows at a time, so the run goes organization
+  // by organization; the list of all of them comes from a SECURITY DEFINER function.
+  const orgIds =
+    options.orgId === undefined
+      ? (
+          await db.query<{ id: string }>('SELECT id FROM tenancy_organization_ids() AS id')
+        ).rows.map((row) => row.id)
+      : [options.orgId];
 
-  for (;;) {
-    const batch = await db.query<Row>(
-      `SELECT id, org_id AS "orgId", encrypted_key AS "encryptedKey"
-         FROM organization_provider_keys
-        WHERE ($1::uuid IS NULL OR org_id = $1)
-          AND ($4 OR (org_id, id::text) > ($2::uuid, $3))
-        ORDER BY org_id, id::text
-        LIMIT $5`,
-      [options.orgId ?? null, cursor.orgId, cursor.id, first, batchSize],
-    );
-    first = false;
-    for (const row of batch.rows) {
-      if (options.maxRows !== undefined && result.examined >= options.maxRows) {
-        return result;
+  for (const orgId of orgIds) {
+    let afterId = '';
+    for (;;) {
+      // Each query is its own short transaction: decryption and encryption between them write
+      // the key usage log, and PGlite runs nothing else while a transaction is open.
+      const batch = await inTenant(db, orgId, (tx) =>
+        tx.query<Row>(
+          `SELECT id, org_id AS "orgId", encrypted_key AS "encryptedKey"
+             FROM organization_provider_keys
+            WHERE org_id = $1 AND id::text > $2
+            ORDER BY id::text
+            LIMIT $3`,
+          [orgId, afterId, batchSize],
+        ),
+      );
+      for (const row of batch.rows) {
+        if (options.maxRows !== undefined && result.examined >= options.maxRows) {
+          return result;
+        }
+        result.examined += 1;
+        afterId = row.id;
+        await reencryptRow(db, cipher, hierarchy, row, options, result);
       }
-      result.examined += 1;
-      cursor = { orgId: row.orgId, id: row.id };
-      await reencryptRow(db, cipher, hierarchy, row, options, result);
-    }
-    if (batch.rows.length < batchSize) {
-      result.complete = true;
-      return result;
+      if (batch.rows.length < batchSize) break;
     }
   }
+  result.complete = true;
+  return result;
 }
 
 async function reencryptRow(
-  db: Queryable,
+  db: Database,
   cipher: FieldCipher,
   hierarchy: KeyHierarchy,
   row: Row,
@@ -118,10 +129,12 @@ async function reencryptRow(
   } finally {
     plaintext.fill(0);
   }
-  const update = await db.query(
-    `UPDATE organization_provider_keys SET encrypted_key = $3
-      WHERE id = $1 AND org_id = $2 AND encrypted_key = $4`,
-    [row.id, row.orgId, encrypted, row.encryptedKey],
+  const update = await inTenant(db, row.orgId, (tx) =>
+    tx.query(
+      `UPDATE organization_provider_keys SET encrypted_key = $3
+        WHERE id = $1 AND org_id = $2 AND encrypted_key = $4`,
+      [row.id, row.orgId, encrypted, row.encryptedKey],
+    ),
   );
   if (update.rowCount === 1) {
     result.reencrypted += 1;

@@ -6,6 +6,7 @@ import type { FieldCipher } from '../../data/crypto/field-cipher.js';
 import type { FieldLocation } from '../../data/crypto/field-context.js';
 import { LruCache } from '../../data/crypto/lru-cache.js';
 import type { Database } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import { AppError } from '../../http/errors.js';
 import type { Actor, RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
@@ -104,7 +105,8 @@ export class ProviderKeyService implements ProviderKeyResolver {
   }
 
   async list(orgId: string): Promise<ProviderKeyView[]> {
-    return (await listProviderKeys(this.#db, orgId)).map(providerKeyView);
+    const keys = await inTenant(this.#db, orgId, (tx) => listProviderKeys(tx, orgId));
+    return keys.map(providerKeyView);
   }
 
   /**
@@ -120,7 +122,9 @@ export class ProviderKeyService implements ProviderKeyResolver {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
       // Encryption runs before the transaction: it may create the organization's data key, which
       // writes through the database, and PGlite runs nothing else while a transaction is open.
-      const existing = await findProviderKey(this.#db, scope.orgId, provider);
+      const existing = await inTenant(this.#db, scope.orgId, (tx) =>
+        findProviderKey(tx, scope.orgId, provider),
+      );
       const rowId = existing?.id ?? randomUUID();
       const encryptedKey = await this.#cipher.encrypt(
         providerKeyLocation(scope.orgId, rowId),
@@ -129,7 +133,7 @@ export class ProviderKeyService implements ProviderKeyResolver {
           actor: actorName(scope.actor),
         },
       );
-      const stored = await this.#db.transaction(async (tx) => {
+      const stored = await inTenant(this.#db, scope.orgId, async (tx) => {
         const row = await upsertProviderKey(tx, {
           id: rowId,
           orgId: scope.orgId,
@@ -164,7 +168,7 @@ export class ProviderKeyService implements ProviderKeyResolver {
 
   /** Deletes the organization's key for `provider`, with an audit entry. */
   async delete(scope: ProviderKeyScope, provider: ProviderName): Promise<ProviderKeyView> {
-    const deleted = await this.#db.transaction(async (tx) => {
+    const deleted = await inTenant(this.#db, scope.orgId, async (tx) => {
       const row = await deleteProviderKey(tx, scope.orgId, provider);
       if (row === undefined)
         throw new AppError('not_found', `No ${provider} provider key is stored`);
@@ -195,7 +199,7 @@ export class ProviderKeyService implements ProviderKeyResolver {
     const cached = this.#cache.get(id);
     if (cached !== undefined) return cached.apiKey;
 
-    const row = await findProviderKey(this.#db, orgId, provider);
+    const row = await inTenant(this.#db, orgId, (tx) => findProviderKey(tx, orgId, provider));
     let apiKey: string | undefined;
     if (row !== undefined) {
       try {

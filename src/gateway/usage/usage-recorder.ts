@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 
 import type { Database } from '../../data/database/database.js';
+import { enterTenant } from '../../data/database/tenant-scope.js';
 import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import { touchApiKeys } from '../../tenancy/api-keys/api-key.repository.js';
@@ -48,6 +49,16 @@ function auditRecordOf(call: GatewayCall): AuditRecord {
   );
 }
 
+function callsByOrganization(calls: GatewayCall[]): Map<string, GatewayCall[]> {
+  const groups = new Map<string, GatewayCall[]>();
+  for (const call of calls) {
+    const group = groups.get(call.orgId);
+    if (group) group.push(call);
+    else groups.set(call.orgId, [call]);
+  }
+  return groups;
+}
+
 const MAX_ATTEMPTS = 5;
 
 // Writing last_used_at once a minute per key is precise enough and keeps the write rate flat.
@@ -88,11 +99,17 @@ export function createUsageRecorder(
 
   let failing = false;
 
+  // Row-level security admits one organization's rows at a time, so the transaction switches
+  // to each organization of the batch for its call rows and key touches. The audit append is
+  // one insert for the whole batch, because its policy admits entries of any organization.
   const writeBatch = async (calls: GatewayCall[]): Promise<void> => {
     await db.transaction(async (tx) => {
-      await insertGatewayCalls(tx, calls);
+      for (const [orgId, orgCalls] of callsByOrganization(calls)) {
+        await enterTenant(tx, orgId);
+        await insertGatewayCalls(tx, orgCalls);
+        await touchApiKeys(tx, orgId, keysToTouch(orgCalls));
+      }
       await appendAuditRecords(tx, calls.map(auditRecordOf));
-      await touchApiKeys(tx, keysToTouch(calls));
     });
     failing = false;
   };

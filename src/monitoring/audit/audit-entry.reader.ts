@@ -92,10 +92,13 @@ export async function* readStoredEntries(
   const batchSize = options.batchSize ?? 5000;
   // JSON columns are read once, as text, and parsed here: the text is also what the check for
   // edited number literals needs.
+  // Verification reads the whole chain, whichever organizations its entries belong to, so it
+  // reads through SECURITY DEFINER functions: row-level security shows the application role no
+  // entry outside a tenant scope.
   const select = `SELECT ${VERIFY_COLUMNS}, timestamp::text AS "rawTime",
-      encode(leaf_hash, 'hex') AS "leafHash" FROM audit_logs`;
+      encode(leaf_hash, 'hex') AS "leafHash"`;
   const top = await db.query<{ max: number | null }>(
-    'SELECT max(seq)::int8 AS max FROM audit_logs WHERE log_id = $1',
+    'SELECT audit_chain_max_seq($1)::int8 AS max',
     [logId],
   );
   const maxSeq = top.rows[0]?.max ?? 0;
@@ -105,7 +108,7 @@ export async function* readStoredEntries(
   // the current one is handed out, so the database works while the caller verifies.
   const page = (from: number) =>
     db.query<VerifiedRow>(
-      `${select} WHERE log_id = $1 AND seq > $2 AND seq <= $3
+      `${select} FROM audit_chain_entries($1, $2, $3) AS audit_logs
         ORDER BY audit_logs.seq, audit_logs.timestamp`,
       [logId, from, from + batchSize],
     );
@@ -123,8 +126,8 @@ export async function* readStoredEntries(
   let afterTime = 'infinity';
   for (;;) {
     const { rows } = await db.query<VerifiedRow>(
-      `${select} WHERE log_id = $1 AND (seq, timestamp) > ($2::bigint, $3::timestamptz)
-        ORDER BY audit_logs.seq, audit_logs.timestamp LIMIT $4`,
+      `${select} FROM audit_chain_entries_after($1, $2, $3, $4) AS audit_logs
+        ORDER BY audit_logs.seq, audit_logs.timestamp`,
       [logId, afterSeq, afterTime, batchSize],
     );
     for (const row of rows) yield storedEntryOf(row);
@@ -159,9 +162,9 @@ export async function readEntriesAtSeq(
   seq: number,
 ): Promise<StoredAuditEntry[]> {
   const { rows } = await db.query<StoredAuditEntry>(
-    `SELECT ${STORED_ENTRY_COLUMNS} FROM audit_logs WHERE log_id = $1 AND seq = $2
+    `SELECT ${STORED_ENTRY_COLUMNS} FROM audit_chain_entries($1, $2, $3) AS audit_logs
       ORDER BY audit_logs.timestamp`,
-    [logId, seq],
+    [logId, seq - 1, seq],
   );
   return rows;
 }

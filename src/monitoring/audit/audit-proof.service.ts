@@ -18,8 +18,9 @@ export async function loadMerkleTree(
 ): Promise<MerkleTree> {
   const seal = (await listSeals(db, logId)).at(-1);
   const prefixSize = seal && seal.lastSeq <= treeSize ? seal.lastSeq : 0;
+  // The tree spans every organization's entries, which only this SECURITY DEFINER function reads.
   const { rows } = await db.query<{ leaf: Uint8Array }>(
-    'SELECT leaf_hash AS leaf FROM audit_logs WHERE log_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq',
+    'SELECT leaf_hash AS leaf FROM audit_chain_leaves($1, $2, $3) ORDER BY seq',
     [logId, prefixSize, treeSize],
   );
   if (rows.length !== treeSize - prefixSize) {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
 
 import type { Database } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import { AppError } from '../../http/errors.js';
 import { orgPath } from '../../http/params.js';
 import { parseOrThrow } from '../../http/validation.js';
@@ -56,17 +57,17 @@ export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, op
   app.get('/api/v1/organizations/:orgId/audit', readAudit, async (request) => {
     const { orgId } = orgPath(request.params);
     const query = parseOrThrow(auditSearchSchema, request.query);
-    const entries = await searchAuditEntries(
-      db,
-      {
-        ...filterOf(orgId, query),
-        beforeSeq: query.cursor === undefined ? undefined : Number(query.cursor),
-      },
-      query.limit + 1,
-    );
+    const filter = {
+      ...filterOf(orgId, query),
+      beforeSeq: query.cursor === undefined ? undefined : Number(query.cursor),
+    };
+    const { entries, data } = await inTenant(db, orgId, async (tx) => {
+      const found = await searchAuditEntries(tx, filter, query.limit + 1);
+      const views = [];
+      for (const entry of found.slice(0, query.limit)) views.push(await auditEntryView(tx, entry));
+      return { entries: found, data: views };
+    });
     const page = entries.slice(0, query.limit);
-    const data = [];
-    for (const entry of page) data.push(await auditEntryView(db, entry));
     const more = entries.length > query.limit;
     return { data, nextCursor: more ? String(page.at(-1)?.seq) : null };
   });
@@ -75,11 +76,14 @@ export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, op
     const { orgId } = orgPath(request.params);
     const query = parseOrThrow(auditExportSchema, request.query);
     await options.checkpointer.sign();
-    const lines = await exportAuditEntries(db, options.signingKey, {
+    const filter = {
       ...filterOf(orgId, query),
       afterSeq: query.afterSeq === undefined ? undefined : Number(query.afterSeq),
       limit: query.limit,
-    });
+    };
+    const lines = await inTenant(db, orgId, (tx) =>
+      exportAuditEntries(tx, options.signingKey, filter),
+    );
     return reply
       .header('content-type', 'application/x-ndjson; charset=utf-8')
       .header('content-disposition', 'attachment; filename="audit-export.jsonl"')
@@ -91,9 +95,13 @@ export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, op
     if (!params.success) throw new AppError('not_found');
     const query = parseOrThrow(inclusionQuerySchema, request.query);
     const seq = Number(params.data.seq);
-    const owner = await db.query<{ orgId: string | null }>(
-      'SELECT org_id AS "orgId" FROM audit_logs WHERE log_id = $1 AND seq = $2',
-      [MAIN_LOG, seq],
+    // Row-level security shows the entry only when it belongs to the organization; the proof
+    // itself covers the whole chain and is built outside the tenant scope.
+    const owner = await inTenant(db, params.data.orgId, (tx) =>
+      tx.query<{ orgId: string | null }>(
+        'SELECT org_id AS "orgId" FROM audit_logs WHERE org_id = $1 AND log_id = $2 AND seq = $3',
+        [params.data.orgId, MAIN_LOG, seq],
+      ),
     );
     if (owner.rows[0]?.orgId !== params.data.orgId) throw new AppError('not_found');
     const treeSize = query.treeSize === undefined ? undefined : Number(query.treeSize);

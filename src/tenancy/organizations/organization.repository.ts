@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import type { Queryable } from '../../data/database/database.js';
 import type { OrgRole } from '../users/user.schema.js';
 
@@ -18,11 +20,19 @@ const COLUMNS = `id, name, status, require_mfa AS "requireMfa", four_eyes AS "fo
 
 const SELECT = `SELECT ${COLUMNS} FROM organizations`;
 
-export async function insertOrganization(db: Queryable, name: string): Promise<Organization> {
+/**
+ * Inserts an organization. The id is chosen before the insert, because the application role may
+ * write an organization's row only inside that organization's tenant scope.
+ */
+export async function insertOrganization(
+  db: Queryable,
+  name: string,
+  id: string = randomUUID(),
+): Promise<Organization> {
   const result = await db.query<Organization>(
-    `INSERT INTO organizations (name) VALUES ($1)
+    `INSERT INTO organizations (id, name) VALUES ($1, $2)
      RETURNING ${COLUMNS}`,
-    [name],
+    [id, name],
   );
   return result.rows[0] as Organization;
 }
@@ -49,17 +59,19 @@ export async function updateOrganization(
   return result.rows[0] ?? null;
 }
 
-/** Organizations a user belongs to, with the user's role in each. */
+/**
+ * Organizations a user belongs to, with the user's role in each. They span tenants, so they come
+ * from the SECURITY DEFINER function `tenancy_user_organizations`, which returns only these.
+ */
 export async function listOrganizationsOfUser(
   db: Queryable,
   userId: string,
 ): Promise<(Organization & { role: OrgRole })[]> {
   const result = await db.query<Organization & { role: OrgRole }>(
-    `SELECT o.id, o.name, o.status, o.require_mfa AS "requireMfa", o.created_at AS "createdAt",
-            o.updated_at AS "updatedAt", m.role
-       FROM organizations o JOIN memberships m ON m.org_id = o.id
-      WHERE m.user_id = $1
-      ORDER BY o.created_at`,
+    `SELECT ${COLUMNS}, u.role
+       FROM tenancy_user_organizations($1) u
+      CROSS JOIN LATERAL (SELECT (u.organization).*) o
+      ORDER BY o.created_at, o.id`,
     [userId],
   );
   return result.rows;

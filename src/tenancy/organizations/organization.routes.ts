@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { submitOrganizationChange } from '../../application/approvals/change-request.service.js';
 import { pendingApprovalView } from '../../application/approvals/change-request.view.js';
 import type { Database } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import { sessionActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
 import { orgPath } from '../../http/params.js';
@@ -61,7 +62,8 @@ export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (a
     '/api/v1/organizations/:orgId',
     { config: { security: { auth: 'session', permission: 'organization.read' } } },
     async (request) => {
-      const org = await findOrganization(db, orgPath(request.params).orgId);
+      const { orgId } = orgPath(request.params);
+      const org = await inTenant(db, orgId, (tx) => findOrganization(tx, orgId));
       if (!org) throw new AppError('not_found');
       return view(org);
     },
@@ -80,7 +82,7 @@ export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (a
         input,
       );
       if (pending) return reply.code(202).send(pendingApprovalView(pending));
-      return db.transaction(async (tx) => {
+      return inTenant(db, orgId, async (tx) => {
         const before = await findOrganization(tx, orgId);
         const after = await updateOrganization(tx, orgId, input);
         if (!before || !after) throw new AppError('not_found');

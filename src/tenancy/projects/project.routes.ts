@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { submitProjectChange } from '../../application/approvals/change-request.service.js';
 import { pendingApprovalView } from '../../application/approvals/change-request.view.js';
 import type { Database } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import { sessionActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
 import { orgPath, projectPath } from '../../http/params.js';
@@ -40,7 +41,8 @@ export const projectRoutes: FastifyPluginAsync<{ db: Database }> = async (app, {
     BASE,
     { config: { security: { auth: 'session', permission: 'project.read' } } },
     async (request) => {
-      const projects = await listProjects(db, orgPath(request.params).orgId);
+      const { orgId } = orgPath(request.params);
+      const projects = await inTenant(db, orgId, (tx) => listProjects(tx, orgId));
       return { data: projects.map(view) };
     },
   );
@@ -61,7 +63,7 @@ export const projectRoutes: FastifyPluginAsync<{ db: Database }> = async (app, {
     { config: { security: { auth: 'session', permission: 'project.read' } } },
     async (request) => {
       const { orgId, projectId } = projectPath(request.params);
-      const project = await findProject(db, orgId, projectId);
+      const project = await inTenant(db, orgId, (tx) => findProject(tx, orgId, projectId));
       if (!project) throw new AppError('not_found');
       return view(project);
     },

@@ -1,4 +1,5 @@
 import type { Database } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import { AppError } from '../../http/errors.js';
 import type { Actor, RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
@@ -32,7 +33,7 @@ export async function createProject(
   scope: Scope,
   input: CreateProjectInput,
 ): Promise<Project> {
-  return db.transaction(async (tx) => {
+  return inTenant(db, scope.orgId, async (tx) => {
     const slugConflict = () =>
       new AppError('conflict', `A project with slug "${input.slug}" already exists`);
     if (await findProjectBySlug(tx, scope.orgId, input.slug)) throw slugConflict();
@@ -67,7 +68,7 @@ export async function changeProject(
   projectId: string,
   input: UpdateProjectInput & { status?: Project['status'] },
 ): Promise<Project> {
-  return db.transaction(async (tx) => {
+  return inTenant(db, scope.orgId, async (tx) => {
     const before = await findProject(tx, scope.orgId, projectId);
     if (!before) throw new AppError('not_found');
     const after = await updateProject(tx, {

@@ -88,10 +88,11 @@ export async function findMembershipRole(
   return result.rows[0]?.role ?? null;
 }
 
-/** Whether any owner or admin exists yet; the first-run bootstrap refuses to run if so. */
+/**
+ * Whether any owner or admin exists yet; the first-run bootstrap refuses to run if so. It looks
+ * across organizations, through the SECURITY DEFINER function `tenancy_admin_exists`.
+ */
 export async function adminExists(db: Queryable): Promise<boolean> {
-  const result = await db.query(
-    "SELECT 1 FROM memberships WHERE role IN ('owner', 'admin') LIMIT 1",
-  );
-  return result.rows.length > 0;
+  const result = await db.query<{ exists: boolean }>('SELECT tenancy_admin_exists() AS exists');
+  return result.rows[0]?.exists === true;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import type { Database } from '../../../src/data/database/database.js';
 import { openMemoryDatabase } from '../../../src/data/database/embedded-database.js';
 import { migrate } from '../../../src/data/database/migrate.js';
 import { APPLICATION_ROLE } from '../../../src/data/database/open-database.js';
+import { inTenant } from '../../../src/data/database/tenant-scope.js';
 import {
   openDataProtection,
   type DataProtection,
@@ -33,13 +35,18 @@ const orgIds: Record<keyof typeof KEYS, string> = { acme: '', globex: '' };
 
 /** Returns the key version inside every stored ciphertext, by organization and provider. */
 async function storedVersions(): Promise<Record<string, number | undefined>> {
-  const result = await db.query<{ orgId: string; provider: string; encryptedKey: string }>(
-    `SELECT org_id AS "orgId", provider, encrypted_key AS "encryptedKey"
-       FROM organization_provider_keys`,
-  );
   const versions: Record<string, number | undefined> = {};
-  for (const row of result.rows) {
-    versions[`${row.orgId}/${row.provider}`] = parseCiphertext(row.encryptedKey)?.keyVersion;
+  for (const orgId of Object.values(orgIds)) {
+    const result = await inTenant(db, orgId, (tx) =>
+      tx.query<{ orgId: string; provider: string; encryptedKey: string }>(
+        `SELECT org_id AS "orgId", provider, encrypted_key AS "encryptedKey"
+           FROM organization_provider_keys WHERE org_id = $1`,
+        [orgId],
+      ),
+    );
+    for (const row of result.rows) {
+      versions[`${row.orgId}/${row.provider}`] = parseCiphertext(row.encryptedKey)?.keyVersion;
+    }
   }
   return versions;
 }
@@ -58,7 +65,8 @@ beforeAll(async () => {
   protection = await openDataProtection(config, db, logger, 'test');
   service = new ProviderKeyService(db, protection.fieldCipher, logger);
   for (const name of ['acme', 'globex'] as const) {
-    orgIds[name] = (await insertOrganization(db, name)).id;
+    const id = randomUUID();
+    orgIds[name] = (await inTenant(db, id, (tx) => insertOrganization(tx, name, id))).id;
     const scope = { actor: SYSTEM_ACTOR, context: SYSTEM_CONTEXT, orgId: orgIds[name] };
     await service.put(scope, 'anthropic', KEYS[name].anthropic);
     await service.put(scope, 'openai', KEYS[name].openai);
@@ -131,15 +139,16 @@ describe('reencryptProviderKeys', () => {
   it('keeps a key written concurrently', async () => {
     await rotateDataKey(orgIds.acme);
     const scope = { actor: SYSTEM_ACTOR, context: SYSTEM_CONTEXT, orgId: orgIds.acme };
-    let replaced = false;
-    // Runs a PUT right before the job's first UPDATE, as a concurrent admin request would.
-    const racing = {
-      async query<R>(text: string, params?: unknown[]) {
-        if (!replaced && text.trimStart().startsWith('UPDATE organization_provider_keys')) {
-          replaced = true;
-          await service.put(scope, 'anthropic', 'sk-ant-acme-newer-4444eeee');
-        }
-        return db.query<R>(text, params);
+    let transactions = 0;
+    // Runs a PUT right before the job's first UPDATE, as a concurrent admin request would. The
+    // job reads its batch in its first transaction and updates each row in a transaction of its
+    // own, so the PUT runs before the second one begins.
+    const racing: Database = {
+      ...db,
+      async transaction(work, options) {
+        transactions += 1;
+        if (transactions === 2) await service.put(scope, 'anthropic', 'sk-ant-acme-newer-4444eeee');
+        return db.transaction(work, options);
       },
     };
     const result = await reencryptProviderKeys(racing, protection.fieldCipher, protection.hierarchy, {

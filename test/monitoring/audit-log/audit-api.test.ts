@@ -65,7 +65,7 @@ describe('audit API', () => {
   });
 
   it('stores personal fields sealed, never in plaintext', async () => {
-    const { rows } = await t.server.db.query<{ dump: string }>(
+    const { rows } = await t.owner.query<{ dump: string }>(
       'SELECT json_agg(a)::text AS dump FROM audit_logs a',
     );
     expect(rows[0]?.dump).not.toContain(t.boot.adminEmail);

@@ -60,7 +60,7 @@ export async function closedPort(): Promise<number> {
 /** Creates another API key for the bootstrapped project, so a test starts with fresh counters. */
 export async function newApiKey(server: TestServer): Promise<string> {
   const generated = generateApiKey();
-  await insertApiKey(server.server.db, {
+  await insertApiKey(server.owner, {
     orgId: server.boot.orgId,
     projectId: server.boot.projectId,
     name: `rate-limit-${randomBytes(4).toString('hex')}`,
