@@ -21,7 +21,10 @@ export interface OidcClientSettings {
  * discovery document cached by issuer. openid-client checks that the document's `issuer`
  * equals the configured issuer exactly, so a provider that names another issuer is rejected.
  * Plain http is allowed only towards a loopback issuer (openid-client's
- * `allowInsecureRequests`); every other issuer must use https.
+ * `allowInsecureRequests`), and every other issuer must use https.
+ *
+ * NOTE: the server fetches whatever issuer an admin stores, and no list of internal addresses
+ * is rejected, so an organization admin can make it send GET requests to internal https hosts.
  */
 export class OidcClientFactory {
   readonly #metadata = new LruCache<string, oidc.ServerMetadata>({

@@ -33,11 +33,14 @@ export function hashBinding(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-/** Sets a new binding cookie and returns the SHA-256 of its value, which the server stores. */
-export function setBindingCookie(request: FastifyRequest, reply: FastifyReply): Buffer {
+/** A new random binding value and its SHA-256, which is all the server stores. */
+export function newBinding(): { value: string; hash: Buffer } {
   const value = randomBytes(32).toString('base64url');
+  return { value, hash: hashBinding(value) };
+}
+
+export function setBindingCookie(request: FastifyRequest, reply: FastifyReply, value: string) {
   writeCookie(request, reply, value, Math.floor(SSO_LOGIN_TTL_MS / 1000));
-  return hashBinding(value);
 }
 
 export function clearBindingCookie(request: FastifyRequest, reply: FastifyReply): void {

@@ -12,7 +12,12 @@ import {
   ssoSlugParamsSchema,
   startQuerySchema,
 } from './sso.schema.js';
-import { clearBindingCookie, readBindingCookie, setBindingCookie } from './sso-binding-cookie.js';
+import {
+  clearBindingCookie,
+  newBinding,
+  readBindingCookie,
+  setBindingCookie,
+} from './sso-binding-cookie.js';
 import type { SsoConfigScope, SsoConfigService } from './sso-config.service.js';
 import type { SsoLoginService } from './sso-login.service.js';
 
@@ -75,8 +80,9 @@ export const ssoRoutes: FastifyPluginAsync<{
   app.get('/api/v1/auth/sso/:orgSlug/start', { config: PUBLIC }, async (request, reply) => {
     const slug = slugOf(request.params);
     const { sessionType } = parseOrThrow(startQuerySchema, request.query);
-    const bindingHash = setBindingCookie(request, reply);
-    const url = await login.start(slug, sessionType, bindingHash);
+    const binding = newBinding();
+    const url = await login.start(slug, sessionType, binding.hash);
+    setBindingCookie(request, reply, binding.value);
     return reply.header('cache-control', 'no-store').redirect(url.href, 302);
   });
 

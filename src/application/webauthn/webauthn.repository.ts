@@ -140,6 +140,10 @@ export async function insertChallenge(
     expiresAt: Date;
   },
 ): Promise<void> {
+  // Expired challenges of the user are dropped on the way, so the table stays small.
+  await db.query('DELETE FROM webauthn_challenges WHERE user_id = $1 AND expires_at < now()', [
+    challenge.userId,
+  ]);
   await db.query(
     `INSERT INTO webauthn_challenges
        (user_id, purpose, challenge, session_id, mfa_challenge_id, expires_at)

@@ -362,6 +362,7 @@ describe('SSO sign-in', () => {
     const jar = new CookieJar();
     const start = await browse(jar, `${t.url}/api/v1/auth/sso/nobody/start`);
     expect(start.status).toBe(404);
+    expect(start.headers.get('set-cookie')).toBeNull();
   });
 
   it('asks an MFA-enrolled user for the second factor', async () => {
