@@ -67,6 +67,62 @@ async function reject(request: FastifyRequest, reply: FastifyReply, rejection: R
   return reply.code(403).send({ ...body, ...hint });
 }
 
+/** The loaded lists and the challenge service that the access rules consult. */
+interface AccessChecks {
+  geo: GeoBlocking | null;
+  tor: TorExits | null;
+  challenges: ChallengeService;
+  challengeBots: boolean;
+}
+
+async function openAccessChecks(options: AccessRulesOptions): Promise<AccessChecks> {
+  const { config, logger, redis } = options;
+  const geo = await GeoBlocking.open(config, logger);
+  try {
+    const tor = await TorExits.open(config, logger);
+    const spent: SpentChallenges = redis
+      ? new RedisSpentChallenges(redis, config.CHALLENGE_REDIS_PREFIX)
+      : new MemorySpentChallenges(MEMORY_SPENT_MAX_ENTRIES);
+    const challenges = new ChallengeService(await loadChallengeKeys(config), spent, {
+      difficulty: config.CHALLENGE_DIFFICULTY,
+      passTtlMs: config.CHALLENGE_PASS_TTL_SECONDS * 1000,
+    });
+    return { geo, tor, challenges, challengeBots: config.BOT_ACTION === 'challenge' };
+  } catch (error) {
+    geo?.stop();
+    throw error;
+  }
+}
+
+/**
+ * Returns the rejection of the request, or null when it may pass. Geo blocking is checked
+ * first, then the Tor block, then the challenge.
+ */
+function decide(checks: AccessChecks, request: FastifyRequest): Rejection | null {
+  const { geo, tor, challenges } = checks;
+  const address = parseClientIp(request.ip);
+  const geoRule = geo?.blockingRule(address) ?? null;
+  if (geoRule) return { code: 'geo_blocked', block: block('geo', geoRule) };
+  const fromTor = tor?.isExit(address) ?? false;
+  if (fromTor && tor?.action === 'block') {
+    return { code: 'tor_blocked', block: block('tor', 'tor:exit') };
+  }
+  const trigger = challengeTrigger(request, fromTor, checks.challengeBots);
+  if (trigger === null) return null;
+  const passCheck = challenges.checkPass(address, request.headers[PASS_HEADER]);
+  if (passCheck === 'valid') return null;
+  const rejection: Rejection = {
+    code: 'challenge_required',
+    message: PASS_MESSAGES[passCheck],
+    block: block('challenge', trigger),
+  };
+  if (trigger === 'bot:user-agent') {
+    rejection.block.location = 'header:user-agent';
+    rejection.block.sample = request.headers['user-agent'] ?? null;
+  }
+  return rejection;
+}
+
 /**
  * Adds geo blocking, the Tor exit rules and the proof-of-work challenge in front of every
  * route, and the challenge routes. Run it after the request limits and before the WAF: these
@@ -79,62 +135,22 @@ export async function registerAccessRules(
   app: FastifyInstance,
   options: AccessRulesOptions,
 ): Promise<void> {
-  const { config, logger, redis, onBlock } = options;
-  const geo = await GeoBlocking.open(config, logger);
-  let tor: TorExits | null;
-  let challenges: ChallengeService;
-  try {
-    tor = await TorExits.open(config, logger);
-    const spent: SpentChallenges = redis
-      ? new RedisSpentChallenges(redis, config.CHALLENGE_REDIS_PREFIX)
-      : new MemorySpentChallenges(MEMORY_SPENT_MAX_ENTRIES);
-    challenges = new ChallengeService(await loadChallengeKeys(config), spent, {
-      difficulty: config.CHALLENGE_DIFFICULTY,
-      passTtlMs: config.CHALLENGE_PASS_TTL_SECONDS * 1000,
-    });
-  } catch (error) {
-    geo?.stop();
-    throw error;
-  }
+  const checks = await openAccessChecks(options);
   app.addHook('onClose', async () => {
-    geo?.stop();
-    tor?.stop();
+    checks.geo?.stop();
+    checks.tor?.stop();
   });
 
-  const decide = (request: FastifyRequest): Rejection | null => {
-    const address = parseClientIp(request.ip);
-    const geoRule = geo?.blockingRule(address) ?? null;
-    if (geoRule) return { code: 'geo_blocked', block: block('geo', geoRule) };
-    const fromTor = tor?.isExit(address) ?? false;
-    if (fromTor && tor?.action === 'block') {
-      return { code: 'tor_blocked', block: block('tor', 'tor:exit') };
-    }
-    const trigger = challengeTrigger(request, fromTor, config.BOT_ACTION === 'challenge');
-    if (trigger === null) return null;
-    const passCheck = challenges.checkPass(address, request.headers[PASS_HEADER]);
-    if (passCheck === 'valid') return null;
-    const rejection: Rejection = {
-      code: 'challenge_required',
-      message: PASS_MESSAGES[passCheck],
-      block: block('challenge', trigger),
-    };
-    if (trigger === 'bot:user-agent') {
-      rejection.block.location = 'header:user-agent';
-      rejection.block.sample = request.headers['user-agent'] ?? null;
-    }
-    return rejection;
-  };
-
   app.addHook('onRequest', async (request, reply) => {
-    const rejection = decide(request);
+    const rejection = decide(checks, request);
     if (rejection === null) return;
     request.log.info(
       { perimeter: { source: rejection.block.source, rules: rejection.block.ruleIds } },
       `request rejected: ${rejection.code}`,
     );
-    onBlock?.(request, rejection.block);
+    options.onBlock?.(request, rejection.block);
     return reject(request, reply, rejection);
   });
 
-  registerChallengeRoutes(app, challenges, onBlock);
+  registerChallengeRoutes(app, checks.challenges, options.onBlock);
 }
