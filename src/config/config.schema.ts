@@ -260,9 +260,7 @@ export const configSchema = z.object({
   SECURITY_EVENTS_OPERATOR_ORG_ID: optional(
     z.uuid({ error: 'must be an organization id (a UUID)' }),
   ),
-  SMTP_URL: optional(
-    z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }),
-  ),
+  SMTP_URL: optional(z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' })),
   SMTP_HOST: optional(
     z.string().regex(/^[A-Za-z0-9.:[\]-]{1,255}$/, { error: 'must be a host name or IP address' }),
   ),

@@ -5,6 +5,7 @@ import { insertOrganization } from '../../src/tenancy/organizations/organization
 import { hashPassword } from '../../src/tenancy/users/password.js';
 import { insertMembership, insertUser } from '../../src/tenancy/users/user.repository.js';
 import type { OrgRole } from '../../src/tenancy/users/user.schema.js';
+import { registerSecrets } from '../support/secret-scan.js';
 import type { TestServer } from '../support/test-server.js';
 
 /** Every secret a test sent or received, and every error body, for the leak scan. */
@@ -14,6 +15,7 @@ export class SecretRecorder {
 
   add(...values: (string | null | undefined)[]): void {
     for (const value of values) if (value) this.secrets.add(value);
+    registerSecrets(...values);
   }
 }
 

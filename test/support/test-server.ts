@@ -13,6 +13,12 @@ import { createLogger } from '../../src/monitoring/logging/logger.js';
 import { startServer, type RunningServer } from '../../src/server/start-server.js';
 import { bootstrap, type BootstrapResult } from '../../src/tenancy/bootstrap.service.js';
 import { FakeProvider } from './fake-provider.js';
+import {
+  captureServerResponses,
+  recordAuditRows,
+  recordLogLines,
+  registerSecrets,
+} from './secret-scan.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 /** Provider keys the gateway is configured with; tests check they reach the fake provider. */
@@ -101,11 +107,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      const lines = chunk.toString('utf8').split('\n').filter(Boolean);
+      logLines.push(...lines);
+      recordLogLines(lines);
       callback();
     },
   });
   const server = await startServer(config, createLogger(config.LOG_LEVEL, sink));
+  captureServerResponses(server.app.server);
+  registerSecrets(boot.adminPassword, boot.apiKey, ...Object.values(PROVIDER_KEYS));
   const owner = database
     ? await openPostgresDatabase(database.url, { poolSize: 2 })
     : noOwnerConnection();
@@ -119,6 +129,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     owner,
     logLines,
     async stop() {
+      await recordAuditRows(server.db);
       await owner.close();
       await server.stop();
       await fake.stop();
