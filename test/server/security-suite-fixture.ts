@@ -54,10 +54,22 @@ async function furnish(
     ...tenant,
     keyId: gateway.id,
     userId,
+    grantId: await requestAccess(t, base.orgId, memberEmail),
     ownerToken: base.ownerToken,
     gatewayKey: gateway.secret,
     adminKey: admin.secret,
   };
+}
+
+/** Signs the member in and files a just-in-time access request; returns its id. */
+async function requestAccess(t: TestServer, orgId: string, memberEmail: string) {
+  const token = await login(t, memberEmail, PASSWORD);
+  const response = await api(t, 'POST', `/api/v1/organizations/${orgId}/access-requests`, {
+    token,
+    body: { role: 'admin', reason: 'Security suite fixture request', durationMinutes: 30 },
+  });
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body.id as string;
 }
 
 /** Creates another organization with its own owner, signed in. */

@@ -9,6 +9,8 @@ export interface TenantFixture {
   keyId: string;
   /** A member other than the owner, for `:userId`. */
   userId: string;
+  /** The member's pending just-in-time access request. */
+  grantId: string;
   /** The owner's session token. */
   ownerToken: string;
   /** A key with scope `gateway` only. */
@@ -65,9 +67,9 @@ export const PARAM_SOURCES: Record<string, ParamSource> = {
   projectId: tenantId((tenant) => tenant.projectId),
   keyId: tenantId((tenant) => tenant.keyId),
   userId: tenantId((tenant) => tenant.userId),
-  grantId: unknownObject,
-  requestId: unknownObject,
+  grantId: tenantId((tenant) => tenant.grantId),
   invitationId: unknownObject,
+  requestId: unknownObject,
   callId: unknownObject,
   // Sessions and WebAuthn credentials belong to a user, not an organization.
   id: fixed(UNKNOWN_ID),
