@@ -69,7 +69,7 @@ describe('organizations', () => {
     }
     const extra = await api(t, 'PATCH', orgPath(), { token, body: { name: 'A', status: 'x' } });
     expectAdminError(extra, 400, 'validation_failed');
-    expect(detailFields(extra)).toEqual(['(root)']);
+    expect(detailFields(extra)).toEqual(['status']);
   });
 });
 
@@ -150,7 +150,7 @@ describe('projects', () => {
     expect(JSON.stringify(top.body.details)).toContain('status');
     const nested = await createProject({ name: 'Ok', slug: 'ok', settings: { admin: true } });
     expectAdminError(nested, 400, 'validation_failed');
-    expect(detailFields(nested)).toEqual(['settings']);
+    expect(detailFields(nested)).toEqual(['settings.admin']);
   });
 
   it('list includes the bootstrap and new project', async () => {

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 
+import type { Database } from '../../data/database/database.js';
 import { submitOrganizationChange } from '../../application/approvals/change-request.service.js';
 import { pendingApprovalView } from '../../application/approvals/change-request.view.js';
-import type { Database } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
-import { sessionActor } from '../../http/actor.js';
+import { requestActor, sessionActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
 import { orgPath } from '../../http/params.js';
 import { requestContext } from '../../http/request-context.hook.js';
@@ -78,7 +78,7 @@ export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (a
       // With four-eyes on, turning four-eyes or required MFA off waits for a second admin.
       const pending = await submitOrganizationChange(
         db,
-        { actor: sessionActor(request), context: requestContext(request), orgId },
+        { actor: requestActor(request), context: requestContext(request), orgId },
         input,
       );
       if (pending) return reply.code(202).send(pendingApprovalView(pending));
@@ -87,7 +87,7 @@ export const organizationRoutes: FastifyPluginAsync<{ db: Database }> = async (a
         const after = await updateOrganization(tx, orgId, input);
         if (!before || !after) throw new AppError('not_found');
         await appendAuditRecords(tx, [
-          buildAuditRecord(sessionActor(request), requestContext(request), {
+          buildAuditRecord(requestActor(request), requestContext(request), {
             action: 'organization.update',
             orgId,
             resourceType: 'organization',

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 
+import type { Database } from '../../data/database/database.js';
 import { submitProjectChange } from '../../application/approvals/change-request.service.js';
 import { pendingApprovalView } from '../../application/approvals/change-request.view.js';
-import type { Database } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
-import { sessionActor } from '../../http/actor.js';
+import { requestActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
 import { orgPath, projectPath } from '../../http/params.js';
 import { requestContext } from '../../http/request-context.hook.js';
@@ -31,8 +31,8 @@ const BASE = '/api/v1/organizations/:orgId/projects';
 
 /** Projects of an organization and their gateway policy. */
 export const projectRoutes: FastifyPluginAsync<{ db: Database }> = async (app, { db }) => {
-  const scope = (request: Parameters<typeof sessionActor>[0], orgId: string) => ({
-    actor: sessionActor(request),
+  const scope = (request: Parameters<typeof requestActor>[0], orgId: string) => ({
+    actor: requestActor(request),
     context: requestContext(request),
     orgId,
   });
@@ -60,7 +60,7 @@ export const projectRoutes: FastifyPluginAsync<{ db: Database }> = async (app, {
 
   app.get(
     `${BASE}/:projectId`,
-    { config: { security: { auth: 'session', permission: 'project.read' } } },
+    { config: { security: { auth: 'session', permission: 'project.read', resource: 'project' } } },
     async (request) => {
       const { orgId, projectId } = projectPath(request.params);
       const project = await inTenant(db, orgId, (tx) => findProject(tx, orgId, projectId));
@@ -71,7 +71,9 @@ export const projectRoutes: FastifyPluginAsync<{ db: Database }> = async (app, {
 
   app.patch(
     `${BASE}/:projectId`,
-    { config: { security: { auth: 'session', permission: 'project.update' } } },
+    {
+      config: { security: { auth: 'session', permission: 'project.update', resource: 'project' } },
+    },
     async (request, reply) => {
       const { orgId, projectId } = projectPath(request.params);
       const input = parseOrThrow(updateProjectSchema, request.body);
@@ -84,7 +86,9 @@ export const projectRoutes: FastifyPluginAsync<{ db: Database }> = async (app, {
 
   app.delete(
     `${BASE}/:projectId`,
-    { config: { security: { auth: 'session', permission: 'project.update' } } },
+    {
+      config: { security: { auth: 'session', permission: 'project.update', resource: 'project' } },
+    },
     async (request) => {
       const { orgId, projectId } = projectPath(request.params);
       return view(
