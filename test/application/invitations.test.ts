@@ -93,9 +93,11 @@ describe('invitation', () => {
     recorder.add(token);
     expect(mail.text).toContain(`https://console.example.com/accept-invitation#token=${token}`);
 
-    const audit = await t.server.db.query<{ org_id: string; resource_id: string }>(
-      `SELECT org_id, resource_id FROM audit_logs WHERE action = 'user.invited'
-        ORDER BY seq DESC LIMIT 1`,
+    const audit = await inTenant(t.server.db, orgId, (tx) =>
+      tx.query<{ org_id: string; resource_id: string }>(
+        `SELECT org_id, resource_id FROM audit_logs WHERE action = 'user.invited'
+          ORDER BY seq DESC LIMIT 1`,
+      ),
     );
     expect(audit.rows[0]).toEqual({ org_id: orgId, resource_id: created.body.id });
   });

@@ -4,6 +4,8 @@ import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 
+import pg from 'pg';
+
 import type { Queryable } from '../../src/data/database/database.js';
 
 /**
@@ -38,15 +40,29 @@ export function recordLogLines(lines: string[]): void {
   append('logs', lines);
 }
 
-/** Appends every audit row of a test server's database, read just before it stops. */
-export async function recordAuditRows(db: Queryable): Promise<void> {
+/**
+ * Appends every audit row of a test server's database, read just before it stops. With a
+ * database URL, the rows are read as the connecting user, who owns the tables and is not
+ * limited by row-level security; an embedded server's rows are read through its own database.
+ */
+export async function recordAuditRows(source: string | Queryable): Promise<void> {
   if (!fileFor('audit')) return;
-  const result = await db.query<{ row: string }>(
-    'SELECT row_to_json(a)::text AS row FROM audit_logs a',
-  );
+  const sql = 'SELECT row_to_json(a)::text AS row FROM audit_logs a';
+  let rows: { row: string }[];
+  if (typeof source === 'string') {
+    const client = new pg.Client({ connectionString: source });
+    await client.connect();
+    try {
+      rows = (await client.query<{ row: string }>(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  } else {
+    rows = (await source.query<{ row: string }>(sql)).rows;
+  }
   append(
     'audit',
-    result.rows.map((row) => row.row),
+    rows.map((row) => row.row),
   );
 }
 

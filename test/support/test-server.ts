@@ -129,7 +129,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     owner,
     logLines,
     async stop() {
-      await recordAuditRows(server.db);
+      await recordAuditRows(database ? database.url : server.db);
       await owner.close();
       await server.stop();
       await fake.stop();

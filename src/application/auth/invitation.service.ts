@@ -58,12 +58,11 @@ export async function createInvitation(
   input: { email: string; role: OrgRole },
 ): Promise<Invitation> {
   const { db } = identity;
-  const organization = await findOrganization(db, orgId);
-  if (!organization) throw new AppError('not_found');
-
   const generated = generateInvitationToken();
   const expiresAt = new Date(identity.clock() + identity.invitationTtlMs);
-  const invitation = await inTenant(db, orgId, async (tx) => {
+  const { invitation, organization } = await inTenant(db, orgId, async (tx) => {
+    const organization = await findOrganization(tx, orgId);
+    if (!organization) throw new AppError('not_found');
     const inviterRole = await findMembershipRole(tx, orgId, principal.user.id);
     const held = new Set(inviterRole ? ROLE_PERMISSIONS[inviterRole] : []);
     // Only owners hold organization.transfer, which the owner role carries, so only an owner
@@ -95,7 +94,7 @@ export async function createInvitation(
         complianceRelevant: true,
       }),
     ]);
-    return created;
+    return { invitation: created, organization };
   });
 
   outbox.enqueue(
