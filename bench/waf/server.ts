@@ -1,11 +1,39 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { ParanoiaLevel } from '../../src/perimeter/waf/index.js';
-import { freePort, startChild, stopChild, waitForHealthy } from '../gateway/processes.js';
+import { freePort, startChild, stopChild, type Child } from '../gateway/processes.js';
 
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 30_000;
+
+/**
+ * Polls `/healthz` until it returns 200, failing after STARTUP_TIMEOUT_MS or when the server
+ * exits. It sends a User-Agent of its own, because at paranoia level 2 and above the WAF blocks
+ * the `node` User-Agent that fetch sends by default (rule 932239, a command name in a header).
+ */
+async function waitForHealthy(url: string, child: Child): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.process.exitCode !== null) {
+      throw new Error(`${child.name} exited with code ${child.process.exitCode}`);
+    }
+    try {
+      const response = await fetch(`${url}/healthz`, {
+        headers: { 'user-agent': 'mindweave-waf-bench/1.0' },
+        signal: AbortSignal.timeout(1000),
+      });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {
+      // Not listening yet; the loop retries until the deadline.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `${child.name} did not return 200 on ${url}/healthz within ${STARTUP_TIMEOUT_MS} ms`,
+  );
+}
 
 /** A MindWeave server started for the corpus replay, and the way to stop it. */
 export interface ReplayServer {
@@ -26,7 +54,8 @@ export async function startReplayServer(
   paranoia: ParanoiaLevel,
 ): Promise<ReplayServer> {
   const port = await freePort();
-  const logFd = openSync(join(workDir, `mindweave-pl${paranoia}.log`), 'a');
+  const logFile = join(workDir, `mindweave-pl${paranoia}.log`);
+  const logFd = openSync(logFile, 'a');
   const child = startChild(
     `mindweave serve (paranoia level ${paranoia})`,
     process.execPath,
@@ -52,10 +81,11 @@ export async function startReplayServer(
   closeSync(logFd);
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitForHealthy(`${url}/healthz`, child, STARTUP_TIMEOUT_MS);
+    await waitForHealthy(url, child);
   } catch (error) {
     await stopChild(child, STOP_GRACE_MS);
-    throw error;
+    const logTail = readFileSync(logFile, 'utf8').slice(-4000);
+    throw new Error(`${(error as Error).message}\nserver log:\n${logTail}`, { cause: error });
   }
   return { url, stop: () => stopChild(child, STOP_GRACE_MS) };
 }
