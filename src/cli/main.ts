@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 
 import { ConfigError } from '../config/load-config.js';
 import { DataDirLockedError } from '../data/database/data-dir-lock.js';
+import { KmsError } from '../data/kms/kms-provider.js';
 import { DevCertError } from '../perimeter/tls/dev-cert.js';
 import { AppError } from '../http/errors.js';
 import { registerAudit } from './commands/audit.command.js';
@@ -30,6 +31,7 @@ function reportFailure(error: unknown): number {
   if (
     error instanceof UsageError ||
     error instanceof DataDirLockedError ||
+    error instanceof KmsError ||
     error instanceof DevCertError
   ) {
     process.stderr.write(`mindweave: ${error.message}\n`);

@@ -109,6 +109,15 @@ export const configSchema = z.object({
   ),
   AUDIT_SIGNING_KEY_DIR: optional(z.string().min(1).max(1024)),
   KMS_MASTER_KEY_DIR: optional(z.string().min(1).max(1024)),
+  KMS_PROVIDER: withDefault(
+    z.enum(['local', 'pkcs11'], { error: 'must be local or pkcs11' }).default('local'),
+  ),
+  PKCS11_LIBRARY: optional(z.string().min(1).max(1024)),
+  // PKCS#11 pads token labels to 32 bytes, so a longer label can never match.
+  PKCS11_TOKEN_LABEL: optional(z.string().min(1).max(32)),
+  PKCS11_PIN: optional(secret),
+  PKCS11_KEY_LABEL: withDefault(z.string().min(1).max(255).default('mindweave-master')),
+  PKCS11_CREATE_KEY: withDefault(booleanFlag.default(false)),
   AUDIT_LOG_NAME: z.preprocess(
     (value) => (value === '' ? undefined : value),
     z

@@ -122,6 +122,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await redisConnection?.close();
     await usage.close();
     await checkpointer.stop();
+    await dataProtection.close();
     await db.close();
     throw error;
   }
@@ -145,6 +146,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await checkpointer.stop();
       await upstream.close();
       await redisConnection?.close();
+      // After the app has closed no request can still need the KMS, such as an HSM session.
+      await dataProtection.close();
       await db.close();
     })());
 

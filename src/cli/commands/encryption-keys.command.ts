@@ -9,7 +9,11 @@ import type { Database } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
 import type { StoredKeyVersion } from '../../data/key-store/database-key-store.js';
 import { DatabaseKeyStore } from '../../data/key-store/database-key-store.js';
-import { openDataProtection } from '../../data/key-store/data-protection.js';
+import {
+  describeKms,
+  openDataProtection,
+  type KmsLocation,
+} from '../../data/key-store/data-protection.js';
 import { reencryptProviderKeys } from '../../gateway/provider-keys/provider-key-reencryption.js';
 import type { ReencryptionResult } from '../../gateway/provider-keys/provider-key-reencryption.js';
 import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../../http/request-context.js';
@@ -86,6 +90,12 @@ function describeOwner(owner: KeyOwner): string {
     case 'subject':
       return `org ${owner.tenant} subject ${owner.subject}`;
   }
+}
+
+function printKms(kms: KmsLocation): void {
+  process.stdout.write(
+    `kms provider: ${kms.provider}, master key ${kms.masterKeyId} in ${kms.location}\n`,
+  );
 }
 
 function printStatus(statuses: readonly KeyVersionStatus[]): void {
@@ -221,7 +231,7 @@ async function rotateKeys(
       rotated.push(result);
     }
   } finally {
-    protection.hierarchy.clearCache();
+    await protection.close();
   }
   return rotated;
 }
@@ -263,11 +273,13 @@ export function registerEncryptionKeyCommands(keys: Command): void {
       if (!Number.isInteger(rotationDays) || rotationDays < 1 || rotationDays > 3650) {
         throw new UsageError('--rotation-days must be a whole number between 1 and 3650');
       }
-      const versions = await withDatabase('mindweave keys status', (db) =>
-        new DatabaseKeyStore(db).listAllVersions(),
-      );
+      const { kms, versions } = await withDatabase('mindweave keys status', async (db, config) => ({
+        kms: describeKms(config),
+        versions: await new DatabaseKeyStore(db).listAllVersions(),
+      }));
       const statuses = keyStatus(versions, new Date(), rotationDays);
-      if (options.json) return printJson({ data: statuses });
+      if (options.json) return printJson({ kms, data: statuses });
+      printKms(kms);
       printStatus(statuses);
     });
 

@@ -70,6 +70,12 @@ export interface KmsProvider {
    * NODE_ENV value, or undefined when there is nothing to warn about.
    */
   productionWarning(nodeEnv: string | undefined): string | undefined;
+
+  /**
+   * Releases what the provider holds open, such as an HSM session. Later calls fail. Providers
+   * that hold nothing open omit it.
+   */
+  close?(): Promise<void>;
 }
 
 /** Error raised by a KMS provider for a failure other than decryption of a bad blob. */

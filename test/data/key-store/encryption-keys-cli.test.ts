@@ -94,7 +94,11 @@ describe('mindweave keys status and rotate', () => {
   it('status prints a line per version', async () => {
     const result = await runCli(['keys', 'status'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout.trim().split('\n')).toHaveLength(4);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toBe(
+      `kms provider: local, master key local-master in ${path.join(dataDir, 'kms', 'master.key')}`,
+    );
     expect(result.stdout).toContain(`org ${orgId}`);
     expect(result.stdout).toContain('rotate by');
   });
