@@ -1,22 +1,16 @@
+import { ConfigError } from './config-error.js';
 import { configSchema, type Config } from './config.schema.js';
+import { resolveSecretFiles } from './secret-files.js';
 
-/** Raised when an environment variable is invalid; the CLI prints it and exits with code 2. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    detail: string,
-  ) {
-    super(`invalid configuration: ${variable} ${detail}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /**
- * Parses the configuration from environment variables.
+ * Parses the configuration from environment variables, reading each secret setting from the
+ * file that `<NAME>_FILE` names when that is set.
  * The message of a failure names the first invalid variable and never echoes secret values.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = configSchema.safeParse(env);
+  const result = configSchema.safeParse(resolveSecretFiles(env));
   if (result.success) {
     assertKmsSettings(result.data);
     return result.data;
