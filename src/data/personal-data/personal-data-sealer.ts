@@ -23,11 +23,16 @@ export class PersonalDataSealer {
   async seal(db: Queryable, subjectId: string, field: string, plaintext: string): Promise<string | null> {
     const key = await this.subjectKey(db, subjectId, true);
     if (!key) return null;
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(associatedData(subjectId, field));
-    const body = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-    return `${FORMAT}.${Buffer.from(subjectId, 'utf8').toString('base64url')}.${body.toString('base64url')}`;
+    return sealWithKey(key, subjectId, field, plaintext);
+  }
+
+  /**
+   * Returns the key that seals values of `subjectId`, creating it inside the caller's
+   * transaction when the subject has none, or null when it was destroyed. For callers that
+   * seal with {@link sealWithKey} elsewhere, such as in a worker thread.
+   */
+  sealingKey(db: Queryable, subjectId: string): Promise<Buffer | null> {
+    return this.subjectKey(db, subjectId, true);
   }
 
   /** Opens a sealed value; null when the key is destroyed or the value does not open. */
@@ -103,6 +108,20 @@ export class PersonalDataSealer {
     }
     this.cache.set(subjectId, { key, until: Date.now() + CACHE_TTL_MS });
   }
+}
+
+/** Seals `plaintext` of `field` under a subject's key, in the format `unseal` opens. */
+export function sealWithKey(
+  key: Uint8Array,
+  subjectId: string,
+  field: string,
+  plaintext: string,
+): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(associatedData(subjectId, field));
+  const body = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return `${FORMAT}.${Buffer.from(subjectId, 'utf8').toString('base64url')}.${body.toString('base64url')}`;
 }
 
 function associatedData(subjectId: string, field: string): Buffer {

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Database } from '../../data/database/database.js';
 import { enterTenant } from '../../data/database/tenant-scope.js';
 import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
-import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import { AuditChainWorker } from '../../monitoring/audit/audit-chain-worker.js';
+import { appendAuditRecords, MAIN_LOG } from '../../monitoring/audit/audit.repository.js';
 import { touchApiKeys } from '../../tenancy/api-keys/api-key.repository.js';
 import { insertGatewayCalls } from './gateway-call.repository.js';
 import type { GatewayCall } from './gateway-call.js';
@@ -25,6 +26,11 @@ export interface UsageRecorderOptions {
   batchSize?: number;
   /** Calls held in memory while the database is unreachable; beyond it, new calls are dropped and counted. */
   maxQueued?: number;
+  /**
+   * Whether the audit entries of call records are sealed and hashed in a worker thread, so that
+   * work does not delay requests. Defaults to true. False does it in the calling thread.
+   */
+  chainInWorker?: boolean;
 }
 
 function auditRecordOf(call: GatewayCall): AuditRecord {
@@ -78,6 +84,7 @@ export function createUsageRecorder(
   const flushIntervalMs = options.flushIntervalMs ?? 10;
   const batchSize = options.batchSize ?? 200;
   const maxQueued = options.maxQueued ?? 100_000;
+  const chainWorker = options.chainInWorker === false ? null : new AuditChainWorker();
   const queue: GatewayCall[] = [];
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
@@ -109,7 +116,7 @@ export function createUsageRecorder(
         await insertGatewayCalls(tx, orgCalls);
         await touchApiKeys(tx, orgId, keysToTouch(orgCalls));
       }
-      await appendAuditRecords(tx, calls.map(auditRecordOf));
+      await appendAuditRecords(tx, calls.map(auditRecordOf), MAIN_LOG, chainWorker?.chain);
     });
     failing = false;
   };
@@ -183,6 +190,7 @@ export function createUsageRecorder(
     },
     async close() {
       await this.flush();
+      await chainWorker?.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../data/database/database.js';
-import { personalDataSealer } from '../../data/personal-data/personal-data-sealer.js';
+import { personalDataSealer, sealWithKey } from '../../data/personal-data/personal-data-sealer.js';
 import type { JsonValue } from './canonical-encoding.js';
 import type { AuditRecord } from './audit-entry.js';
 
@@ -57,26 +57,81 @@ function storableJson(value: unknown, depth = 0): JsonValue {
   return null;
 }
 
-async function sealValues(
-  db: Queryable,
+function sealValues(
+  key: Uint8Array | null,
   subject: string,
   column: string,
   values: Record<string, unknown> | null,
-): Promise<JsonValue | null> {
+): JsonValue | null {
   if (values === null) return null;
   const stored = storableJson(values) as Record<string, JsonValue>;
-  for (const [key, value] of Object.entries(stored)) {
-    if (PERSONAL_VALUE_KEYS.has(key) && typeof value === 'string') {
-      stored[key] = await personalDataSealer.seal(db, subject, `${column}.${key}`, value);
+  for (const [name, value] of Object.entries(stored)) {
+    if (PERSONAL_VALUE_KEYS.has(name) && typeof value === 'string') {
+      stored[name] = key && sealWithKey(key, subject, `${column}.${name}`, value);
     }
   }
   return stored;
 }
 
-async function sealText(db: Queryable, subject: string, field: string, value: string | null) {
-  return value === null || value === undefined
-    ? null
-    : personalDataSealer.seal(db, subject, field, storableText(value));
+function sealText(
+  key: Uint8Array | null,
+  subject: string,
+  field: string,
+  value: string | null,
+): string | null {
+  if (value === null || value === undefined || !key) return null;
+  return sealWithKey(key, subject, field, storableText(value));
+}
+
+function hasPersonalValue(values: Record<string, unknown> | null): boolean {
+  if (values === null) return false;
+  return Object.entries(values).some(
+    ([name, value]) => PERSONAL_VALUE_KEYS.has(name) && typeof value === 'string',
+  );
+}
+
+/**
+ * Returns whether the record has a personal value to seal. A record without one never needs
+ * its subject's key, so no key is created for it.
+ */
+export function needsSealingKey(record: AuditRecord): boolean {
+  const present = (value: string | null | undefined) => value !== null && value !== undefined;
+  return (
+    present(record.actorEmail) ||
+    present(record.actorIp) ||
+    present(record.actorUserAgent) ||
+    hasPersonalValue(record.oldValues) ||
+    hasPersonalValue(record.newValues)
+  );
+}
+
+/**
+ * Seals the record's personal fields under its subject's `key` and makes the rest storable.
+ * With a null key (the subject's key was destroyed) every personal value is stored as null.
+ * It runs without the database, so a worker thread can run it.
+ */
+export function sealPersonalFieldsWithKey(
+  record: AuditRecord,
+  key: Uint8Array | null,
+): SealedPersonalFields {
+  const subject = subjectOf(record);
+  return {
+    actorEmail: sealText(key, subject, 'actor_email', record.actorEmail),
+    actorIp: sealText(key, subject, 'actor_ip', record.actorIp),
+    actorUserAgent: sealText(key, subject, 'actor_user_agent', record.actorUserAgent),
+    oldValues: sealValues(key, subject, 'old_values', record.oldValues),
+    newValues: sealValues(key, subject, 'new_values', record.newValues),
+    metadata: record.metadata === null ? null : storableJson(record.metadata),
+  };
+}
+
+/**
+ * Returns the sealing key of the record's subject, or null when the record has nothing to seal
+ * or the key was destroyed. A missing key is created inside the caller's transaction.
+ */
+export async function sealingKeyOf(db: Queryable, record: AuditRecord): Promise<Buffer | null> {
+  if (!needsSealingKey(record)) return null;
+  return personalDataSealer.sealingKey(db, subjectOf(record));
 }
 
 /** Seals the record's personal fields under its subject's key and makes the rest storable. */
@@ -84,13 +139,5 @@ export async function sealPersonalFields(
   db: Queryable,
   record: AuditRecord,
 ): Promise<SealedPersonalFields> {
-  const subject = subjectOf(record);
-  return {
-    actorEmail: await sealText(db, subject, 'actor_email', record.actorEmail),
-    actorIp: await sealText(db, subject, 'actor_ip', record.actorIp),
-    actorUserAgent: await sealText(db, subject, 'actor_user_agent', record.actorUserAgent),
-    oldValues: await sealValues(db, subject, 'old_values', record.oldValues),
-    newValues: await sealValues(db, subject, 'new_values', record.newValues),
-    metadata: record.metadata === null ? null : storableJson(record.metadata),
-  };
+  return sealPersonalFieldsWithKey(record, await sealingKeyOf(db, record));
 }

@@ -1,0 +1,171 @@
+import { asStoredCiphertext, type AuditEntryFields } from './canonical-encoding.js';
+import { digestEntry } from './entry-hash.js';
+import { MerkleFrontier } from './merkle.js';
+import type { AuditRecord } from './audit-entry.js';
+import {
+  sealPersonalFieldsWithKey,
+  storableText,
+  subjectOf,
+  type SealedPersonalFields,
+} from './audit-record-sealing.js';
+
+/** The `audit_logs` columns an append writes, in the order of each row of {@link ChainedBatch}. */
+export const AUDIT_COLUMNS = [
+  'log_id',
+  'seq',
+  'timestamp',
+  'actor_type',
+  'actor_id',
+  'actor_email',
+  'actor_ip',
+  'actor_user_agent',
+  'org_id',
+  'project_id',
+  'request_id',
+  'session_id',
+  'action',
+  'resource_type',
+  'resource_id',
+  'old_values',
+  'new_values',
+  'metadata',
+  'sensitivity',
+  'compliance_relevant',
+  'previous_hash',
+  'entry_hash',
+  'leaf_hash',
+] as const;
+
+/** Entries hashed between two turns of the event loop. */
+const YIELD_EVERY = 32;
+
+/**
+ * Records to append after the head of a log, read under the head's row lock, with everything
+ * needed to seal and hash them without the database.
+ */
+export interface ChainBatch {
+  logId: string;
+  /** Sequence number of the first record. */
+  nextSeq: number;
+  /** Entry hash of the entry before the first record, or null for an empty log. */
+  previousHash: string | null;
+  /** Merkle frontier of the log so far, as hex node hashes. */
+  frontier: string[];
+  /** Stored timestamp of every record of the batch. */
+  timestamp: string;
+  records: AuditRecord[];
+  /**
+   * Sealing key per data subject (see `subjectOf`) of the records that have personal values;
+   * null for a subject whose key was destroyed.
+   */
+  keys: Map<string, Uint8Array | null>;
+}
+
+/** The rows to insert and the new head of the log. */
+export interface ChainedBatch {
+  /** One array of values per record, in {@link AUDIT_COLUMNS} order. */
+  rows: unknown[][];
+  /** Entry hash of the last record. */
+  lastHash: string | null;
+  /** Merkle frontier after the last record, as hex node hashes. */
+  frontier: string[];
+}
+
+function toFields(
+  record: AuditRecord,
+  sealed: SealedPersonalFields,
+  position: { logId: string; seq: number; timestamp: string; previousHash: string | null },
+): AuditEntryFields {
+  const text = (value: string | null) => (value === null ? null : storableText(value));
+  const sealedText = (value: string | null) => (value === null ? null : asStoredCiphertext(value));
+  return {
+    seq: String(position.seq),
+    logId: position.logId,
+    timestamp: position.timestamp,
+    actorType: record.actorType,
+    actorId: record.actorId,
+    actorEmail: sealedText(sealed.actorEmail),
+    actorIp: sealedText(sealed.actorIp),
+    actorUserAgent: sealedText(sealed.actorUserAgent),
+    orgId: record.orgId,
+    projectId: record.projectId,
+    requestId: record.requestId,
+    sessionId: record.sessionId,
+    action: storableText(record.action),
+    resourceType: text(record.resourceType),
+    resourceId: record.resourceId,
+    oldValues: sealed.oldValues,
+    newValues: sealed.newValues,
+    metadata: sealed.metadata,
+    sensitivity: record.sensitivity,
+    complianceRelevant: record.complianceRelevant,
+    previousHash: position.previousHash,
+  };
+}
+
+const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
+
+/**
+ * Seals, encodes and hashes a batch of records into the rows that continue the log's hash chain
+ * and Merkle tree. The result depends only on the batch, so it is the same in a worker thread.
+ *
+ * @throws AuditEncodingError when a record breaks the stored format.
+ */
+export async function chainRecords(batch: ChainBatch): Promise<ChainedBatch> {
+  const frontier = MerkleFrontier.fromState(
+    batch.nextSeq - 1,
+    batch.frontier.map((hex) => Buffer.from(hex, 'hex')),
+  );
+  const rows: unknown[][] = [];
+  let previousHash = batch.previousHash;
+  for (const [index, record] of batch.records.entries()) {
+    // Large batches give the event loop a turn now and then, so requests are not held up.
+    if (index > 0 && index % YIELD_EVERY === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const sealed = sealPersonalFieldsWithKey(record, batch.keys.get(subjectOf(record)) ?? null);
+    const seq = batch.nextSeq + index;
+    const fields = toFields(record, sealed, {
+      logId: batch.logId,
+      seq,
+      timestamp: batch.timestamp,
+      previousHash,
+    });
+    const digests = digestEntry(fields);
+    frontier.append(digests.leafHash);
+    rows.push([
+      batch.logId,
+      seq,
+      batch.timestamp,
+      fields.actorType,
+      fields.actorId,
+      fields.actorEmail,
+      fields.actorIp,
+      fields.actorUserAgent,
+      fields.orgId,
+      fields.projectId,
+      fields.requestId,
+      fields.sessionId,
+      fields.action,
+      fields.resourceType,
+      fields.resourceId,
+      json(fields.oldValues),
+      json(fields.newValues),
+      json(fields.metadata),
+      fields.sensitivity,
+      fields.complianceRelevant,
+      previousHash,
+      digests.entryHash,
+      digests.leafHash,
+    ]);
+    previousHash = digests.entryHash;
+  }
+  return {
+    rows,
+    lastHash: previousHash,
+    frontier: frontier.nodes.map((node) => Buffer.from(node).toString('hex')),
+  };
+}
+
+/** Seals and hashes a batch, in this thread or in a worker thread. */
+export type AuditChainer = (batch: ChainBatch) => Promise<ChainedBatch>;
