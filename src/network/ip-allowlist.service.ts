@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 
+import { TtlLookupCache } from '../data/cache/ttl-lookup-cache.js';
 import type { Database } from '../data/database/database.js';
 import { inTenant } from '../data/database/tenant-scope.js';
 import { AppError } from '../http/errors.js';
@@ -61,38 +62,27 @@ export interface ApiKeyAllowlistOptions {
 /**
  * The API-key allowlists of every organization, cached per process for at most one second
  * (as API keys are), so a gateway call costs no extra query in the common case and a change
- * reaches every server within that second.
+ * reaches every server within that second. Calls that miss while the list of their organization
+ * is being read wait for that read.
  */
 export class ApiKeyAllowlists {
-  private readonly cache = new Map<string, { ranges: AddressRange[]; until: number }>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
+  private readonly cache: TtlLookupCache<AddressRange[]>;
 
   constructor(
     private readonly db: Database,
     options: ApiKeyAllowlistOptions = {},
   ) {
-    this.ttlMs = options.cacheTtlMs ?? 1000;
-    this.maxEntries = options.cacheMaxEntries ?? 10_000;
+    this.cache = new TtlLookupCache(options.cacheTtlMs ?? 1000, options.cacheMaxEntries ?? 10_000);
   }
 
   /** Returns whether a gateway call of `orgId` from `address` is allowed. */
   async allows(orgId: string, address: IpAddress | null, now = Date.now()): Promise<boolean> {
-    let entry = this.cache.get(orgId);
-    if (!entry || entry.until <= now) {
-      entry = {
-        ranges: await readAllowedRanges(this.db, orgId, 'api_key'),
-        until: now + this.ttlMs,
-      };
-      this.cache.delete(orgId);
-      // Map iteration follows insertion order, so the first key is the oldest entry.
-      if (this.cache.size >= this.maxEntries) {
-        const oldest = this.cache.keys().next().value;
-        if (oldest !== undefined) this.cache.delete(oldest);
-      }
-      this.cache.set(orgId, entry);
-    }
-    return addressAllowed(entry.ranges, address);
+    const ranges = await this.cache.get(
+      orgId,
+      () => readAllowedRanges(this.db, orgId, 'api_key'),
+      now,
+    );
+    return addressAllowed(ranges, address);
   }
 }
 

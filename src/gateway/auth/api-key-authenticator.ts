@@ -1,6 +1,7 @@
 import type { Database } from '../../data/database/database.js';
 import { hashApiKey, isApiKeyShape } from '../../tenancy/api-keys/api-key-secret.js';
 import { findApiKeyGrant, type ApiKeyGrant } from '../../tenancy/api-keys/api-key.repository.js';
+import { TtlLookupCache } from '../../data/cache/ttl-lookup-cache.js';
 import { GatewayError } from '../gateway-error.js';
 
 /**
@@ -29,19 +30,17 @@ export interface AuthenticatorOptions {
 /**
  * Verifies gateway API keys. Grants are cached per process for half a second by default, so a
  * key revoked in the database stops working on every server process within one second, query
- * time included, while the database gets at most two lookups per key per second and process.
+ * time included, while the database gets about two lookups per key per second and process.
+ * Requests that miss while a lookup of their key is under way wait for that lookup.
  */
 export class ApiKeyAuthenticator {
-  private readonly cache = new Map<string, { grant: ApiKeyGrant | null; until: number }>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
+  private readonly cache: TtlLookupCache<ApiKeyGrant | null>;
 
   constructor(
     private readonly db: Database,
     options: AuthenticatorOptions = {},
   ) {
-    this.ttlMs = options.cacheTtlMs ?? 500;
-    this.maxEntries = options.cacheMaxEntries ?? 10_000;
+    this.cache = new TtlLookupCache(options.cacheTtlMs ?? 500, options.cacheMaxEntries ?? 10_000);
   }
 
   /** Checks a presented key; `now` is injectable for tests. */
@@ -50,23 +49,12 @@ export class ApiKeyAuthenticator {
     if (!isApiKeyShape(presented)) return { ok: false, reason: 'malformed' };
 
     const hash = hashApiKey(presented);
-    const cacheKey = hash.toString('base64');
-    let entry = this.cache.get(cacheKey);
-    if (!entry || entry.until <= now) {
-      entry = { grant: await findApiKeyGrant(this.db, hash), until: now + this.ttlMs };
-      this.remember(cacheKey, entry);
-    }
-    return judge(entry.grant, now);
-  }
-
-  private remember(cacheKey: string, entry: { grant: ApiKeyGrant | null; until: number }): void {
-    this.cache.delete(cacheKey);
-    // Map iteration follows insertion order, so the first key is the oldest entry.
-    if (this.cache.size >= this.maxEntries) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(cacheKey, entry);
+    const grant = await this.cache.get(
+      hash.toString('base64'),
+      () => findApiKeyGrant(this.db, hash),
+      now,
+    );
+    return judge(grant, now);
   }
 }
 
