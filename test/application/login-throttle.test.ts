@@ -119,6 +119,8 @@ describe('fail-closed throttle', () => {
       lockedForMs: () => Promise.reject(new Error('connection refused')),
       recordFailure: () => Promise.reject(new Error('connection refused')),
       reset: () => Promise.reject(new Error('connection refused')),
+      claimAttempt: () => Promise.reject(new Error('connection refused')),
+      releaseAttempt: () => Promise.reject(new Error('connection refused')),
     };
     const throttle = new FailClosedLoginThrottle(broken);
     const error = await throttle.lockedForMs('ip', 'k', T0).catch((caught: unknown) => caught);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 
 import type { Redis } from 'ioredis';
@@ -48,6 +48,14 @@ export interface LoginThrottle {
   ): Promise<FailureOutcome>;
   /** Forgets the counter, after a successful sign-in of that account. */
   reset(scope: ThrottleScope, key: string): Promise<void>;
+  /**
+   * Claims the only in-flight attempt of an account for at most `ttlMs`, so that concurrent
+   * guesses cannot all pass the lockout check before the first failure is counted. Returns a
+   * claim to release, or null while another attempt holds it.
+   */
+  claimAttempt(key: string, ttlMs: number, now: number): Promise<string | null>;
+  /** Ends a claim from `claimAttempt`; a claim that expired and was taken over is left alone. */
+  releaseAttempt(key: string, claim: string): Promise<void>;
 }
 
 /** Returns the key of an account counter: SHA-256 of the lower-case email, so no email is stored. */
@@ -92,6 +100,19 @@ const MAX_MEMORY_COUNTERS = 100_000;
 /** Counters in process memory, for a single server without Redis. */
 export class MemoryLoginThrottle implements LoginThrottle {
   private readonly counters = new Map<string, CounterState>();
+  private readonly claims = new Map<string, { claim: string; expiresAt: number }>();
+
+  async claimAttempt(key: string, ttlMs: number, now: number): Promise<string | null> {
+    const current = this.claims.get(key);
+    if (current && current.expiresAt > now) return null;
+    const claim = randomUUID();
+    this.claims.set(key, { claim, expiresAt: now + ttlMs });
+    return claim;
+  }
+
+  async releaseAttempt(key: string, claim: string): Promise<void> {
+    if (this.claims.get(key)?.claim === claim) this.claims.delete(key);
+  }
 
   async lockedForMs(scope: ThrottleScope, key: string, now: number): Promise<number> {
     const state = this.live(`${scope}:${key}`, now);
@@ -166,6 +187,14 @@ redis.call('PEXPIRE', KEYS[1], math.max(now, lockedUntil) - now + tonumber(ARGV[
 return {lockedFor, lockouts}
 `;
 
+// Deletes an attempt claim only when its value is still the caller's claim.
+const RELEASE_CLAIM_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
+
 /** Counters in Redis, shared by every server process that uses the same Redis. */
 export class RedisLoginThrottle implements LoginThrottle {
   constructor(
@@ -199,6 +228,20 @@ export class RedisLoginThrottle implements LoginThrottle {
 
   async reset(scope: ThrottleScope, key: string): Promise<void> {
     await this.redis.del(this.key(scope, key));
+  }
+
+  async claimAttempt(key: string, ttlMs: number): Promise<string | null> {
+    const claim = randomUUID();
+    const set = await this.redis.set(this.claimKey(key), claim, 'PX', ttlMs, 'NX');
+    return set === 'OK' ? claim : null;
+  }
+
+  async releaseAttempt(key: string, claim: string): Promise<void> {
+    await this.redis.eval(RELEASE_CLAIM_SCRIPT, 1, this.claimKey(key), claim);
+  }
+
+  private claimKey(key: string): string {
+    return `${this.prefix}attempt:${key}`;
   }
 
   private key(scope: ThrottleScope, key: string): string {
@@ -237,6 +280,14 @@ export class FailClosedLoginThrottle implements LoginThrottle {
 
   reset(scope: ThrottleScope, key: string): Promise<void> {
     return this.guard(() => this.inner.reset(scope, key));
+  }
+
+  claimAttempt(key: string, ttlMs: number, now: number): Promise<string | null> {
+    return this.guard(() => this.inner.claimAttempt(key, ttlMs, now));
+  }
+
+  releaseAttempt(key: string, claim: string): Promise<void> {
+    return this.guard(() => this.inner.releaseAttempt(key, claim));
   }
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {

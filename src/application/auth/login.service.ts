@@ -1,4 +1,4 @@
-import type { Queryable } from '../../data/database/database.js';
+import type { Database, Queryable } from '../../data/database/database.js';
 import { AppError } from '../../http/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
@@ -20,6 +20,21 @@ import { needsRehash } from './password-rehash.js';
 import type { SessionType } from './session.repository.js';
 import { userActor, type OpenedSession } from './session.service.js';
 import { generateChallengeToken } from './session-token.js';
+
+/**
+ * Maximum time one sign-in attempt keeps its account's claim; it only matters when a process
+ * dies mid-attempt, because every attempt releases its claim when it ends.
+ */
+const ATTEMPT_CLAIM_TTL_MS = 10_000;
+
+/**
+ * Appends audit records outside any other transaction. The log head is locked with
+ * `SELECT ... FOR UPDATE`, which holds only inside a transaction, so concurrent appends on
+ * the pool would read the same head and fail.
+ */
+function appendAudit(db: Database, records: AuditRecord[]): Promise<void> {
+  return db.transaction((tx) => appendAuditRecords(tx, records));
+}
 
 /** How long the second sign-in step may take after the password was accepted. */
 export const MFA_CHALLENGE_TTL_MS = 5 * 60 * 1000;
@@ -152,11 +167,37 @@ export async function login(
   const keys = throttleKeys(input.email, context);
   const user = await findUserCredentialsByEmail(db, input.email);
 
+  // One attempt per account at a time: concurrent guesses would otherwise all pass the lockout
+  // check before the first of them is counted.
+  const claim = await identity.throttle.claimAttempt(
+    keys.account,
+    ATTEMPT_CLAIM_TTL_MS,
+    identity.clock(),
+  );
+  if (claim === null) {
+    await appendAudit(db, [loginFailedRecord(context, user, 'concurrent_attempt')]);
+    throw new LoginLockedError(1);
+  }
+  try {
+    return await checkPassword(identity, context, input, keys, user);
+  } finally {
+    await identity.throttle.releaseAttempt(keys.account, claim);
+  }
+}
+
+async function checkPassword(
+  identity: IdentityServices,
+  context: RequestContext,
+  input: { email: string; password: string; sessionType: SessionType },
+  keys: ThrottleKeys,
+  user: UserCredentials | null,
+): Promise<LoginOutcome> {
+  const { db } = identity;
   try {
     await assertNotLocked(identity, keys);
   } catch (error) {
     if (error instanceof LoginLockedError) {
-      await appendAuditRecords(db, [loginFailedRecord(context, user, 'locked_out')]);
+      await appendAudit(db, [loginFailedRecord(context, user, 'locked_out')]);
     }
     throw error;
   }
@@ -168,7 +209,7 @@ export async function login(
     else if (!passwordOk) reason = 'wrong_password';
     identity.securityEvents?.record(loginFailedEvent(context, user?.id ?? null, reason));
     const lockouts = await recordLoginFailure(identity, keys, context, user, reason);
-    await appendAuditRecords(db, [loginFailedRecord(context, user, reason), ...lockouts]);
+    await appendAudit(db, [loginFailedRecord(context, user, reason), ...lockouts]);
     throw new AppError('unauthorized', 'Invalid email or password');
   }
 

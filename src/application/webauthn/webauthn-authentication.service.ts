@@ -174,7 +174,8 @@ export async function completeAssertion(
   if (!outcome.ok) {
     await countMfaChallengeAttempt(db, challenge.id);
     const lockouts = await recordLoginFailure(identity, keys, context, user, outcome.reason);
-    await appendAuditRecords(db, [
+    // In a transaction of its own: the audit head lock holds only inside one.
+    const failed = [
       buildAuditRecord(userActor(user, null), context, {
         action: 'user.mfa_challenge_failed',
         resourceType: 'user',
@@ -184,7 +185,8 @@ export async function completeAssertion(
         complianceRelevant: true,
       }),
       ...lockouts,
-    ]);
+    ];
+    await db.transaction((tx) => appendAuditRecords(tx, failed));
     throw invalidChallenge();
   }
 
