@@ -11,6 +11,8 @@ export interface CpuSnapshot {
   at: number;
   machineBusyMs: number;
   processMs: Map<string, number>;
+  /** CPU time of each named thread; part of its process's time, so not added to it again. */
+  threadMs: Map<string, number>;
   /** CPU time of this process (the load generator). */
   selfMs: number;
 }
@@ -23,7 +25,7 @@ export interface CpuUsage {
   processCores: Map<string, number>;
   /** Machine-wide busy cores not explained by the named processes and the load generator. */
   otherCores: number;
-  /** CPU time per completed request of each named process, in microseconds. */
+  /** CPU time per completed request of each named process and thread, in microseconds. */
   perRequestUs: Map<string, number>;
 }
 
@@ -36,9 +38,16 @@ async function machineBusyMs(): Promise<number> {
   return (total - idle) * TICK_MS;
 }
 
-async function processCpuMs(pid: number): Promise<number> {
+/** A process, or one thread of a process (`tid`, as in `/proc/<pid>/task/<tid>`). */
+export type CpuSource = number | { pid: number; tid: number };
+
+async function processCpuMs(source: CpuSource): Promise<number> {
+  const path =
+    typeof source === 'number'
+      ? `/proc/${source}/stat`
+      : `/proc/${source.pid}/task/${source.tid}/stat`;
   // A process that has exited since its id was read counts as zero.
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const text = await readFile(path, 'utf8').catch(() => '');
   if (text === '') return 0;
   // The command name in brackets may contain spaces, so fields are counted after its end.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -47,11 +56,12 @@ async function processCpuMs(pid: number): Promise<number> {
 }
 
 /**
- * Reads the CPU time used so far by the machine, this process and each named group of
- * processes. The groups must have the same process ids at both snapshots of a run.
+ * Reads the CPU time used so far by the machine, this process, each named group of processes
+ * and each named thread. The groups must have the same process ids at both snapshots of a run.
  */
 export async function snapshotCpu(
   processes: ReadonlyMap<string, readonly number[]>,
+  threads: ReadonlyMap<string, CpuSource> = new Map(),
 ): Promise<CpuSnapshot> {
   const processMs = new Map<string, number>();
   for (const [name, pids] of processes) {
@@ -59,11 +69,14 @@ export async function snapshotCpu(
     for (const pid of pids) sum += await processCpuMs(pid);
     processMs.set(name, sum);
   }
+  const threadMs = new Map<string, number>();
+  for (const [name, thread] of threads) threadMs.set(name, await processCpuMs(thread));
   const self = process.cpuUsage();
   return {
     at: performance.now(),
     machineBusyMs: await machineBusyMs(),
     processMs,
+    threadMs,
     selfMs: (self.user + self.system) / 1000,
   };
 }
@@ -80,6 +93,10 @@ export function cpuUsageBetween(start: CpuSnapshot, end: CpuSnapshot, requests: 
     const usedMs = endMs - (start.processMs.get(name) ?? endMs);
     explainedMs += usedMs;
     processCores.set(name, usedMs / wallMs);
+    perRequestUs.set(name, (usedMs * 1000) / requests);
+  }
+  for (const [name, endMs] of end.threadMs) {
+    const usedMs = endMs - (start.threadMs.get(name) ?? endMs);
     perRequestUs.set(name, (usedMs * 1000) / requests);
   }
   const machineMs = end.machineBusyMs - start.machineBusyMs;

@@ -72,13 +72,14 @@ export function closedLoopTable(rows: readonly Measurement[], connections: numbe
 /** Formats the CPU cost per request and the machine's other load during the open-loop runs. */
 export function cpuTable(rows: readonly Measurement[]): string {
   const lines = [
-    '| target | MindWeave µs/req | PostgreSQL µs/req | upstream µs/req | load generator µs/req | other processes, cores | busy cores before |',
-    '| --- | --: | --: | --: | --: | --: | --: |',
+    '| target | MindWeave µs/req | of it main thread µs/req | PostgreSQL µs/req | upstream µs/req | load generator µs/req | other processes, cores | busy cores before |',
+    '| --- | --: | --: | --: | --: | --: | --: | --: |',
   ];
   const us = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(0));
   for (const { target, cpu, idleBusyCores } of rows) {
     lines.push(
       `| ${target} | ${us(cpu.perRequestUs.get('MindWeave'))} | ` +
+        `${us(cpu.perRequestUs.get('MindWeave main thread'))} | ` +
         `${us(cpu.perRequestUs.get('PostgreSQL'))} | ` +
         `${us(cpu.perRequestUs.get('upstream'))} | ${us(cpu.perRequestUs.get('load generator'))} | ` +
         `${cpu.otherCores.toFixed(2)} | ${idleBusyCores.toFixed(2)} |`,

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile.js';
-import { cpuUsageBetween, snapshotCpu, waitForIdleCpu } from './cpu-usage.js';
+import { cpuUsageBetween, snapshotCpu, waitForIdleCpu, type CpuSource } from './cpu-usage.js';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
 import {
   firstLine,
@@ -135,6 +135,7 @@ async function measure(
   headers: Record<string, string>,
   processes: () => Promise<ReadonlyMap<string, readonly number[]>>,
   withClosedLoop: boolean,
+  threads: ReadonlyMap<string, CpuSource> = new Map(),
 ): Promise<Measurement> {
   const bodies = requestBodies();
   const openLoop = (durationSeconds: number): Promise<OpenLoopResult> =>
@@ -156,9 +157,9 @@ async function measure(
   await openLoop(settings.warmupSeconds);
   log(`${target}: open loop ${settings.durationSeconds} s at ${settings.rate} req/s`);
   const measuredProcesses = await processes();
-  const cpuBefore = await snapshotCpu(measuredProcesses);
+  const cpuBefore = await snapshotCpu(measuredProcesses, threads);
   const result = await openLoop(settings.durationSeconds);
-  const cpuAfter = await snapshotCpu(measuredProcesses);
+  const cpuAfter = await snapshotCpu(measuredProcesses, threads);
   const cpu = cpuUsageBetween(cpuBefore, cpuAfter, result.succeeded);
 
   let closedLoop: ClosedLoopResult | null = null;
@@ -319,6 +320,12 @@ async function main(): Promise<void> {
       ['upstream', [upstream.pid]],
       ['PostgreSQL', await backendPids(database.url)],
     ]);
+  // The main thread runs every request, so its CPU time is what delays them; the worker threads
+  // (call-record audit chaining, libuv's pool) count only in the process total.
+  const mainThread = (gateway: GatewayRun) => {
+    const pid = gateway.child.process.pid ?? 0;
+    return new Map([['MindWeave main thread', { pid, tid: pid }]]);
+  };
   const throughGateway: Measurement[] = [];
   const notes: string[] = [];
   for (const level of settings.logLevels) {
@@ -333,6 +340,7 @@ async function main(): Promise<void> {
         gatewayHeaders,
         gatewayProcesses(gateway),
         true,
+        mainThread(gateway),
       ),
     );
     await gateway.stop();
@@ -355,10 +363,13 @@ async function main(): Promise<void> {
       gatewayHeaders,
       gatewayProcesses(gateway),
       false,
+      mainThread(gateway),
     );
     await gateway.stop();
+    // Worker threads write profiles of their own. V8 names each file
+    // CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile, and the main thread's id is 0.
     const files = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));
-    const first = files[0];
+    const first = files.find((name) => name.split('.')[4] === '0') ?? files[0];
     if (first === undefined) throw new Error(`no .cpuprofile was written to ${profileDir}`);
     const summary = await summarizeCpuProfile(join(profileDir, first), buildDir, 20);
     profileText = [
