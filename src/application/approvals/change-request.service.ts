@@ -9,7 +9,7 @@ import {
   updateOrganization,
 } from '../../tenancy/organizations/organization.repository.js';
 import { findProject, updateProject } from '../../tenancy/projects/project.repository.js';
-import type { UpdateProjectInput } from '../../tenancy/projects/project.schema.js';
+import type { ProjectSettings, UpdateProjectInput } from '../../tenancy/projects/project.schema.js';
 import { hasActiveBreakGlass } from '../access/break-glass.service.js';
 import {
   closeChangeRequest,
@@ -120,6 +120,28 @@ export async function submitProjectChange(
     resourceType: 'project',
     changes: { ...input },
   });
+}
+
+/**
+ * Rejects a new project whose policy is looser than the empty one (no model, no auto-approved
+ * tool) while the organization uses four-eyes, because creating it would put that policy in
+ * force without a second admin. The project can be created without it and its policy then
+ * changed through a change request. An owner under break-glass access is not held back.
+ */
+export async function assertNewProjectPolicyAllowed(
+  db: Database,
+  scope: ChangeScope,
+  settings: ProjectSettings | undefined,
+): Promise<void> {
+  if (!settings || !(await fourEyesOn(db, scope.orgId))) return;
+  const loosening = looseningChanges({}, settings);
+  if (!(await needsApproval(db, scope, loosening))) return;
+  throw new AppError(
+    'forbidden',
+    `With four-eyes on, a new project cannot start with a policy that needs approval ` +
+      `(${loosening.join('; ')}): create it without these settings, then change them with ` +
+      'PATCH, which another admin approves',
+  );
 }
 
 /**

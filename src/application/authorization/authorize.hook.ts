@@ -12,7 +12,12 @@ import type { OrgRole } from '../../tenancy/users/user.schema.js';
 import { enforceAdminAllowlist } from '../../network/ip-allowlist.service.js';
 import { resolveEffectiveRole } from '../access/effective-role.js';
 import type { SessionPrincipal, SessionService } from '../auth/session.service.js';
-import { effectivePermissions, type AccessPrincipal, type AccessResource } from './access.js';
+import {
+  effectivePermissions,
+  rolePermissions,
+  type AccessPrincipal,
+  type AccessResource,
+} from './access.js';
 import { authenticateAdmin, type AdminCredential } from './admin-credential.js';
 import { authorize } from './authorize.js';
 import type { Permission } from './permissions.js';
@@ -22,7 +27,10 @@ import type { RouteSecurity } from './route-security.js';
 export interface RequestAccess {
   principal: AccessPrincipal;
   resource: AccessResource;
-  /** Everything the principal may do on the resource; grants must stay within it. */
+  /**
+   * The permissions the principal may grant on the resource: its own, without a just-in-time
+   * raise. Roles, project roles and key scopes it grants must stay within these.
+   */
   permissions: ReadonlySet<Permission>;
 }
 
@@ -87,6 +95,23 @@ async function loadAccess(
     creator: userId ? roles : null,
   };
   return { principal, resource };
+}
+
+/**
+ * Returns the permissions a principal may hand out. A just-in-time grant raises the role for
+ * a bounded time only, so its extra permissions grant nothing that outlives it. Otherwise a
+ * member raised to admin could make themselves, or anyone, admin for good.
+ */
+function grantablePermissions(
+  request: FastifyRequest,
+  principal: AccessPrincipal,
+  resource: AccessResource,
+): Set<Permission> {
+  const grant = request.accessGrant;
+  if (principal.type !== 'user' || !grant || grant.role === grant.membershipRole) {
+    return effectivePermissions(principal, resource);
+  }
+  return rolePermissions({ ...principal.roles, orgRole: grant.membershipRole }, resource);
 }
 
 /** Authenticates the request; with a session, also enforces the password and MFA gates. */
@@ -163,7 +188,7 @@ export function registerAuthorization(
     request.access = {
       principal,
       resource,
-      permissions: effectivePermissions(principal, resource),
+      permissions: grantablePermissions(request, principal, resource),
     };
   });
 }

@@ -1,7 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 import type { Database } from '../../data/database/database.js';
-import { submitProjectChange } from '../../application/approvals/change-request.service.js';
+import {
+  assertNewProjectPolicyAllowed,
+  submitProjectChange,
+} from '../../application/approvals/change-request.service.js';
 import { pendingApprovalView } from '../../application/approvals/change-request.view.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
 import { requestActor } from '../../http/actor.js';
@@ -53,6 +56,7 @@ export const projectRoutes: FastifyPluginAsync<{ db: Database }> = async (app, {
     async (request, reply) => {
       const { orgId } = orgPath(request.params);
       const input = parseOrThrow(createProjectSchema, request.body);
+      await assertNewProjectPolicyAllowed(db, scope(request, orgId), input.settings);
       const project = await createProject(db, scope(request, orgId), input);
       return reply.code(201).send(view(project));
     },
