@@ -9,6 +9,9 @@ import {
   startKeyMaintenance,
   type DataProtection,
 } from '../data/key-store/data-protection.js';
+import { startUserFieldProtection } from '../data/personal-data/user-field-startup.js';
+import { uninstallUserFieldProtection } from '../data/personal-data/user-field-registry.js';
+import type { UserFieldProtection } from '../data/personal-data/user-field-protection.js';
 import { createRedisConnection } from '../data/redis/redis-client.js';
 import { createUpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { createUsageRecorder, type UsageRecorder } from '../gateway/usage/usage-recorder.js';
@@ -23,7 +26,9 @@ import {
 import { createRateLimiter } from '../perimeter/rate-limit/create-rate-limiter.js';
 import { assertServerLimits } from '../perimeter/request-limits/http-server.js';
 import { assertTransportSecurity, loadTlsOptions } from '../perimeter/tls/tls-options.js';
+import { legacyTotpOpener, totpKeyPath } from '../application/auth/identity.js';
 import { buildApp } from './build-app.js';
+import { reloadSecretFiles, type SecretReloadResult } from './secret-reload.js';
 
 // How long start waits for Redis before it listens anyway; limits then follow their failure mode.
 const REDIS_START_WAIT_MS = 2000;
@@ -39,6 +44,11 @@ export interface RunningServer {
   checkpointer: AuditCheckpointer;
   securityEvents: SecurityEvents;
   url: string;
+  /**
+   * Reads the `<NAME>_FILE` secrets of `env` again and applies the changed ones: provider keys
+   * and SMTP settings from the next call, the database password for new connections.
+   */
+  reloadSecrets(env?: NodeJS.ProcessEnv): SecretReloadResult;
   /** Stops accepting connections, lets in-flight requests finish, then closes storage. */
   stop(): Promise<void>;
 }
@@ -63,6 +73,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger,
   });
   let dataProtection: DataProtection;
+  let userFields: UserFieldProtection;
   try {
     const blocked = await ensureAuditPartitions(db);
     if (blocked.length > 0) {
@@ -73,6 +84,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
     await checkpointer.sign();
     dataProtection = await openDataProtection(config, db, logger);
+    const opened = dataProtection;
+    userFields = await startUserFieldProtection(
+      db,
+      opened,
+      logger,
+      legacyTotpOpener(totpKeyPath(config)),
+    ).catch(async (error: unknown) => {
+      await opened.close();
+      throw error;
+    });
   } catch (error) {
     await db.close();
     throw error;
@@ -122,6 +143,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await redisConnection?.close();
     await usage.close();
     await checkpointer.stop();
+    uninstallUserFieldProtection(userFields);
     await dataProtection.close();
     await db.close();
     throw error;
@@ -147,10 +169,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await upstream.close();
       await redisConnection?.close();
       // After the app has closed no request can still need the KMS, such as an HSM session.
+      uninstallUserFieldProtection(userFields);
       await dataProtection.close();
       await db.close();
     })());
 
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
-  return { app, db, usage, checkpointer, securityEvents, url, stop };
+  const reloadSecrets = (env: NodeJS.ProcessEnv = process.env) =>
+    reloadSecretFiles(config, env, logger);
+  return { app, db, usage, checkpointer, securityEvents, url, reloadSecrets, stop };
 }

@@ -11,7 +11,12 @@ import { insertApiKey } from './api-keys/api-key.repository.js';
 import { insertOrganization } from './organizations/organization.repository.js';
 import { insertProject } from './projects/project.repository.js';
 import { generatePassword, hashPassword } from './users/password.js';
-import { adminExists, insertMembership, insertUser } from './users/user.repository.js';
+import {
+  adminExists,
+  insertMembership,
+  insertPreparedUser,
+  prepareUser,
+} from './users/user.repository.js';
 
 export interface BootstrapInput {
   orgName: string;
@@ -41,6 +46,7 @@ export async function bootstrap(db: Database, input: BootstrapInput): Promise<Bo
   const adminPassword = generatePassword();
   const passwordHash = await hashPassword(adminPassword);
   const key = generateApiKey();
+  const admin = await prepareUser({ email: input.adminEmail, name: input.adminName });
 
   return db.transaction(async (tx) => {
     // Without the lock, concurrent runs all find no admin and each creates an owner. The mode
@@ -53,12 +59,7 @@ export async function bootstrap(db: Database, input: BootstrapInput): Promise<Bo
     const orgId = randomUUID();
     await enterTenant(tx, orgId);
     const org = await insertOrganization(tx, input.orgName, orgId);
-    const user = await insertUser(tx, {
-      email: input.adminEmail,
-      name: input.adminName,
-      passwordHash,
-      mustChangePassword: true,
-    });
+    const user = await insertPreparedUser(tx, admin, { passwordHash, mustChangePassword: true });
     await insertMembership(tx, { orgId: org.id, userId: user.id, role: 'owner' });
     const project = await insertProject(tx, {
       orgId: org.id,

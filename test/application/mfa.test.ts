@@ -256,7 +256,10 @@ describe('MFA secrets', () => {
       'SELECT secret_sealed FROM user_totp_factors',
     );
     expect(result.rows.length).toBeGreaterThan(0);
-    for (const row of result.rows) expect(row.secret_sealed).toMatch(/^ts1\.[A-Za-z0-9_-]+$/);
+    // Field ciphertexts under the platform data key: mw1.<keyId>.<version>.<payload>.
+    for (const row of result.rows) {
+      expect(row.secret_sealed).toMatch(/^mw1\.[A-Za-z0-9_-]+\.[1-9][0-9]*\.[A-Za-z0-9_-]+$/);
+    }
   });
 
   it('leak nowhere', async () => {

@@ -86,9 +86,8 @@ describe('reset request', () => {
     const user = await createUser(t, recorder, { role: 'member' });
     const token = await mailedToken(user.email);
     const stored = await t.server.db.query<{ row: string }>(
-      `SELECT row_to_json(p)::text AS row FROM password_reset_tokens p
-        JOIN users u ON u.id = p.user_id WHERE u.email = $1`,
-      [user.email],
+      'SELECT row_to_json(p)::text AS row FROM password_reset_tokens p WHERE p.user_id = $1',
+      [user.id],
     );
     expect(stored.rows).toHaveLength(1);
     expect(stored.rows[0]?.row).not.toContain(token.slice('mw_reset_'.length));

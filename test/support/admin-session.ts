@@ -1,4 +1,5 @@
 import { base32Decode, totp } from '../../src/application/mfa/totp.js';
+import { findUserIdsByEmail } from '../../src/tenancy/users/user.repository.js';
 import { passwordPolicyExample } from './passwords.js';
 import type { TestServer } from './test-server.js';
 
@@ -50,9 +51,8 @@ export async function completeMfaSignIn(
   const secret = totpSecrets.get(t)?.get(email.toLowerCase());
   if (!secret) throw new Error(`no TOTP secret recorded for ${email}`);
   await t.server.db.query(
-    `UPDATE user_totp_factors SET last_used_step = NULL
-      WHERE user_id = (SELECT id FROM users WHERE email = $1)`,
-    [email.toLowerCase()],
+    'UPDATE user_totp_factors SET last_used_step = NULL WHERE user_id = ANY($1::uuid[])',
+    [await findUserIdsByEmail(t.server.db, email)],
   );
   const code = totp(secret, Date.now() / 1000);
   return postJson(t, '/api/v1/auth/mfa/challenge', { challengeToken, code });

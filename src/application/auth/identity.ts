@@ -6,6 +6,7 @@ import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
 import { mailSettingsFromConfig, type MailSettings } from '../mail/mail-settings.js';
 import type { SecurityEventSink } from '../../monitoring/security-events/security-event.js';
+import { TotpSecretCipher } from '../../data/personal-data/totp-secret-cipher.js';
 import { TotpSecretSealer } from '../mfa/totp-secret-sealer.js';
 import { identitySettingsFromConfig, type IdentitySettings } from './identity-settings.js';
 import {
@@ -22,7 +23,7 @@ export interface IdentityServices {
   settings: IdentitySettings;
   throttle: LoginThrottle;
   sessions: SessionService;
-  totpSealer: TotpSecretSealer;
+  totpSealer: TotpSecretCipher;
   /** SMTP server, sender and link page of password reset and invitation mails. */
   mail: MailSettings;
   /** How long an invitation token works, in milliseconds. */
@@ -33,7 +34,10 @@ export interface IdentityServices {
   clock: () => number;
 }
 
-/** Returns the path of the key file that seals TOTP secrets, inside the data folder. */
+/**
+ * Returns the path of the key file that sealed TOTP secrets before they moved under the key
+ * hierarchy, inside the data folder. It is read only to open such older secrets.
+ */
 export function totpKeyPath(config: Config): string {
   return join(config.MINDWEAVE_DATA_DIR, 'identity-keys', 'totp-secret.key');
 }
@@ -60,10 +64,19 @@ export async function createIdentityServices(options: {
         )
       : new MemoryLoginThrottle(),
     sessions: new SessionService(options.db, settings, clock),
-    totpSealer: await TotpSecretSealer.open(totpKeyPath(options.config)),
-    mail: mailSettingsFromConfig(options.config),
+    totpSealer: new TotpSecretCipher(legacyTotpOpener(totpKeyPath(options.config))),
+    // A getter, because SIGHUP replaces a rotated SMTP password in the config object.
+    get mail() {
+      return mailSettingsFromConfig(options.config);
+    },
     invitationTtlMs: options.config.INVITATION_TTL_HOURS * 60 * 60 * 1000,
     securityEvents: options.securityEvents ?? null,
     clock,
   };
+}
+
+/** Opens the older TOTP key file on first use and keeps it for later calls. */
+export function legacyTotpOpener(path: string): () => Promise<TotpSecretSealer> {
+  let opened: Promise<TotpSecretSealer> | undefined;
+  return () => (opened ??= TotpSecretSealer.open(path));
 }

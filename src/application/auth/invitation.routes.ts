@@ -3,7 +3,12 @@ import { z } from 'zod';
 
 import { requestContext } from '../../http/request-context.hook.js';
 import { parseOrThrow } from '../../http/validation.js';
-import { emailSchema, ORG_ROLES, personNameSchema } from '../../tenancy/users/user.schema.js';
+import {
+  emailSchema,
+  ORG_ROLES,
+  personNameSchema,
+  phoneSchema,
+} from '../../tenancy/users/user.schema.js';
 import type { MailOutbox } from '../mail/mail-outbox.js';
 import type { IdentityServices } from './identity.js';
 import {
@@ -27,6 +32,8 @@ const acceptSchema = z.strictObject({
   token: z.string().min(1).max(100),
   // Required for a new account, ignored when the email already has one.
   name: personNameSchema.optional(),
+  // Stored encrypted with a new account, ignored when the email already has one.
+  phone: phoneSchema.optional(),
   // The policy applies to new accounts only, so it is checked by the service.
   password: z.string().min(1).max(256),
 });

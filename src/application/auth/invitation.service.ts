@@ -10,7 +10,10 @@ import {
   findMembershipRole,
   findUserCredentialsByEmail,
   insertMembership,
-  insertUser,
+  insertPreparedUser,
+  prepareEmailLookup,
+  prepareUser,
+  type EmailLookup,
 } from '../../tenancy/users/user.repository.js';
 import type { OrgRole } from '../../tenancy/users/user.schema.js';
 import { canGrant } from '../authorization/grant-rules.js';
@@ -60,6 +63,7 @@ export async function createInvitation(
   const { db } = identity;
   const generated = generateInvitationToken();
   const expiresAt = new Date(identity.clock() + identity.invitationTtlMs);
+  const lookup = await prepareEmailLookup(input.email);
   const { invitation, organization } = await inTenant(db, orgId, async (tx) => {
     const organization = await findOrganization(tx, orgId);
     if (!organization) throw new AppError('not_found');
@@ -70,7 +74,7 @@ export async function createInvitation(
     if (!canGrant(held, ROLE_PERMISSIONS[input.role])) {
       throw new AppError('forbidden', `Your role cannot grant the role ${input.role}`);
     }
-    if (await isMemberByEmail(tx, orgId, input.email)) {
+    if (await isMemberByEmail(tx, orgId, lookup)) {
       throw new AppError('conflict', 'This email already belongs to a member of the organization');
     }
     const replaced = await revokeOpenInvitationOf(tx, orgId, input.email);
@@ -123,13 +127,13 @@ export async function createInvitation(
   return invitation;
 }
 
-async function isMemberByEmail(tx: Queryable, orgId: string, email: string): Promise<boolean> {
-  const result = await tx.query(
-    `SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
-      WHERE m.org_id = $1 AND u.email = $2`,
-    [orgId, email],
-  );
-  return result.rows.length > 0;
+async function isMemberByEmail(
+  tx: Queryable,
+  orgId: string,
+  lookup: EmailLookup,
+): Promise<boolean> {
+  const user = await findUserCredentialsByEmail(tx, lookup);
+  return user !== null && (await findMembershipRole(tx, orgId, user.id)) !== null;
 }
 
 export function listInvitations(identity: IdentityServices, orgId: string): Promise<Invitation[]> {
@@ -186,17 +190,33 @@ export interface AcceptedInvitation {
 export async function acceptInvitation(
   identity: IdentityServices,
   context: RequestContext,
-  input: { token: string; name?: string | undefined; password: string },
+  input: {
+    token: string;
+    name?: string | undefined;
+    phone?: string | undefined;
+    password: string;
+  },
 ): Promise<AcceptedInvitation> {
   const { db } = identity;
   const hash = hashInvitationToken(input.token);
   const orgId = hash ? await findInvitationOrg(db, hash) : null;
   if (!hash || !orgId) throw invalidToken();
 
+  // The email lookup and the new user's encrypted fields are computed before the transaction,
+  // because encryption may read the key store, which embedded PostgreSQL cannot do while a
+  // transaction is open. The invitation's email never changes, so the locked row has the same.
+  const peeked = await inTenant(db, orgId, (tx) => lockOpenInvitation(tx, orgId, hash));
+  if (!peeked) throw invalidToken();
+  const lookup = await prepareEmailLookup(peeked.email);
+  const prepared =
+    input.name === undefined
+      ? null
+      : await prepareUser({ email: peeked.email, name: input.name, phone: input.phone ?? null });
+
   return inTenant(db, orgId, async (tx) => {
     const invitation = await lockOpenInvitation(tx, orgId, hash);
-    if (!invitation) throw invalidToken();
-    const existing = await findUserCredentialsByEmail(tx, invitation.email);
+    if (!invitation || invitation.email !== peeked.email) throw invalidToken();
+    const existing = await findUserCredentialsByEmail(tx, lookup);
 
     let user: { id: string; email: string };
     if (existing) {
@@ -214,9 +234,9 @@ export async function acceptInvitation(
       }
       user = existing;
     } else {
-      user = await insertUser(tx, {
-        email: invitation.email,
-        name: requireName(input.name),
+      requireName(input.name);
+      if (prepared === null) throw new Error('a named invitee has no prepared user');
+      user = await insertPreparedUser(tx, prepared, {
         passwordHash: await hashPassword(requireNewPassword(input.password)),
         mustChangePassword: false,
       });

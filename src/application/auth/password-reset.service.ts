@@ -6,6 +6,7 @@ import { hashPassword } from '../../tenancy/users/password.js';
 import {
   findUserCredentialsByEmail,
   findUserCredentialsById,
+  loadUserFieldKeys,
   updatePasswordHash,
 } from '../../tenancy/users/user.repository.js';
 import type { MailOutbox } from '../mail/mail-outbox.js';
@@ -132,6 +133,8 @@ export async function completePasswordReset(
   if (!hash) throw invalidToken();
   const passwordHash = await hashPassword(input.newPassword);
 
+  // The transaction decrypts the user's fields, so the key is loaded before it opens.
+  await loadUserFieldKeys();
   const user = await db.transaction(async (tx) => {
     const token = await lockOpenResetToken(tx, hash);
     if (!token) throw invalidToken();

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../data/database/database.js';
 import type { SessionType } from '../auth/session.repository.js';
 
-/** A user's TOTP factor; `secretSealed` is opened only by `TotpSecretSealer`. */
+/** A user's TOTP factor; `secretSealed` is opened only by `TotpSecretCipher`. */
 export interface TotpFactor {
   userId: string;
   secretSealed: string;

@@ -63,7 +63,7 @@ export async function beginTotpEnrollment(
   principal: SessionPrincipal,
 ): Promise<TotpEnrollment> {
   const secret = randomBytes(TOTP_SECRET_BYTES);
-  const sealed = identity.totpSealer.seal(principal.user.id, secret);
+  const sealed = await identity.totpSealer.seal(principal.user.id, secret);
   const stored = await upsertPendingTotpFactor(identity.db, principal.user.id, sealed);
   if (!stored) {
     throw new AppError(
@@ -108,7 +108,7 @@ export async function confirmTotpEnrollment(
       'No TOTP enrollment is pending; start one with POST /api/v1/auth/mfa/totp',
     );
   }
-  const secret = identity.totpSealer.open(user.id, factor.secretSealed);
+  const secret = await identity.totpSealer.open(user.id, factor.secretSealed);
   const step = matchTotpStep(secret, code, identity.clock() / 1000);
   if (step === null) throw wrongCode('code');
 
@@ -229,7 +229,7 @@ export async function completeMfaChallenge(
   const result = await db.transaction(async (tx) => {
     let reason: string | null = null;
     if (isTotp) {
-      const secret = identity.totpSealer.open(user.id, factor.secretSealed);
+      const secret = await identity.totpSealer.open(user.id, factor.secretSealed);
       const step = matchTotpStep(secret, input.code, identity.clock() / 1000);
       if (step === null) reason = 'wrong_code';
       else if (!(await claimTotpStep(tx, user.id, step))) reason = 'code_reused';

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../data/database/database.js';
 import type { OrgRole } from '../../tenancy/users/user.schema.js';
+import { insertPreparedUser, type PreparedUser } from '../../tenancy/users/user.repository.js';
 
 /** Returns the user linked to the provider's subject in the organization, or null. */
 export async function findLinkedUserId(
@@ -40,16 +41,12 @@ export async function linkIdentity(
 }
 
 /** Creates a user who signs in only through single sign-on: the account has no password. */
-export async function insertSsoUser(
-  tx: Queryable,
-  user: { email: string; name: string },
-): Promise<string> {
-  const result = await tx.query<{ id: string }>(
-    `INSERT INTO users (email, name, password_hash, must_change_password)
-     VALUES ($1, $2, NULL, false) RETURNING id`,
-    [user.email, user.name],
-  );
-  return (result.rows[0] as { id: string }).id;
+export async function insertSsoUser(tx: Queryable, user: PreparedUser): Promise<string> {
+  const created = await insertPreparedUser(tx, user, {
+    passwordHash: null,
+    mustChangePassword: false,
+  });
+  return created.id;
 }
 
 export async function updateMembershipRole(

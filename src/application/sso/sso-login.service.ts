@@ -20,7 +20,7 @@ import { readClaims, type SsoClaims } from './sso-claims.js';
 import { findOrgIdBySlug, findSsoConfig, type SsoConfigRow } from './sso-config.repository.js';
 import { ssoPaths, type SsoConfigService } from './sso-config.service.js';
 import { consumeLoginState, insertLoginState } from './sso-login-state.repository.js';
-import { provisionUser, SsoLoginError } from './sso-provisioning.js';
+import { prepareSsoUser, provisionUser, SsoLoginError } from './sso-provisioning.js';
 import { resolveRole } from './sso-role-mapping.js';
 import { bindingMatches, SSO_LOGIN_TTL_MS } from './sso-binding-cookie.js';
 
@@ -251,8 +251,9 @@ export class SsoLoginService {
       );
     }
     const { identity } = this;
+    const prepared = await prepareSsoUser(claims);
     const outcome = await inTenant(identity.db, row.orgId, async (tx) => {
-      const { user, records } = await provisionUser(tx, row, claims, role, context);
+      const { user, records } = await provisionUser(tx, row, claims, role, context, prepared);
       await appendAuditRecords(tx, records);
       const mfa = await findMfaStatus(tx, user.id);
       if (mfa.enrolled) {

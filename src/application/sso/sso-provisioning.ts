@@ -7,6 +7,10 @@ import {
   findUserCredentialsByEmail,
   findUserCredentialsById,
   insertMembership,
+  prepareEmailLookup,
+  prepareUser,
+  type EmailLookup,
+  type PreparedUser,
   type User,
 } from '../../tenancy/users/user.repository.js';
 import type { OrgRole } from '../../tenancy/users/user.schema.js';
@@ -43,16 +47,37 @@ function nameFor(claims: SsoClaims & { email: string }): string {
   return (claims.name ?? claims.email.split('@')[0] ?? claims.email).trim().slice(0, 100) || 'SSO';
 }
 
+/**
+ * The email lookup and the encrypted fields of a user that sign-in may create, computed before
+ * the tenant transaction, because encryption may read the key store and embedded PostgreSQL
+ * runs no other query while a transaction is open.
+ */
+export interface PreparedSsoUser {
+  lookup: EmailLookup;
+  newUser: PreparedUser;
+}
+
+/** Prepares the user lookup and creation of a validated sign-in; see {@link PreparedSsoUser}. */
+export async function prepareSsoUser(
+  claims: SsoClaims & { email: string },
+): Promise<PreparedSsoUser> {
+  return {
+    lookup: await prepareEmailLookup(claims.email),
+    newUser: await prepareUser({ email: claims.email, name: nameFor(claims) }),
+  };
+}
+
 async function existingUser(
   tx: Queryable,
   config: SsoConfigRow,
   claims: SsoClaims & { email: string },
+  lookup: EmailLookup,
 ): Promise<User | null> {
   const link = { orgId: config.orgId, issuer: config.issuer, subject: claims.subject };
   const linkedId = await findLinkedUserId(tx, link);
   const found = linkedId
     ? await findUserCredentialsById(tx, linkedId)
-    : await findUserCredentialsByEmail(tx, claims.email);
+    : await findUserCredentialsByEmail(tx, lookup);
   if (!found) return null;
   if (found.status !== 'active') {
     throw new SsoLoginError('user_disabled', 'This account is disabled');
@@ -87,9 +112,10 @@ export async function provisionUser(
   claims: SsoClaims & { email: string },
   role: OrgRole,
   context: RequestContext,
+  prepared: PreparedSsoUser,
 ): Promise<ProvisionedUser> {
   const orgId = config.orgId;
-  let user = await existingUser(tx, config, claims);
+  let user = await existingUser(tx, config, claims, prepared.lookup);
   const records: AuditRecord[] = [];
   let userCreated = false;
 
@@ -97,7 +123,7 @@ export async function provisionUser(
     if (!config.jitProvisioning) {
       throw new SsoLoginError('not_provisioned', 'No MindWeave account exists for this person');
     }
-    const id = await insertSsoUser(tx, { email: claims.email, name: nameFor(claims) });
+    const id = await insertSsoUser(tx, prepared.newUser);
     const created = await findUserCredentialsById(tx, id);
     if (!created) throw new Error('the user inserted in this transaction was not found');
     const { passwordHash: _omitted, ...createdUser } = created;

@@ -1,4 +1,9 @@
 import type { Queryable } from '../../data/database/database.js';
+import {
+  decryptUserFields,
+  storedUserFieldColumns,
+  type StoredUserFields,
+} from '../users/user.repository.js';
 import type { OrgRole, ProjectRole } from '../users/user.schema.js';
 
 /** A member of an organization with their role. */
@@ -20,15 +25,46 @@ export interface ProjectMember {
   updatedAt: Date;
 }
 
+/**
+ * Replaces the stored personal columns of each row with the decrypted email and name. Inside a
+ * transaction on embedded PostgreSQL, the caller loads the user field keys before it opens.
+ */
+const STORED_USER_FIELDS: (keyof StoredUserFields)[] = [
+  'id',
+  'email',
+  'name',
+  'emailEncrypted',
+  'nameEncrypted',
+  'phoneEncrypted',
+];
+
+async function withUserFields<R extends StoredUserFields>(
+  rows: R[],
+): Promise<(Omit<R, keyof StoredUserFields> & { userId: string; email: string; name: string })[]> {
+  const members = [];
+  for (const row of rows) {
+    const fields = await decryptUserFields(row);
+    const rest = { ...row } as Record<string, unknown>;
+    for (const column of STORED_USER_FIELDS) delete rest[column];
+    members.push({
+      ...(rest as Omit<R, keyof StoredUserFields>),
+      userId: row.id,
+      email: fields.email,
+      name: fields.name,
+    });
+  }
+  return members;
+}
+
 export async function listMembers(db: Queryable, orgId: string): Promise<Member[]> {
-  const result = await db.query<Member>(
-    `SELECT m.user_id AS "userId", u.email, u.name, m.role, m.created_at AS "createdAt"
+  const result = await db.query<StoredUserFields & Pick<Member, 'role' | 'createdAt'>>(
+    `SELECT ${storedUserFieldColumns('u')}, m.role, m.created_at AS "createdAt"
        FROM memberships m JOIN users u ON u.id = m.user_id
       WHERE m.org_id = $1
       ORDER BY m.created_at, m.user_id`,
     [orgId],
   );
-  return result.rows;
+  return withUserFields(result.rows);
 }
 
 /**
@@ -41,13 +77,14 @@ export async function findMemberForUpdate(
   userId: string,
 ): Promise<Member | null> {
   await db.query('SELECT 1 FROM memberships WHERE org_id = $1 FOR UPDATE', [orgId]);
-  const result = await db.query<Member>(
-    `SELECT m.user_id AS "userId", u.email, u.name, m.role, m.created_at AS "createdAt"
+  const result = await db.query<StoredUserFields & Pick<Member, 'role' | 'createdAt'>>(
+    `SELECT ${storedUserFieldColumns('u')}, m.role, m.created_at AS "createdAt"
        FROM memberships m JOIN users u ON u.id = m.user_id
       WHERE m.org_id = $1 AND m.user_id = $2`,
     [orgId, userId],
   );
-  return result.rows[0] ?? null;
+  const [member] = await withUserFields(result.rows);
+  return member ?? null;
 }
 
 export async function countOwners(db: Queryable, orgId: string): Promise<number> {
@@ -96,15 +133,17 @@ export async function listProjectMembers(
   orgId: string,
   projectId: string,
 ): Promise<ProjectMember[]> {
-  const result = await db.query<ProjectMember>(
-    `SELECT pm.user_id AS "userId", u.email, u.name, pm.role, pm.created_at AS "createdAt",
+  const result = await db.query<
+    StoredUserFields & Pick<ProjectMember, 'role' | 'createdAt' | 'updatedAt'>
+  >(
+    `SELECT ${storedUserFieldColumns('u')}, pm.role, pm.created_at AS "createdAt",
             pm.updated_at AS "updatedAt"
        FROM project_memberships pm JOIN users u ON u.id = pm.user_id
       WHERE pm.org_id = $1 AND pm.project_id = $2
       ORDER BY pm.created_at, pm.user_id`,
     [orgId, projectId],
   );
-  return result.rows;
+  return withUserFields(result.rows);
 }
 
 /** Sets a member's project role, adding the project membership when there is none. */

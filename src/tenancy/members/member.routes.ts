@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Permission } from '../../application/authorization/permissions.js';
 import type { Database } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
+import { loadUserFieldKeys } from '../users/user.repository.js';
 import { requestActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
 import { orgPath, projectPath } from '../../http/params.js';
@@ -52,6 +53,7 @@ export const memberRoutes: FastifyPluginAsync<{ db: Database }> = async (app, { 
 
   app.get(MEMBERS, orgRoute('member.read'), async (request) => {
     const { orgId } = orgPath(request.params);
+    await loadUserFieldKeys();
     const members = await inTenant(db, orgId, (tx) => listMembers(tx, orgId));
     return { data: members.map(memberView) };
   });
@@ -75,6 +77,7 @@ export const memberRoutes: FastifyPluginAsync<{ db: Database }> = async (app, { 
 
   app.get(PROJECT_MEMBERS, projectRoute('project_member.read'), async (request) => {
     const { orgId, projectId } = projectPath(request.params);
+    await loadUserFieldKeys();
     const members = await inTenant(db, orgId, (tx) => listProjectMembers(tx, orgId, projectId));
     return {
       data: members.map((member) => ({

@@ -1,6 +1,7 @@
 import type { Permission } from '../../application/authorization/permissions.js';
 import type { Database, Queryable } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
+import { loadUserFieldKeys } from '../users/user.repository.js';
 import { AppError } from '../../http/errors.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
@@ -50,6 +51,7 @@ export async function changeMemberRole(
   role: OrgRole,
 ): Promise<Member> {
   const { scope } = change;
+  await loadUserFieldKeys();
   return inTenant(db, scope.orgId, async (tx) => {
     const before = await lockTarget(tx, change);
     assertCanHandleRole(change.held, { scope: 'organization', role });
@@ -74,6 +76,7 @@ export async function changeMemberRole(
 /** Removes a member from the organization and from its projects, under the same rules. */
 export async function removeMember(db: Database, change: MemberChange): Promise<void> {
   const { scope } = change;
+  await loadUserFieldKeys();
   await inTenant(db, scope.orgId, async (tx) => {
     const before = await lockTarget(tx, change);
     await assertOwnerRemains(tx, scope.orgId, before);

@@ -42,3 +42,11 @@ export type OrgRole = (typeof ORG_ROLES)[number];
 /** Roles a member of the organization can hold in one project, on top of the org role. */
 export const PROJECT_ROLES = ['admin', 'developer', 'viewer'] as const;
 export type ProjectRole = (typeof PROJECT_ROLES)[number];
+
+/** A phone number as people write it: an optional leading +, digits, spaces, dots, dashes, brackets. */
+export const phoneSchema = z
+  .string()
+  .trim()
+  .min(4)
+  .max(32)
+  .regex(/^\+?[0-9][0-9 ().-]*[0-9]$/, 'Invalid phone number');

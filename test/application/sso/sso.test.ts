@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { inTenant } from '../../../src/data/database/tenant-scope.js';
+import { findUserIdsByEmail } from '../../../src/tenancy/users/user.repository.js';
 import { ownerSession } from '../../support/admin-session.js';
 import { browse, CookieJar, signInAtProvider } from '../../support/oidc-browser.js';
 import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-test-provider.js';
@@ -233,10 +234,8 @@ describe('SSO sign-in', () => {
     expect((me.body.organizations as { role: string }[])[0]?.role).toBe('viewer');
     const synced = await auditRows(t, 'membership.role_synced');
     expect(synced.at(-1)?.metadata).toMatchObject({ method: 'sso' });
-    const users = await t.server.db.query('SELECT id FROM users WHERE email = $1', [
-      'alice@example.org',
-    ]);
-    expect(users.rows).toHaveLength(1);
+    const users = await findUserIdsByEmail(t.server.db, 'alice@example.org');
+    expect(users).toHaveLength(1);
   });
 
   it('rejects a forged state', async () => {
@@ -283,10 +282,8 @@ describe('SSO sign-in', () => {
     );
     expect(failures.at(-1)?.metadata.reason).toBe('token_validation_failed');
     expect(failures.at(-1)?.metadata.errorCode).toBe('OAUTH_JWT_CLAIM_COMPARISON_FAILED');
-    const carol = await t.server.db.query('SELECT id FROM users WHERE email = $1', [
-      'carol@example.org',
-    ]);
-    expect(carol.rows).toHaveLength(0);
+    const carol = await findUserIdsByEmail(t.server.db, 'carol@example.org');
+    expect(carol).toHaveLength(0);
   });
 
   it('rejects a disallowed email domain', async () => {
@@ -297,10 +294,8 @@ describe('SSO sign-in', () => {
       'Single sign-on failed: the email domain elsewhere.test is not allowed',
     );
     expect((await failureReasons()).at(-1)).toBe('email_domain_not_allowed');
-    const bob = await t.server.db.query('SELECT id FROM users WHERE email = $1', [
-      'bob@elsewhere.test',
-    ]);
-    expect(bob.rows).toHaveLength(0);
+    const bob = await findUserIdsByEmail(t.server.db, 'bob@elsewhere.test');
+    expect(bob).toHaveLength(0);
   });
 
   it('rejects a provider at another issuer', async () => {

@@ -1,0 +1,168 @@
+import type { Logger } from 'pino';
+
+import type { Database } from '../database/database.js';
+import { isUnderKey, type UserField, type UserFieldProtection } from './user-field-protection.js';
+
+/** Options of {@link reencryptUserFields}. */
+export interface UserFieldReencryptionOptions {
+  /** Rows read per query. Defaults to 100. */
+  batchSize?: number;
+  logger?: Logger;
+  /** Called after each examined row with the count so far, so a test can stop the run there. */
+  afterRow?: (examined: number) => void;
+}
+
+/** Counts of one re-encryption run over `users` and `user_totp_factors`. */
+export interface UserFieldReencryptionResult {
+  examined: number;
+  /** Rows rewritten under the active platform key version. */
+  reencrypted: number;
+  /** Rows already under the active version. */
+  current: number;
+  /** Rows changed by a concurrent write between read and update, left as that write stored them. */
+  skippedConcurrent: number;
+}
+
+interface UserRow {
+  id: string;
+  emailEncrypted: string | null;
+  emailIndex: string | null;
+  nameEncrypted: string | null;
+  phoneEncrypted: string | null;
+}
+
+const USER_CIPHERTEXTS = [
+  ['email', 'emailEncrypted'],
+  ['name', 'nameEncrypted'],
+  ['phone', 'phoneEncrypted'],
+] as const satisfies readonly (readonly [UserField, keyof UserRow])[];
+
+/**
+ * Re-encrypts users' email, name and phone, their email blind index, and TOTP secrets under the
+ * active platform key version, so that older versions can be scheduled for deletion afterwards.
+ *
+ * The run is resumable: the progress is the key version inside each ciphertext (and the index
+ * computed under the active version), so a run stopped at any point, even by SIGKILL, is
+ * finished by running it again, which skips rows already current. Each row is one UPDATE that
+ * applies only when the row still has the values that were read, so a row is never half
+ * rewritten and a concurrent change is never overwritten. Plaintext rows are left to the start
+ * migration.
+ *
+ * @throws DecryptionError when a stored value does not decrypt. Rows before it stay updated.
+ */
+export async function reencryptUserFields(
+  db: Database,
+  protection: UserFieldProtection,
+  options: UserFieldReencryptionOptions = {},
+): Promise<UserFieldReencryptionResult> {
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 100, 10_000));
+  const result: UserFieldReencryptionResult = {
+    examined: 0,
+    reencrypted: 0,
+    current: 0,
+    skippedConcurrent: 0,
+  };
+  const count = (outcome: 'reencrypted' | 'current' | 'skippedConcurrent') => {
+    result.examined += 1;
+    result[outcome] += 1;
+    options.afterRow?.(result.examined);
+  };
+
+  let afterId = '';
+  for (;;) {
+    const batch = await db.query<UserRow>(
+      `SELECT id, email_encrypted AS "emailEncrypted", email_index AS "emailIndex",
+              name_encrypted AS "nameEncrypted", phone_encrypted AS "phoneEncrypted"
+         FROM users WHERE email_encrypted IS NOT NULL AND id::text > $1
+        ORDER BY id::text LIMIT $2`,
+      [afterId, batchSize],
+    );
+    for (const row of batch.rows) {
+      afterId = row.id;
+      count(await reencryptUserRow(db, protection, row));
+    }
+    options.logger?.info({ ...result, table: 'users' }, 're-encryption progress');
+    if (batch.rows.length < batchSize) break;
+  }
+
+  afterId = '';
+  for (;;) {
+    const batch = await db.query<{ userId: string; sealed: string }>(
+      `SELECT user_id AS "userId", secret_sealed AS sealed FROM user_totp_factors
+        WHERE starts_with(secret_sealed, 'mw1.') AND user_id::text > $1
+        ORDER BY user_id::text LIMIT $2`,
+      [afterId, batchSize],
+    );
+    for (const row of batch.rows) {
+      afterId = row.userId;
+      count(await reencryptTotpRow(db, protection, row));
+    }
+    options.logger?.info({ ...result, table: 'user_totp_factors' }, 're-encryption progress');
+    if (batch.rows.length < batchSize) break;
+  }
+  return result;
+}
+
+async function reencryptUserRow(
+  db: Database,
+  protection: UserFieldProtection,
+  row: UserRow,
+): Promise<'reencrypted' | 'current' | 'skippedConcurrent'> {
+  const active = await protection.activeKey();
+  const email =
+    row.emailEncrypted === null ? null : await protection.decrypt(row.id, 'email', row.emailEncrypted);
+  const index = email === null ? null : await protection.emailIndexForWrite(email);
+  const stale = USER_CIPHERTEXTS.some(([, column]) => {
+    const value = row[column];
+    return value !== null && !isUnderKey(value, active);
+  });
+  if (!stale && index === row.emailIndex) return 'current';
+
+  const updated: Record<string, string | null> = {};
+  for (const [field, column] of USER_CIPHERTEXTS) {
+    const value = row[column];
+    updated[column] =
+      value === null
+        ? null
+        : await protection.encrypt(row.id, field, await protection.decrypt(row.id, field, value));
+  }
+  const update = await db.query(
+    `UPDATE users
+        SET email_encrypted = $2, email_index = $3, name_encrypted = $4, phone_encrypted = $5
+      WHERE id = $1 AND email_encrypted IS NOT DISTINCT FROM $6
+        AND email_index IS NOT DISTINCT FROM $7 AND name_encrypted IS NOT DISTINCT FROM $8
+        AND phone_encrypted IS NOT DISTINCT FROM $9`,
+    [
+      row.id,
+      updated.emailEncrypted,
+      index,
+      updated.nameEncrypted,
+      updated.phoneEncrypted,
+      row.emailEncrypted,
+      row.emailIndex,
+      row.nameEncrypted,
+      row.phoneEncrypted,
+    ],
+  );
+  return update.rowCount === 1 ? 'reencrypted' : 'skippedConcurrent';
+}
+
+async function reencryptTotpRow(
+  db: Database,
+  protection: UserFieldProtection,
+  row: { userId: string; sealed: string },
+): Promise<'reencrypted' | 'current' | 'skippedConcurrent'> {
+  if (isUnderKey(row.sealed, await protection.activeKey())) return 'current';
+  const secret = await protection.decryptTotpSecret(row.userId, row.sealed);
+  let encrypted: string;
+  try {
+    encrypted = await protection.encryptTotpSecret(row.userId, secret);
+  } finally {
+    secret.fill(0);
+  }
+  const update = await db.query(
+    'UPDATE user_totp_factors SET secret_sealed = $2 WHERE user_id = $1 AND secret_sealed = $3',
+    [row.userId, encrypted, row.sealed],
+  );
+  return update.rowCount === 1 ? 'reencrypted' : 'skippedConcurrent';
+}
