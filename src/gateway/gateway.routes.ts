@@ -80,10 +80,9 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
   const authenticator = options.authenticator ?? new ApiKeyAuthenticator(options.db);
   const ipAllowlists = new ApiKeyAllowlists(options.db);
   const toolGate = new ToolApprovalGate(options.db, app.log);
-  const providerKeys = {
-    anthropic: options.config.ANTHROPIC_API_KEY,
-    openai: options.config.OPENAI_API_KEY,
-  };
+  // Read at each call, because SIGHUP replaces rotated keys in the config object.
+  const serverProviderKey = (provider: ProviderAdapter['name']): string | undefined =>
+    provider === 'anthropic' ? options.config.ANTHROPIC_API_KEY : options.config.OPENAI_API_KEY;
   const baseUrls = {
     anthropic: options.config.ANTHROPIC_BASE_URL,
     openai: options.config.OPENAI_BASE_URL,
@@ -169,7 +168,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     };
     const providerKey =
       (await options.organizationProviderKeys?.resolve(grant.orgId, provider.name)) ??
-      providerKeys[provider.name];
+      serverProviderKey(provider.name);
     if (!providerKey) {
       throw new GatewayError(
         'service_unavailable',

@@ -100,3 +100,21 @@ export function runSourceServe(env: Record<string, string>): Promise<ServeExit> 
     });
   });
 }
+
+/** Waits up to `timeoutMs` for a log line of `server` that `match` accepts, after index `from`. */
+export async function waitForLog(
+  server: SourceServer,
+  match: (line: Record<string, unknown>) => boolean,
+  from = 0,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = server.logs.slice(from).find(match);
+    if (found) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`no matching log line within ${timeoutMs} ms: ${server.stderr()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

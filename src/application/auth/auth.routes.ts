@@ -112,7 +112,8 @@ export const authRoutes: FastifyPluginAsync<{ identity: IdentityServices }> = as
 
   await app.register(mfaRoutes, { identity });
 
-  const outbox = new MailOutbox(createMailTransport(identity.mail, app.log), app.log);
+  const transport = createMailTransport(identity.mail, app.log, () => identity.mail.smtp);
+  const outbox = new MailOutbox(transport, app.log);
   app.addHook('onClose', () => outbox.close());
   await app.register(passwordResetRoutes, { identity, outbox });
   await app.register(invitationRoutes, { identity, outbox });

@@ -15,31 +15,29 @@ const SOCKET_TIMEOUT_MS = 30_000;
  */
 export class SmtpMailTransport implements MailTransport {
   readonly kind = 'smtp' as const;
-  private readonly transporter: Transporter;
+  private transporter: Transporter;
+  private settings: SmtpSettings;
 
+  /**
+   * @param currentSettings read before each mail. When it returns other settings, such as a
+   * rotated password, the transport closes its connections and uses the new settings.
+   */
   constructor(
     settings: SmtpSettings,
     private readonly from: string,
+    private readonly currentSettings?: () => SmtpSettings | null,
   ) {
-    this.transporter = nodemailer.createTransport({
-      host: settings.host,
-      port: settings.port,
-      secure: settings.tls === 'implicit',
-      requireTLS: settings.tls === 'starttls',
-      ignoreTLS: settings.tls === 'none',
-      ...(settings.user !== null
-        ? { auth: { user: settings.user, pass: settings.password ?? '' } }
-        : {}),
-      tls: { minVersion: 'TLSv1.2' },
-      connectionTimeout: CONNECTION_TIMEOUT_MS,
-      greetingTimeout: CONNECTION_TIMEOUT_MS,
-      socketTimeout: SOCKET_TIMEOUT_MS,
-      logger: false,
-      debug: false,
-    });
+    this.settings = settings;
+    this.transporter = createTransporter(settings);
   }
 
   async send(message: MailMessage): Promise<void> {
+    const current = this.currentSettings?.();
+    if (current && !sameSettings(current, this.settings)) {
+      this.transporter.close();
+      this.settings = current;
+      this.transporter = createTransporter(current);
+    }
     await this.transporter.sendMail({
       from: this.from,
       to: message.to,
@@ -51,4 +49,33 @@ export class SmtpMailTransport implements MailTransport {
   async close(): Promise<void> {
     this.transporter.close();
   }
+}
+
+function createTransporter(settings: SmtpSettings): Transporter {
+  return nodemailer.createTransport({
+    host: settings.host,
+    port: settings.port,
+    secure: settings.tls === 'implicit',
+    requireTLS: settings.tls === 'starttls',
+    ignoreTLS: settings.tls === 'none',
+    ...(settings.user !== null
+      ? { auth: { user: settings.user, pass: settings.password ?? '' } }
+      : {}),
+    tls: { minVersion: 'TLSv1.2' },
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    greetingTimeout: CONNECTION_TIMEOUT_MS,
+    socketTimeout: SOCKET_TIMEOUT_MS,
+    logger: false,
+    debug: false,
+  });
+}
+
+function sameSettings(a: SmtpSettings, b: SmtpSettings): boolean {
+  return (
+    a.host === b.host &&
+    a.port === b.port &&
+    a.tls === b.tls &&
+    a.user === b.user &&
+    a.password === b.password
+  );
 }

@@ -47,6 +47,11 @@ export function registerServe(program: Command): void {
           },
         );
       };
+      // Container platforms update mounted secret files in place; SIGHUP applies them.
+      process.on('SIGHUP', () => {
+        logger.info({ signal: 'SIGHUP' }, 'reloading secret settings from their files');
+        server.reloadSecrets(process.env);
+      });
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);
     });

@@ -11,6 +11,19 @@ import { openPostgresDatabase } from './postgres-database.js';
 export const APPLICATION_ROLE = 'mindweave_app';
 
 /**
+ * Returns the password of `config.DATABASE_URL` as it is when a connection opens. The server
+ * replaces `DATABASE_URL` in its config when SIGHUP reloads a rotated DATABASE_URL_FILE, so new
+ * connections use the new password.
+ */
+function livePassword(config: Pick<Config, 'DATABASE_URL'>): () => string | undefined {
+  return () => {
+    if (config.DATABASE_URL === undefined) return undefined;
+    const password = new URL(config.DATABASE_URL).password;
+    return password === '' ? undefined : decodeURIComponent(password);
+  };
+}
+
+/**
  * Opens the configured database: a PostgreSQL server when `DATABASE_URL` is set, otherwise
  * embedded PostgreSQL in `<data dir>/postgres`, guarded by the data folder lock so that a
  * second process gets a clear error instead of opening the same files.
@@ -19,7 +32,9 @@ export async function openDatabase(
   config: Pick<Config, 'DATABASE_URL' | 'MINDWEAVE_DATA_DIR'>,
   command: string,
 ): Promise<Database> {
-  if (config.DATABASE_URL) return openPostgresDatabase(config.DATABASE_URL);
+  if (config.DATABASE_URL) {
+    return openPostgresDatabase(config.DATABASE_URL, { password: livePassword(config) });
+  }
   return openEmbedded(config.MINDWEAVE_DATA_DIR, command);
 }
 
@@ -40,7 +55,10 @@ export async function openMigratedDatabase(
     } finally {
       await owner.close();
     }
-    return openPostgresDatabase(config.DATABASE_URL, { role: APPLICATION_ROLE });
+    return openPostgresDatabase(config.DATABASE_URL, {
+      role: APPLICATION_ROLE,
+      password: livePassword(config),
+    });
   }
   const db = await openEmbedded(config.MINDWEAVE_DATA_DIR, command);
   try {

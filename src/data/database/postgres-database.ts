@@ -43,6 +43,28 @@ export interface PostgresOptions {
   poolSize?: number;
   /** A role to `SET ROLE` to on every new connection, e.g. the application role. */
   role?: string;
+  /**
+   * Returns the password for each new connection, in place of the URL's password, so that a
+   * rotated password reaches new connections while open ones keep working.
+   */
+  password?: () => string | undefined;
+}
+
+/** A `pg.Client` class whose connections ask `password` for the password when they open. */
+function clientWithPassword(password: () => string | undefined): typeof pg.Client {
+  return class extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      // pg calls a password function when the server asks for a password. The connection
+      // string's password would otherwise override a `password` option.
+      Object.defineProperty(this, 'password', {
+        configurable: true,
+        enumerable: false,
+        writable: true,
+        value: password,
+      });
+    }
+  };
 }
 
 /** Opens a pooled connection to a PostgreSQL server. */
@@ -55,6 +77,7 @@ export async function openPostgresDatabase(url: string, options: PostgresOptions
     connectionString: url,
     max: options.poolSize ?? 10,
     ...(options.role === undefined ? {} : { options: `-c role=${options.role}` }),
+    ...(options.password === undefined ? {} : { Client: clientWithPassword(options.password) }),
   });
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query gets a fresh connection.
