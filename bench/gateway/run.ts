@@ -3,13 +3,14 @@
  *
  *   npx tsx bench/gateway/run.ts [--rate 1000] [--duration 20] [--warmup 5]
  *     [--max-connections 50] [--max-duration 20] [--log-levels warn,info]
- *     [--source head|worktree] [--profile] [--idle-wait 120]
+ *     [--source head|worktree] [--baseline COMMIT] [--profile] [--idle-wait 120]
  *
  * It starts a minimal Anthropic upstream (upstream.ts) in its own process. It builds
  * MindWeave and runs `node bin/mindweave.js serve` in another process on a fresh PostgreSQL
  * database. This process then loads the upstream directly and through MindWeave, first at a
  * fixed rate (open loop, open-loop.ts), then with a fixed number of connections (closed loop,
- * autocannon). Every address is on 127.0.0.1. The processes, the database and the temporary
+ * autocannon). `--baseline` also builds an older commit and measures it at the fixed rate right
+ * before the build under test, for a comparison under the same load. Every address is on 127.0.0.1. The processes, the database and the temporary
  * folder are removed at the end, also after a failure or Ctrl-C. `--profile` adds a run with
  * `node --cpu-prof` on MindWeave and prints where its time went.
  */
@@ -60,6 +61,7 @@ const { values } = parseArgs({
     'max-duration': { type: 'string', default: '20' },
     'log-levels': { type: 'string', default: 'warn,info' },
     source: { type: 'string', default: 'head' },
+    baseline: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'idle-wait': { type: 'string', default: '120' },
     'database-admin-url': {
@@ -86,9 +88,13 @@ const settings = {
   maxDurationSeconds: positiveInteger('max-duration', values['max-duration'], 600),
   logLevels: (values['log-levels'] ?? '').split(',').filter((level) => level !== ''),
   source: values.source,
+  baseline: values.baseline,
   profile: values.profile === true,
   idleWaitSeconds: positiveInteger('idle-wait', values['idle-wait'], 3600),
 };
+if (settings.baseline !== undefined && !/^[0-9a-f]{7,40}$/.test(settings.baseline)) {
+  throw new Error(`invalid --baseline ${settings.baseline}: expected a commit id in hex`);
+}
 if (settings.source !== 'head' && settings.source !== 'worktree') {
   throw new Error(`invalid --source ${String(settings.source)}: expected head or worktree`);
 }
@@ -256,6 +262,11 @@ async function main(): Promise<void> {
   const { commit, dirty } = await describeCommit(repoRoot);
   log(`building MindWeave (${settings.source === 'head' ? `commit ${commit}` : 'working tree'})`);
   const buildDir = await prepareBuild(repoRoot, workDir, settings.source as 'head' | 'worktree');
+  let baselineDir: string | null = null;
+  if (settings.baseline !== undefined) {
+    log(`building the baseline, commit ${settings.baseline}`);
+    baselineDir = await prepareBuild(repoRoot, workDir, { commit: settings.baseline });
+  }
 
   const upstream = await startUpstream();
   const upstreamUrl = upstream.url;
@@ -329,6 +340,25 @@ async function main(): Promise<void> {
   const throughGateway: Measurement[] = [];
   const notes: string[] = [];
   for (const level of settings.logLevels) {
+    // The baseline runs right before the build under test, on the same database, so both see
+    // nearly the same load from the rest of the machine.
+    if (baselineDir !== null) {
+      const logFile = join(workDir, `baseline-${level}.log`);
+      const env = { ...baseEnv, LOG_LEVEL: level };
+      const gateway = await startGateway(baselineDir, env, logFile, []);
+      await checkGateway(gateway.url, gatewayHeaders);
+      throughGateway.push(
+        await measure(
+          `MindWeave ${String(settings.baseline)}, LOG_LEVEL=${level}`,
+          `${gateway.url}/v1/messages`,
+          gatewayHeaders,
+          gatewayProcesses(gateway),
+          false,
+          mainThread(gateway),
+        ),
+      );
+      await gateway.stop();
+    }
     const logFile = join(workDir, `mindweave-${level}.log`);
     const gateway = await startGateway(buildDir, { ...baseEnv, LOG_LEVEL: level }, logFile, []);
     await checkGateway(gateway.url, gatewayHeaders);

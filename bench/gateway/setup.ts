@@ -18,13 +18,15 @@ const BUILD_TIMEOUT_MS = 5 * 60_000;
 export async function prepareBuild(
   repoRoot: string,
   workDir: string,
-  source: 'head' | 'worktree',
+  source: 'head' | 'worktree' | { commit: string },
 ): Promise<string> {
   let buildDir = repoRoot;
-  if (source === 'head') {
-    buildDir = join(workDir, 'mindweave');
-    const archive = join(workDir, 'head.tar');
-    await runCommand('git archive', 'git', ['archive', '--format=tar', '-o', archive, 'HEAD'], {
+  if (source !== 'worktree') {
+    const commit = source === 'head' ? 'HEAD' : source.commit;
+    const name = source === 'head' ? 'mindweave' : `mindweave-${commit}`;
+    buildDir = join(workDir, name);
+    const archive = join(workDir, `${name}.tar`);
+    await runCommand('git archive', 'git', ['archive', '--format=tar', '-o', archive, commit], {
       cwd: repoRoot,
       timeoutMs: 60_000,
     });
