@@ -1,6 +1,6 @@
 import type { BenchCase } from './corpus.js';
 
-/** Media types Fastify parses with its default parsers, the only ones MindWeave keeps. */
+/** Media types of Fastify's default body parsers. MindWeave registers no other parser. */
 const PARSED_TYPES = new Set(['application/json', 'text/plain']);
 
 function isParsedType(contentType: string): boolean {
