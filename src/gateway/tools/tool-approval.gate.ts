@@ -23,6 +23,20 @@ function rejection(result: ToolResult, row: ToolCallApproval | undefined): strin
 }
 
 /**
+ * Returns whether a result needs no approval: its call is of a tool the project auto-approves,
+ * and no call held under that id was of another tool.
+ */
+function autoApprovedResult(
+  grant: ApiKeyGrant,
+  result: ToolResult,
+  row: ToolCallApproval | undefined,
+): boolean {
+  const call = result.call;
+  if (!call || !isAutoApproved(grant.settings, call.name)) return false;
+  return !row || row.toolName === call.name;
+}
+
+/**
  * Governs tool use through the gateway. The client runs the model's tool calls, so the gateway
  * cannot stop a tool from running, but it decides whether the conversation may continue with
  * the tool's result. A call of a tool the project does not
@@ -46,17 +60,18 @@ export class ToolApprovalGate {
       );
     }
     if (approvesEveryTool(grant.settings)) return;
-    const needed = protocol
-      .resultsInRequest(body)
-      .filter((result) => !(result.call && isAutoApproved(grant.settings, result.call.name)));
-    if (needed.length === 0) return;
+    const results = protocol.resultsInRequest(body);
+    if (results.length === 0) return;
 
-    const ids = needed.map((result) => result.toolCallId);
+    // Results of auto-approved tools are looked up too: the client writes the history, so a
+    // held call's result could otherwise pass under the name of an auto-approved tool.
+    const ids = results.map((result) => result.toolCallId);
     const rows = await inTenant(this.db, grant.orgId, (tx) =>
       findCalls(tx, grant.orgId, grant.projectId, ids),
     );
     const byId = new Map(rows.map((row) => [row.toolCallId, row]));
-    const reasons = needed
+    const reasons = results
+      .filter((result) => !autoApprovedResult(grant, result, byId.get(result.toolCallId)))
       .map((result) => rejection(result, byId.get(result.toolCallId)))
       .filter((reason): reason is string => reason !== null);
     if (reasons.length > 0) {
