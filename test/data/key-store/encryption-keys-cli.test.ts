@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { KeyVersionStatus } from '../../../src/cli/commands/encryption-keys.command.js';
 import { openMigratedDatabase } from '../../../src/data/database/open-database.js';
+import { openPostgresDatabase } from '../../../src/data/database/postgres-database.js';
 import { openDataProtection } from '../../../src/data/key-store/data-protection.js';
 import { ProviderKeyService } from '../../../src/gateway/provider-keys/provider-key.service.js';
 import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../../../src/http/request-context.js';
@@ -159,10 +160,9 @@ describe('mindweave keys status and rotate', () => {
   });
 
   it('audits rotations', async () => {
-    const db = await openMigratedDatabase(
-      { DATABASE_URL: database.url, MINDWEAVE_DATA_DIR: dataDir },
-      'test',
-    );
+    // As the owner: the entries belong to several organizations and to none, and row-level
+    // security shows the application role only one organization's entries at a time.
+    const db = await openPostgresDatabase(database.url);
     try {
       const result = await db.query<{ metadata: { purpose: string; version: number } }>(
         `SELECT metadata FROM audit_logs WHERE action = 'encryption_key.rotated' ORDER BY seq`,

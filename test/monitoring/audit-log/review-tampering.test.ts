@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { inTenant } from '../../../src/data/database/tenant-scope.js';
 import { buildAuditRecord } from '../../../src/monitoring/audit/audit-entry.js';
 import {
   inexactJsonNumber,
@@ -234,7 +235,9 @@ describe('audit export paging', () => {
     await f.checkpointer.sign();
     await appendForOrg(2);
 
-    const firstPage = await exportAuditEntries(f.app, f.key, { orgId, limit: 4 });
+    const firstPage = await inTenant(f.app, orgId, (tx) =>
+      exportAuditEntries(tx, f.key, { orgId, limit: 4 }),
+    );
     const entryLines = firstPage.filter((line) => (line as { type: string }).type === 'entry');
     expect(entryLines).toHaveLength(3);
     const checkpointLine = firstPage.at(-1) as { type: string; nextAfterSeq: string | null };
