@@ -13,6 +13,7 @@ import { createLogger } from '../../src/monitoring/logging/logger.js';
 import { startServer, type RunningServer } from '../../src/server/start-server.js';
 import { bootstrap, type BootstrapResult } from '../../src/tenancy/bootstrap.service.js';
 import { FakeProvider } from './fake-provider.js';
+import { passwordPolicyExample } from './passwords.js';
 import {
   captureServerResponses,
   recordAuditRows,
@@ -115,7 +116,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   });
   const server = await startServer(config, createLogger(config.LOG_LEVEL, sink));
   captureServerResponses(server.app.server);
-  registerSecrets(boot.adminPassword, boot.apiKey, ...Object.values(PROVIDER_KEYS));
+  registerSecrets(
+    boot.adminPassword,
+    boot.apiKey,
+    passwordPolicyExample,
+    ...Object.values(PROVIDER_KEYS),
+  );
   const owner = database
     ? await openPostgresDatabase(database.url, { poolSize: 2 })
     : noOwnerConnection();
