@@ -6,6 +6,9 @@ import type { Actor } from './request-context.js';
 /** The signed-in admin of a session route as an audit actor. */
 export function sessionActor(request: FastifyRequest): Actor & { type: 'user' } {
   const principal = request.principal;
+  if (!principal && request.adminApiKey) {
+    throw new AppError('forbidden', 'This route needs a signed-in user; API keys are not accepted');
+  }
   if (!principal) throw new AppError('unauthorized');
   return {
     type: 'user',

@@ -10,7 +10,9 @@ import {
 } from '../../tenancy/organizations/organization.repository.js';
 import { findProject, updateProject } from '../../tenancy/projects/project.repository.js';
 import type { ProjectSettings, UpdateProjectInput } from '../../tenancy/projects/project.schema.js';
+import { findMembershipRole } from '../../tenancy/users/user.repository.js';
 import { hasActiveBreakGlass } from '../access/break-glass.service.js';
+import { roleGrants } from '../authorization/permissions.js';
 import {
   closeChangeRequest,
   insertChangeRequest,
@@ -217,6 +219,16 @@ export async function approveChangeRequest(
     const { request, unchanged } = locked;
 
     if (request.requestedBy === scope.actor.id) throw new AppError('self_approval_forbidden');
+    // The approver's own membership role counts, not one raised by a just-in-time grant:
+    // otherwise the requester could approve a member's elevation and have them approve back.
+    const approverRole = await findMembershipRole(tx, scope.orgId, scope.actor.id);
+    if (!approverRole || !roleGrants(approverRole, 'change_request.approve')) {
+      throw new AppError(
+        'forbidden',
+        'Approving a change request needs a membership role that grants change_request.approve; ' +
+          'a just-in-time grant does not count',
+      );
+    }
     if (request.status !== 'pending') {
       throw new AppError('conflict', `The change request is already ${request.status}`);
     }
