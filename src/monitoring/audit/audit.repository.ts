@@ -1,4 +1,4 @@
-import type { Queryable } from '../../data/database/database.js';
+import type { Database, Queryable } from '../../data/database/database.js';
 import { AUDIT_COLUMNS, chainRecords, type AuditChainer } from './audit-chain.js';
 import type { AuditRecord } from './audit-entry.js';
 import { needsSealingKey, sealingKeyOf, subjectOf } from './audit-record-sealing.js';
@@ -22,6 +22,10 @@ export function storedTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '000Z');
 }
 
+function isDatabase(target: Queryable): target is Database {
+  return typeof (target as Partial<Database>).transaction === 'function';
+}
+
 async function lockHead(tx: Queryable, logId: string): Promise<LockedHead> {
   const result = await tx.query<LockedHead>(
     `SELECT next_seq AS "nextSeq", last_hash AS "lastHash", frontier,
@@ -42,7 +46,7 @@ async function lockHead(tx: Queryable, logId: string): Promise<LockedHead> {
  * the next gap-free sequence numbers and the hash of the entry before. Time never runs
  * backwards along the chain, even when server clocks disagree. `chain` seals and hashes the
  * records under that lock; the default does it in this thread, and an `AuditChainWorker` does it
- * in a worker thread.
+ * in a worker thread. Given the database instead of a transaction, it opens one of its own.
  */
 export async function appendAuditRecords(
   tx: Queryable,
@@ -51,6 +55,11 @@ export async function appendAuditRecords(
   chain: AuditChainer = chainRecords,
 ): Promise<void> {
   if (records.length === 0) return;
+  // The head's row lock lasts only until its transaction ends, and on the pool every statement
+  // is a transaction of its own, so concurrent appends would read the same head and fail.
+  if (isDatabase(tx)) {
+    return tx.transaction((inner) => appendAuditRecords(inner, records, logId, chain));
+  }
   // Keys are read (or created) before the head is locked, so the lock is held for less time.
   const keys = new Map<string, Buffer | null>();
   for (const record of records) {
