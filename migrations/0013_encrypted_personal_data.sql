@@ -33,3 +33,16 @@ CREATE UNIQUE INDEX users_email_index_idx ON users (email_index);
 -- data key; `ts1.` values sealed by the older key file are re-encrypted by the server at start.
 ALTER TABLE user_totp_factors ADD CONSTRAINT user_totp_factors_secret_format
   CHECK (secret_sealed LIKE 'mw1.%' OR secret_sealed LIKE 'ts1.%');
+
+-- Invitation emails, encrypted under the platform data key like user emails, bound to the
+-- invitation id, with their own blind index (the HMAC input names the table and column, so it
+-- differs from the user index of the same email). Plaintext rows are encrypted at start.
+ALTER TABLE user_invitations ALTER COLUMN email DROP NOT NULL;
+ALTER TABLE user_invitations ADD COLUMN email_encrypted text
+  CHECK (email_encrypted LIKE 'mw1.%' AND char_length(email_encrypted) <= 1024);
+ALTER TABLE user_invitations ADD COLUMN email_index text
+  CHECK (email_index ~ '^[A-Za-z0-9_-]{22}$');
+ALTER TABLE user_invitations ADD CONSTRAINT user_invitations_email_present
+  CHECK (email IS NOT NULL OR (email_encrypted IS NOT NULL AND email_index IS NOT NULL));
+CREATE UNIQUE INDEX user_invitations_open_email_index_idx ON user_invitations (org_id, email_index)
+  WHERE accepted_at IS NULL AND revoked_at IS NULL;

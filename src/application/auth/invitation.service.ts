@@ -11,6 +11,7 @@ import {
   findUserCredentialsByEmail,
   insertMembership,
   insertPreparedUser,
+  loadUserFieldKeys,
   prepareEmailLookup,
   prepareUser,
   type EmailLookup,
@@ -26,6 +27,8 @@ import {
   findInvitationOrg,
   insertInvitation,
   listOpenInvitations,
+  prepareInvitationEmail,
+  prepareInvitationLookup,
   lockOpenInvitation,
   markInvitationAccepted,
   revokeInvitation,
@@ -64,6 +67,8 @@ export async function createInvitation(
   const generated = generateInvitationToken();
   const expiresAt = new Date(identity.clock() + identity.invitationTtlMs);
   const lookup = await prepareEmailLookup(input.email);
+  const invitationLookup = await prepareInvitationLookup(input.email);
+  const invitationEmail = await prepareInvitationEmail(input.email);
   const { invitation, organization } = await inTenant(db, orgId, async (tx) => {
     const organization = await findOrganization(tx, orgId);
     if (!organization) throw new AppError('not_found');
@@ -77,10 +82,10 @@ export async function createInvitation(
     if (await isMemberByEmail(tx, orgId, lookup)) {
       throw new AppError('conflict', 'This email already belongs to a member of the organization');
     }
-    const replaced = await revokeOpenInvitationOf(tx, orgId, input.email);
+    const replaced = await revokeOpenInvitationOf(tx, orgId, invitationLookup);
     const created = await insertInvitation(tx, {
       orgId,
-      email: input.email,
+      email: invitationEmail,
       role: input.role,
       tokenHash: generated.hash,
       invitedBy: principal.user.id,
@@ -136,7 +141,11 @@ async function isMemberByEmail(
   return user !== null && (await findMembershipRole(tx, orgId, user.id)) !== null;
 }
 
-export function listInvitations(identity: IdentityServices, orgId: string): Promise<Invitation[]> {
+export async function listInvitations(
+  identity: IdentityServices,
+  orgId: string,
+): Promise<Invitation[]> {
+  await loadUserFieldKeys();
   return inTenant(identity.db, orgId, (tx) => listOpenInvitations(tx, orgId));
 }
 
@@ -148,6 +157,7 @@ export async function cancelInvitation(
   orgId: string,
   invitationId: string,
 ): Promise<Invitation> {
+  await loadUserFieldKeys();
   return inTenant(identity.db, orgId, async (tx) => {
     const revoked = await revokeInvitation(tx, orgId, invitationId);
     if (!revoked) throw new AppError('not_found', 'No open invitation with this id');
@@ -205,6 +215,7 @@ export async function acceptInvitation(
   // The email lookup and the new user's encrypted fields are computed before the transaction,
   // because encryption may read the key store, which embedded PostgreSQL cannot do while a
   // transaction is open. The invitation's email never changes, so the locked row has the same.
+  await loadUserFieldKeys();
   const peeked = await inTenant(db, orgId, (tx) => lockOpenInvitation(tx, orgId, hash));
   if (!peeked) throw invalidToken();
   const lookup = await prepareEmailLookup(peeked.email);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 
 import type { Database } from '../database/database.js';
+import { inTenant } from '../database/tenant-scope.js';
 import { LEGACY_TOTP_PREFIX, type LegacyTotpOpener } from './totp-secret-cipher.js';
 import type { UserFieldProtection } from './user-field-protection.js';
 
@@ -18,6 +19,7 @@ export interface PlaintextMigrationOptions {
 /** Counts of one migration run. */
 export interface PlaintextMigrationResult {
   users: number;
+  invitations: number;
   totpSecrets: number;
 }
 
@@ -35,8 +37,9 @@ export async function encryptPlaintextPersonalData(
   options: PlaintextMigrationOptions,
 ): Promise<PlaintextMigrationResult> {
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 100, 10_000));
-  const result: PlaintextMigrationResult = { users: 0, totpSecrets: 0 };
-  const afterRow = () => options.afterRow?.(result.users + result.totpSecrets);
+  const result: PlaintextMigrationResult = { users: 0, invitations: 0, totpSecrets: 0 };
+  const afterRow = () =>
+    options.afterRow?.(result.users + result.invitations + result.totpSecrets);
 
   let afterId = '';
   for (;;) {
@@ -55,6 +58,36 @@ export async function encryptPlaintextPersonalData(
       options.logger.info({ users: result.users }, 'encrypted plaintext user fields');
     }
     if (batch.rows.length < batchSize) break;
+  }
+
+  // Row-level security shows one organization's invitations at a time.
+  for (const orgId of await organizationIds(db)) {
+    for (;;) {
+      const batch = await inTenant(db, orgId, (tx) =>
+        tx.query<{ id: string; email: string }>(
+          `SELECT id, email FROM user_invitations
+            WHERE org_id = $1 AND email IS NOT NULL ORDER BY id LIMIT $2`,
+          [orgId, batchSize],
+        ),
+      );
+      for (const row of batch.rows) {
+        const encrypted = await protection.encryptInvitationEmail(row.id, row.email);
+        const index = await protection.invitationIndexForWrite(row.email);
+        await inTenant(db, orgId, (tx) =>
+          tx.query(
+            `UPDATE user_invitations SET email_encrypted = $3, email_index = $4, email = NULL
+              WHERE org_id = $1 AND id = $2 AND email = $5`,
+            [orgId, row.id, encrypted, index, row.email],
+          ),
+        );
+        result.invitations += 1;
+        afterRow();
+      }
+      if (batch.rows.length > 0) {
+        options.logger.info({ orgId, invitations: result.invitations }, 'encrypted invitation emails');
+      }
+      if (batch.rows.length < batchSize) break;
+    }
   }
 
   for (;;) {
@@ -106,21 +139,37 @@ async function encryptUserRow(
   return update.rowCount === 1;
 }
 
-/** Plaintext left behind, as counted by {@link countPlaintextPersonalData}. */
-export interface PlaintextCounts {
-  users: number;
-  totpSecrets: number;
+async function organizationIds(db: Database): Promise<string[]> {
+  const result = await db.query<{ id: string }>('SELECT id FROM tenancy_organization_ids() AS id');
+  return result.rows.map((row) => row.id);
 }
 
-/** Counts users with plaintext email or name and TOTP secrets under the older key file. */
+/** Plaintext left behind, as counted by {@link countPlaintextPersonalData}. */
+export type PlaintextCounts = PlaintextMigrationResult;
+
+/**
+ * Counts users with a plaintext email or name, invitations with a plaintext email, and TOTP
+ * secrets sealed by the older key file.
+ */
 export async function countPlaintextPersonalData(db: Database): Promise<PlaintextCounts> {
-  const result = await db.query<PlaintextCounts>(
+  const result = await db.query<Omit<PlaintextCounts, 'invitations'>>(
     `SELECT (SELECT count(*)::int FROM users WHERE email IS NOT NULL OR name IS NOT NULL) AS users,
             (SELECT count(*)::int FROM user_totp_factors WHERE starts_with(secret_sealed, $1))
               AS "totpSecrets"`,
     [LEGACY_TOTP_PREFIX],
   );
-  return result.rows[0] ?? { users: 0, totpSecrets: 0 };
+  let invitations = 0;
+  for (const orgId of await organizationIds(db)) {
+    const counted = await inTenant(db, orgId, (tx) =>
+      tx.query<{ count: number }>(
+        'SELECT count(*)::int AS count FROM user_invitations WHERE org_id = $1 AND email IS NOT NULL',
+        [orgId],
+      ),
+    );
+    invitations += counted.rows[0]?.count ?? 0;
+  }
+  const counts = result.rows[0] ?? { users: 0, totpSecrets: 0 };
+  return { ...counts, invitations };
 }
 
 /**
@@ -136,10 +185,11 @@ export async function migratePlaintextPersonalData(
 ): Promise<PlaintextMigrationResult> {
   const result = await encryptPlaintextPersonalData(db, protection, options);
   const left = await countPlaintextPersonalData(db);
-  if (left.users > 0 || left.totpSecrets > 0) {
+  if (left.users > 0 || left.invitations > 0 || left.totpSecrets > 0) {
     throw new Error(
-      `${left.users} users still have a plaintext email or name and ${left.totpSecrets} TOTP ` +
-        'secrets are still sealed by the old key file after encryption at start; start again to retry',
+      `plaintext left after encryption at start: ${left.users} users with a plaintext email ` +
+        `or name, ${left.invitations} invitations with a plaintext email, ${left.totpSecrets} ` +
+        'TOTP secrets sealed by the old key file. Start again to retry.',
     );
   }
   return result;

@@ -27,6 +27,7 @@ export const USER_FIELD_COLUMNS: Record<UserField, string> = {
 };
 
 const EMAIL_INDEX_COLUMN: BlindIndexColumn = { table: 'users', column: 'email' };
+const INVITATION_INDEX_COLUMN: BlindIndexColumn = { table: 'user_invitations', column: 'email' };
 const ACTOR = 'user-fields';
 
 /** Location of a user's encrypted field, which binds the ciphertext to the user's row. */
@@ -37,6 +38,16 @@ export function userFieldLocation(userId: string, field: UserField): FieldLocati
 /** Location of a user's TOTP secret in `user_totp_factors`. */
 export function totpSecretLocation(userId: string): FieldLocation {
   return { tenant: PLATFORM_KEY_TENANT, table: 'user_totp_factors', column: 'secret_sealed', rowId: userId };
+}
+
+/** Location of the invitee's email in `user_invitations`. */
+export function invitationEmailLocation(invitationId: string): FieldLocation {
+  return {
+    tenant: PLATFORM_KEY_TENANT,
+    table: 'user_invitations',
+    column: 'email_encrypted',
+    rowId: invitationId,
+  };
 }
 
 /**
@@ -85,6 +96,39 @@ export class UserFieldProtection {
   /** Loads every decryptable platform key version into the key cache. */
   async loadKeys(): Promise<void> {
     await this.emailIndexesForLookup('');
+  }
+
+  encryptInvitationEmail(invitationId: string, email: string): Promise<string> {
+    return this.#cipher.encrypt(invitationEmailLocation(invitationId), email, { actor: ACTOR });
+  }
+
+  /** @throws DecryptionError when the value was not encrypted for this invitation. */
+  decryptInvitationEmail(invitationId: string, ciphertext: string): Promise<string> {
+    return this.#cipher.decryptString(invitationEmailLocation(invitationId), ciphertext, {
+      actor: ACTOR,
+    });
+  }
+
+  /** Returns the blind index stored with an invitation's email, under the active key version. */
+  invitationIndexForWrite(email: string): Promise<string> {
+    return this.#indexer.indexForWrite(
+      PLATFORM_KEY_TENANT,
+      INVITATION_INDEX_COLUMN,
+      email,
+      'email',
+      ACTOR,
+    );
+  }
+
+  /** Returns the invitation email indexes to search for, one per decryptable key version. */
+  invitationIndexesForLookup(email: string): Promise<string[]> {
+    return this.#indexer.indexesForLookup(
+      PLATFORM_KEY_TENANT,
+      INVITATION_INDEX_COLUMN,
+      email,
+      'email',
+      ACTOR,
+    );
   }
 
   encryptTotpSecret(userId: string, secret: Uint8Array): Promise<string> {

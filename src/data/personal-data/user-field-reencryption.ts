@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 
 import type { Database } from '../database/database.js';
+import { inTenant } from '../database/tenant-scope.js';
 import { isUnderKey, type UserField, type UserFieldProtection } from './user-field-protection.js';
 
 /** Options of {@link reencryptUserFields}. */
@@ -38,7 +39,8 @@ const USER_CIPHERTEXTS = [
 ] as const satisfies readonly (readonly [UserField, keyof UserRow])[];
 
 /**
- * Re-encrypts users' email, name and phone, their email blind index, and TOTP secrets under the
+ * Re-encrypts users' email, name and phone, their email blind index, invitation emails and
+ * their index, and TOTP secrets under the
  * active platform key version, so that older versions can be scheduled for deletion afterwards.
  *
  * The run is resumable: the progress is the key version inside each ciphertext (and the index
@@ -83,6 +85,29 @@ export async function reencryptUserFields(
     }
     options.logger?.info({ ...result, table: 'users' }, 're-encryption progress');
     if (batch.rows.length < batchSize) break;
+  }
+
+  // Row-level security shows one organization's invitations at a time.
+  const orgIds = await db.query<{ id: string }>('SELECT id FROM tenancy_organization_ids() AS id');
+  for (const { id: orgId } of orgIds.rows) {
+    afterId = '';
+    for (;;) {
+      const batch = await inTenant(db, orgId, (tx) =>
+        tx.query<InvitationRow>(
+          `SELECT id, email_encrypted AS "emailEncrypted", email_index AS "emailIndex"
+             FROM user_invitations
+            WHERE org_id = $1 AND email_encrypted IS NOT NULL AND id::text > $2
+            ORDER BY id::text LIMIT $3`,
+          [orgId, afterId, batchSize],
+        ),
+      );
+      for (const row of batch.rows) {
+        afterId = row.id;
+        count(await reencryptInvitationRow(db, protection, orgId, row));
+      }
+      options.logger?.info({ ...result, table: 'user_invitations', orgId }, 're-encryption progress');
+      if (batch.rows.length < batchSize) break;
+    }
   }
 
   afterId = '';
@@ -143,6 +168,34 @@ async function reencryptUserRow(
       row.nameEncrypted,
       row.phoneEncrypted,
     ],
+  );
+  return update.rowCount === 1 ? 'reencrypted' : 'skippedConcurrent';
+}
+
+interface InvitationRow {
+  id: string;
+  emailEncrypted: string;
+  emailIndex: string;
+}
+
+async function reencryptInvitationRow(
+  db: Database,
+  protection: UserFieldProtection,
+  orgId: string,
+  row: InvitationRow,
+): Promise<'reencrypted' | 'current' | 'skippedConcurrent'> {
+  const email = await protection.decryptInvitationEmail(row.id, row.emailEncrypted);
+  const index = await protection.invitationIndexForWrite(email);
+  if (isUnderKey(row.emailEncrypted, await protection.activeKey()) && index === row.emailIndex) {
+    return 'current';
+  }
+  const encrypted = await protection.encryptInvitationEmail(row.id, email);
+  const update = await inTenant(db, orgId, (tx) =>
+    tx.query(
+      `UPDATE user_invitations SET email_encrypted = $3, email_index = $4
+        WHERE org_id = $1 AND id = $2 AND email_encrypted = $5 AND email_index = $6`,
+      [orgId, row.id, encrypted, index, row.emailEncrypted, row.emailIndex],
+    ),
   );
   return update.rowCount === 1 ? 'reencrypted' : 'skippedConcurrent';
 }

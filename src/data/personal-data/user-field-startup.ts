@@ -21,7 +21,7 @@ export async function startUserFieldProtection(
 ): Promise<UserFieldProtection> {
   const protection = new UserFieldProtection(dataProtection.fieldCipher, dataProtection.hierarchy);
   const migrated = await migratePlaintextPersonalData(db, protection, { legacyTotp, logger });
-  if (migrated.users > 0 || migrated.totpSecrets > 0) {
+  if (migrated.users > 0 || migrated.invitations > 0 || migrated.totpSecrets > 0) {
     logger.info(migrated, 'encrypted personal data written without the key hierarchy');
   }
   installUserFieldProtection(protection);
