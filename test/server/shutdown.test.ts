@@ -111,9 +111,10 @@ describe('SIGTERM', { timeout: 90_000 }, () => {
       const calls = await db.query<{ status: number; model: string }>(
         'SELECT status, model FROM gateway_requests',
       );
+      // Records name the snapshot that the alias resolved to.
       expect(calls.rows).toEqual([
-        { status: 200, model: 'claude-sonnet-4-5' },
-        { status: 200, model: 'claude-sonnet-4-5' },
+        { status: 200, model: 'claude-sonnet-4-5-20250929' },
+        { status: 200, model: 'claude-sonnet-4-5-20250929' },
       ]);
       const audit = await db.query(`SELECT 1 FROM audit_logs WHERE action = 'gateway.request'`);
       expect(audit.rows).toHaveLength(2);
