@@ -9,7 +9,15 @@ import {
   type LoginThrottle,
 } from '../../src/application/auth/login-throttle.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
-import { auditRows, call, createUser, SecretRecorder } from '../application/identity-api.js';
+import {
+  auditRows,
+  call,
+  codeAt,
+  createUser,
+  enrollTotp,
+  SecretRecorder,
+  signIn,
+} from '../application/identity-api.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const WRONG_PASSWORD = 'Wrong-Guess-Pa55word!';
@@ -66,6 +74,35 @@ describe('parallel sign-in burst', () => {
     // Every attempt is audited, but only three reached the password check.
     expect(failures).toHaveLength(BURST);
     const checked = failures.filter((row) => row.metadata.reason === 'wrong_password');
+    expect(checked.length).toBeLessThanOrEqual(3);
+  });
+
+  it('checks at most the limit of MFA codes', async () => {
+    const user = await createUser(t, recorder, { role: 'member' });
+    const first = await signIn(t, recorder, user.email, user.password);
+    const enrolled = await enrollTotp(t, recorder, first.body.token as string);
+    const step = await signIn(t, recorder, user.email, user.password);
+    const challengeToken = step.body.challengeToken as string;
+    const valid = new Set([-1, 0, 1].map((offset) => codeAt(enrolled.secret, offset)));
+    const guesses: string[] = [];
+    for (let n = 100_000; guesses.length < BURST; n += 7919) {
+      if (!valid.has(String(n))) guesses.push(String(n));
+    }
+
+    const results = await Promise.all(
+      guesses.map((code) =>
+        call(t, recorder, 'POST', '/api/v1/auth/mfa/challenge', {
+          body: { challengeToken, code },
+        }),
+      ),
+    );
+
+    for (const result of results) expect([401, 429]).toContain(result.status);
+    const failures = (await auditRows(t, 'user.mfa_challenge_failed')).filter(
+      (row) => row.actor_id === user.id,
+    );
+    expect(failures).toHaveLength(BURST);
+    const checked = failures.filter((row) => row.metadata.reason === 'wrong_code');
     expect(checked.length).toBeLessThanOrEqual(3);
   });
 

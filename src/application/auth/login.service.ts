@@ -63,6 +63,34 @@ export function throttleKeys(email: string, context: RequestContext): ThrottleKe
   return { account: accountThrottleKey(email), ip: addressThrottleKey(context.ip) };
 }
 
+/**
+ * Runs `attempt` while it holds the account's attempt claim, so that concurrent guesses for
+ * one account are checked against the lockout one after another; otherwise they would all
+ * pass the check before the first of them is counted. While another attempt holds the claim,
+ * `onBusy` audits the rejection and the attempt is rejected as locked.
+ */
+export async function withAccountClaim<T>(
+  identity: IdentityServices,
+  accountKey: string,
+  onBusy: () => Promise<void>,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  const claim = await identity.throttle.claimAttempt(
+    accountKey,
+    ATTEMPT_CLAIM_TTL_MS,
+    identity.clock(),
+  );
+  if (claim === null) {
+    await onBusy();
+    throw new LoginLockedError(1);
+  }
+  try {
+    return await attempt();
+  } finally {
+    await identity.throttle.releaseAttempt(accountKey, claim);
+  }
+}
+
 /** Throws `LoginLockedError` when the account or the address is locked. */
 export async function assertNotLocked(
   identity: IdentityServices,
@@ -167,22 +195,12 @@ export async function login(
   const keys = throttleKeys(input.email, context);
   const user = await findUserCredentialsByEmail(db, input.email);
 
-  // One attempt per account at a time: concurrent guesses would otherwise all pass the lockout
-  // check before the first of them is counted.
-  const claim = await identity.throttle.claimAttempt(
+  return withAccountClaim(
+    identity,
     keys.account,
-    ATTEMPT_CLAIM_TTL_MS,
-    identity.clock(),
+    () => appendAudit(db, [loginFailedRecord(context, user, 'concurrent_attempt')]),
+    () => checkPassword(identity, context, input, keys, user),
   );
-  if (claim === null) {
-    await appendAudit(db, [loginFailedRecord(context, user, 'concurrent_attempt')]);
-    throw new LoginLockedError(1);
-  }
-  try {
-    return await checkPassword(identity, context, input, keys, user);
-  } finally {
-    await identity.throttle.releaseAttempt(keys.account, claim);
-  }
 }
 
 async function checkPassword(

@@ -7,7 +7,13 @@ import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import { verifyPassword } from '../../tenancy/users/password.js';
 import { findUserCredentialsById, type User } from '../../tenancy/users/user.repository.js';
 import type { IdentityServices } from '../auth/identity.js';
-import { assertNotLocked, recordLoginFailure, throttleKeys } from '../auth/login.service.js';
+import {
+  assertNotLocked,
+  recordLoginFailure,
+  throttleKeys,
+  withAccountClaim,
+  type ThrottleKeys,
+} from '../auth/login.service.js';
 import { revokeSession } from '../auth/session.repository.js';
 import { userActor, type OpenedSession, type SessionPrincipal } from '../auth/session.service.js';
 import { hashChallengeToken } from '../auth/session-token.js';
@@ -219,6 +225,40 @@ export async function completeMfaChallenge(
   const { passwordHash: _omitted, ...user } = credentials;
 
   const keys = throttleKeys(user.email, context);
+  const audit = (reason: string, method: string) =>
+    appendAuditRecords(db, [
+      buildAuditRecord(userActor(user, null), context, {
+        action: 'user.mfa_challenge_failed',
+        resourceType: 'user',
+        resourceId: user.id,
+        metadata: { reason, method },
+        sensitivity: 'sensitive',
+        complianceRelevant: true,
+      }),
+    ]);
+  return withAccountClaim(
+    identity,
+    keys.account,
+    () => audit('concurrent_attempt', 'unknown'),
+    () => checkSecondFactor(identity, context, input, user, keys),
+  );
+}
+
+/**
+ * The second step of an MFA sign-in once it holds the account's attempt claim. The challenge
+ * is read again under the claim, so that its attempt count includes every earlier attempt.
+ */
+async function checkSecondFactor(
+  identity: IdentityServices,
+  context: RequestContext,
+  input: { challengeToken: string; code: string },
+  user: User,
+  keys: ThrottleKeys,
+): Promise<{ opened: OpenedSession; user: User; mfaEnrollmentRequired: boolean }> {
+  const { db } = identity;
+  const hash = hashChallengeToken(input.challengeToken);
+  const challenge = hash ? await findOpenMfaChallenge(db, hash, MAX_CHALLENGE_ATTEMPTS) : null;
+  if (!challenge || challenge.userId !== user.id) throw invalidChallenge();
   await assertNotLocked(identity, keys);
 
   const isTotp = /^\d{6}$/.test(input.code);
