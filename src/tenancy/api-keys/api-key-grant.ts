@@ -14,6 +14,8 @@ import { AppError } from '../../http/errors.js';
 export interface KeyGrantor {
   held: ReadonlySet<Permission> | null;
   creatorId: string | null;
+  /** The admin API key that mints, when a key rather than a person does; null otherwise. */
+  mintingKey?: { scopes: readonly ApiKeyScope[]; expiresAt: Date | null } | null;
 }
 
 /** The operator's CLI as a grantor: gateway keys only, with no creator. */
@@ -36,5 +38,37 @@ export function assertCanMintScopes(grantor: KeyGrantor, scopes: readonly ApiKey
         `You cannot mint scope ${scope}: it needs ${missing.join(', ')}, which you do not hold`,
       );
     }
+  }
+}
+
+/**
+ * Throws unless a key minted by an API key stays within that key. It gets no scope the key
+ * lacks (an admin-only key mints no gateway key) and an expiry no later than the key's own,
+ * so a leaked short-lived key cannot mint itself a lasting successor.
+ * NOTE: revoking the minting key does not revoke the keys it minted; they end at its expiry.
+ */
+export function assertWithinMintingKey(
+  grantor: KeyGrantor,
+  scopes: readonly ApiKeyScope[],
+  expiresAt: Date | null,
+): void {
+  const parent = grantor.mintingKey;
+  if (!parent) return;
+  const extra = scopes.filter((scope) => !parent.scopes.includes(scope));
+  if (extra.length > 0) {
+    throw new AppError(
+      'forbidden',
+      `An API key can mint only keys with its own scopes; this one lacks ${extra.join(', ')}`,
+    );
+  }
+  if (parent.expiresAt && (!expiresAt || expiresAt.getTime() > parent.expiresAt.getTime())) {
+    throw new AppError('validation_failed', undefined, [
+      {
+        field: 'expiresAt',
+        message:
+          `A key minted by an API key must expire no later than that key, ` +
+          `${parent.expiresAt.toISOString()}`,
+      },
+    ]);
   }
 }

@@ -4,7 +4,7 @@ import { AppError } from '../../http/errors.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import type { Scope } from '../projects/project.service.js';
-import { assertCanMintScopes, type KeyGrantor } from './api-key-grant.js';
+import { assertCanMintScopes, assertWithinMintingKey, type KeyGrantor } from './api-key-grant.js';
 import { generateApiKey, maskApiKey } from './api-key-secret.js';
 import { findApiKey, markApiKeyRotated, type ApiKey } from './api-key.repository.js';
 import { DEFAULT_ROTATION_OVERLAP_SECONDS, type RotateApiKeyInput } from './api-key.schema.js';
@@ -55,12 +55,14 @@ export async function rotateApiKey(
       now,
     );
     assertCanMintScopes(grantor, old.scopes);
+    const expiresAt = input.expiresAt ?? old.expiresAt;
+    assertWithinMintingKey(grantor, old.scopes, expiresAt);
     const key = await insertKeyForProject(tx, generated, {
       orgId: scope.orgId,
       projectId: old.projectId,
       name: old.name,
       createdBy: grantor.creatorId,
-      expiresAt: input.expiresAt ?? old.expiresAt,
+      expiresAt,
       scopes: old.scopes,
       requestLimit: old.requestLimit,
       tokenLimit: old.tokenLimit,

@@ -23,12 +23,15 @@ const projectRoute = (permission: Permission) => ({
 
 /**
  * Returns the grantor of a key minted in this request: the caller's permissions on the project,
- * and the user whose rights bound the key (the signed-in user, or the admin key's creator).
+ * the user whose rights bound the key (the signed-in user, or the admin key's creator) and, when
+ * an admin key mints, that key.
  */
 function grantorOf(request: FastifyRequest): KeyGrantor {
   if (!request.access) throw new AppError('forbidden');
   const creatorId = request.principal?.user.id ?? request.adminApiKey?.activeCreatorId ?? null;
-  return { held: request.access.permissions, creatorId };
+  const key = request.principal ? null : request.adminApiKey;
+  const mintingKey = key ? { scopes: key.scopes, expiresAt: key.expiresAt } : null;
+  return { held: request.access.permissions, creatorId, mintingKey };
 }
 
 /** API keys of a project: list, create and rotate (the secret is shown once), and revoke. */

@@ -5,7 +5,12 @@ import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import { findProject } from '../projects/project.repository.js';
 import type { Scope } from '../projects/project.service.js';
-import { assertCanMintScopes, SYSTEM_GRANTOR, type KeyGrantor } from './api-key-grant.js';
+import {
+  assertCanMintScopes,
+  assertWithinMintingKey,
+  SYSTEM_GRANTOR,
+  type KeyGrantor,
+} from './api-key-grant.js';
 import { generateApiKey, maskApiKey, type GeneratedApiKey } from './api-key-secret.js';
 import {
   findApiKey,
@@ -69,6 +74,7 @@ export async function createApiKey(
 ): Promise<CreatedApiKey> {
   const scopes = input.scopes ?? ['gateway'];
   assertCanMintScopes(grantor, scopes);
+  assertWithinMintingKey(grantor, scopes, input.expiresAt ?? null);
   const generated = generateApiKey();
   return inTenant(db, scope.orgId, async (tx) => {
     const key = await insertKeyForProject(tx, generated, {
