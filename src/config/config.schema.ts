@@ -277,6 +277,7 @@ export const configSchema = z.object({
   SMTP_USER: optional(z.string().min(1).max(255)),
   SMTP_PASSWORD: optional(secret),
   SMTP_FROM: withDefault(z.string().min(3).max(255).default('MindWeave <mindweave@localhost>')),
+  SMTP_CA_FILE: optional(z.string().min(1).max(1024)),
   SMTP_TLS: withDefault(
     z
       .enum(['starttls', 'implicit', 'none'], { error: 'must be starttls, implicit or none' })

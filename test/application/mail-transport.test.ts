@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { pino } from 'pino';
@@ -9,6 +12,7 @@ import { mailSettingsFromConfig } from '../../src/application/mail/mail-settings
 import type { MailMessage } from '../../src/application/mail/mail-transport.js';
 import { SmtpMailTransport } from '../../src/application/mail/smtp-mail-transport.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { writeDevCert, type DevCertFiles } from '../../src/perimeter/tls/dev-cert.js';
 import { SmtpCapture } from '../support/smtp-capture.js';
 
 const SMTP_USER = 'mindweave-mailer';
@@ -35,23 +39,49 @@ function capturingLogger(): { logger: pino.Logger; lines: string[] } {
 
 let smtp: SmtpCapture;
 let plain: SmtpCapture;
+let starttls: SmtpCapture;
+let certDir: string;
+let cert: DevCertFiles;
 
 beforeAll(async () => {
   smtp = new SmtpCapture({ credentials: { user: SMTP_USER, password: SMTP_PASSWORD } });
   await smtp.start();
   plain = new SmtpCapture();
   await plain.start();
+  // A self-signed certificate for 127.0.0.1, which only SMTP_CA_FILE makes trusted.
+  certDir = await mkdtemp(join(tmpdir(), 'mindweave-smtp-tls-'));
+  cert = await writeDevCert(certDir);
+  /* eslint-disable security/detect-non-literal-fs-filename -- files just written above */
+  const pem = {
+    cert: await readFile(cert.certFile, 'utf8'),
+    key: await readFile(cert.keyFile, 'utf8'),
+  };
+  /* eslint-enable security/detect-non-literal-fs-filename */
+  starttls = new SmtpCapture({
+    credentials: { user: SMTP_USER, password: SMTP_PASSWORD },
+    tls: pem,
+  });
+  await starttls.start();
 });
 
 afterAll(async () => {
-  await smtp.stop();
-  await plain.stop();
+  await smtp?.stop();
+  await plain?.stop();
+  await starttls?.stop();
+  if (certDir) await rm(certDir, { recursive: true, force: true });
 });
 
 describe('SMTP transport', () => {
   it('delivers with AUTH', async () => {
     const transport = new SmtpMailTransport(
-      { host: '127.0.0.1', port: smtp.port, tls: 'none', user: SMTP_USER, password: SMTP_PASSWORD },
+      {
+        host: '127.0.0.1',
+        port: smtp.port,
+        tls: 'none',
+        user: SMTP_USER,
+        password: SMTP_PASSWORD,
+        caFile: null,
+      },
       'MindWeave <noreply@example.com>',
     );
     await transport.send(message);
@@ -65,7 +95,14 @@ describe('SMTP transport', () => {
 
   it('rejects a wrong SMTP password', async () => {
     const transport = new SmtpMailTransport(
-      { host: '127.0.0.1', port: smtp.port, tls: 'none', user: SMTP_USER, password: 'wrong' },
+      {
+        host: '127.0.0.1',
+        port: smtp.port,
+        tls: 'none',
+        user: SMTP_USER,
+        password: 'wrong',
+        caFile: null,
+      },
       'MindWeave <noreply@example.com>',
     );
     await expect(transport.send({ ...message, to: 'nobody@example.com' })).rejects.toThrow();
@@ -75,12 +112,58 @@ describe('SMTP transport', () => {
 
   it('refuses to send without STARTTLS when required', async () => {
     const transport = new SmtpMailTransport(
-      { host: '127.0.0.1', port: plain.port, tls: 'starttls', user: null, password: null },
+      {
+        host: '127.0.0.1',
+        port: plain.port,
+        tls: 'starttls',
+        user: null,
+        password: null,
+        caFile: null,
+      },
       'MindWeave <noreply@example.com>',
     );
     await expect(transport.send({ ...message, to: 'cleartext@example.com' })).rejects.toThrow();
     await transport.close();
     expect(plain.messagesTo('cleartext@example.com')).toHaveLength(0);
+  });
+});
+
+describe('SMTP over STARTTLS', () => {
+  const settings = () => ({
+    host: '127.0.0.1',
+    port: starttls.port,
+    tls: 'starttls' as const,
+    user: SMTP_USER,
+    password: SMTP_PASSWORD,
+  });
+
+  it('delivers with a trusted CA file', async () => {
+    const transport = new SmtpMailTransport(
+      { ...settings(), caFile: cert.certFile },
+      'MindWeave <noreply@example.com>',
+    );
+    await transport.send({ ...message, to: 'tls@example.com' });
+    await transport.close();
+    const mail = await starttls.waitFor('tls@example.com');
+    expect(mail.authUser).toBe(SMTP_USER);
+    expect(mail.text).toContain(message.text);
+  });
+
+  it('rejects an untrusted certificate', async () => {
+    const transport = new SmtpMailTransport(
+      { ...settings(), caFile: null },
+      'MindWeave <noreply@example.com>',
+    );
+    await expect(transport.send({ ...message, to: 'untrusted@example.com' })).rejects.toThrow();
+    await transport.close();
+    expect(starttls.messagesTo('untrusted@example.com')).toHaveLength(0);
+  });
+
+  it('reads SMTP_CA_FILE', () => {
+    const read = mailSettingsFromConfig(
+      loadConfig({ SMTP_HOST: 'mail.example.com', SMTP_CA_FILE: '/etc/ssl/private-ca.pem' }),
+    );
+    expect(read.smtp?.caFile).toBe('/etc/ssl/private-ca.pem');
   });
 });
 
@@ -95,6 +178,7 @@ describe('mail settings', () => {
       tls: 'starttls',
       user: 'mailer',
       password: 'p@ss:word',
+      caFile: null,
     });
   });
 
@@ -119,6 +203,7 @@ describe('mail settings', () => {
       tls: 'none',
       user: 'mailer',
       password: SMTP_PASSWORD,
+      caFile: null,
     });
     expect(settings.from).toBe('Ops <ops@example.com>');
   });
@@ -172,7 +257,14 @@ describe('mail logging', () => {
   it('logs a failed delivery without the message', async () => {
     const { logger, lines } = capturingLogger();
     const transport = new SmtpMailTransport(
-      { host: '127.0.0.1', port: smtp.port, tls: 'none', user: SMTP_USER, password: 'wrong' },
+      {
+        host: '127.0.0.1',
+        port: smtp.port,
+        tls: 'none',
+        user: SMTP_USER,
+        password: 'wrong',
+        caFile: null,
+      },
       'MindWeave <noreply@example.com>',
     );
     const outbox = new MailOutbox(transport, logger);

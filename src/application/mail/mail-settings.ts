@@ -8,6 +8,8 @@ export interface SmtpSettings {
   tls: 'starttls' | 'implicit' | 'none';
   user: string | null;
   password: string | null;
+  /** PEM file of the certificate authorities to trust for the server, in place of the system's. */
+  caFile?: string | null;
 }
 
 /** Mail settings: the SMTP server (null when none is set), the sender and the link base. */
@@ -23,7 +25,8 @@ const DEFAULT_PORTS = { starttls: 587, implicit: 465, none: 25 } as const;
 /**
  * Reads the mail settings. `SMTP_URL` (`smtp://user:password@host:port`, or `smtps://` for
  * implicit TLS) takes precedence over `SMTP_HOST`, `SMTP_PORT`, `SMTP_USER` and
- * `SMTP_PASSWORD`; `SMTP_TLS` applies to both unless the URL is `smtps://`.
+ * `SMTP_PASSWORD`. `SMTP_TLS` applies to both unless the URL is `smtps://`, and so does
+ * `SMTP_CA_FILE`.
  */
 export function mailSettingsFromConfig(config: Config): MailSettings {
   const base = { from: config.SMTP_FROM, linkBaseUrl: config.MAIL_LINK_BASE_URL ?? null };
@@ -38,6 +41,7 @@ export function mailSettingsFromConfig(config: Config): MailSettings {
         tls,
         user: url.username ? decodeURIComponent(url.username) : null,
         password: url.password ? decodeURIComponent(url.password) : null,
+        caFile: config.SMTP_CA_FILE ?? null,
       },
     };
   }
@@ -50,6 +54,7 @@ export function mailSettingsFromConfig(config: Config): MailSettings {
         tls: config.SMTP_TLS,
         user: config.SMTP_USER ?? null,
         password: config.SMTP_PASSWORD ?? null,
+        caFile: config.SMTP_CA_FILE ?? null,
       },
     };
   }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import nodemailer, { type Transporter } from 'nodemailer';
 
 import type { MailMessage, MailTransport } from './mail-transport.js';
@@ -61,7 +63,12 @@ function createTransporter(settings: SmtpSettings): Transporter {
     ...(settings.user !== null
       ? { auth: { user: settings.user, pass: settings.password ?? '' } }
       : {}),
-    tls: { minVersion: 'TLSv1.2' },
+    tls: {
+      minVersion: 'TLSv1.2',
+      // The path comes from the SMTP_CA_FILE setting, read each time a transporter is built.
+      // eslint-disable-next-line security/detect-non-literal-fs-filename
+      ...(settings.caFile ? { ca: readFileSync(settings.caFile, 'utf8') } : {}),
+    },
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     greetingTimeout: CONNECTION_TIMEOUT_MS,
     socketTimeout: SOCKET_TIMEOUT_MS,
@@ -76,6 +83,7 @@ function sameSettings(a: SmtpSettings, b: SmtpSettings): boolean {
     a.port === b.port &&
     a.tls === b.tls &&
     a.user === b.user &&
-    a.password === b.password
+    a.password === b.password &&
+    (a.caFile ?? null) === (b.caFile ?? null)
   );
 }
