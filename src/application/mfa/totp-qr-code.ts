@@ -1,7 +1,7 @@
 import QRCode, { type QRCodeToDataURLOptions, type QRCodeToStringOptions } from 'qrcode';
 
-// Error correction M (about 15% of the code may be damaged) and the 4-module quiet zone that
-// the QR code standard requires; the same settings for both images.
+// Both images use error correction level M, which survives about 15% damage, and the 4-module
+// quiet zone that the QR code standard requires.
 const SVG_OPTIONS: QRCodeToStringOptions = { type: 'svg', errorCorrectionLevel: 'M', margin: 4 };
 const PNG_OPTIONS: QRCodeToDataURLOptions = {
   type: 'image/png',

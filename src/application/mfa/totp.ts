@@ -20,12 +20,12 @@ export const DEFAULT_TOTP: TotpOptions = {
   algorithm: 'sha1',
 };
 
-// The HOTP and TOTP arithmetic (HMAC, dynamic truncation, time steps, constant-time compare)
-// is otplib's; this module fixes MindWeave's options and works on raw secret bytes.
+// otplib does the HOTP and TOTP arithmetic (HMAC, dynamic truncation, time steps and the
+// constant-time compare). This module fixes MindWeave's options and works on raw secret bytes.
 const base32 = new ScureBase32Plugin();
 
 function checkDigits(digits: number): void {
-  // RFC 4226 requires at least 6 digits; 8 is the most the RFC 6238 reference code produces.
+  // RFC 4226 requires at least 6 digits, and 8 is the maximum the RFC 6238 reference code uses.
   if (!Number.isInteger(digits) || digits < 6 || digits > 8) {
     throw new RangeError(`digits must be 6 to 8, got ${digits}`);
   }
