@@ -64,7 +64,7 @@ export const authRoutes: FastifyPluginAsync<{ identity: IdentityServices }> = as
 
   app.post('/api/v1/auth/password', { config: SIGNED_IN_ANY_STATE }, async (request, reply) => {
     const input = parseOrThrow(passwordChangeSchema, request.body);
-    await changePassword(db, requestContext(request), principalOf(request), input);
+    await changePassword(identity, requestContext(request), principalOf(request), input);
     return reply.code(204).send();
   });
 

@@ -1,13 +1,11 @@
-import type { Database } from '../../data/database/database.js';
 import { AppError } from '../../http/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
-import { hashPassword, verifyPassword } from '../../tenancy/users/password.js';
-import {
-  findUserCredentialsById,
-  updatePasswordHash,
-} from '../../tenancy/users/user.repository.js';
+import { hashPassword } from '../../tenancy/users/password.js';
+import { updatePasswordHash } from '../../tenancy/users/user.repository.js';
+import { verifyCurrentPassword } from './current-password.js';
+import type { IdentityServices } from './identity.js';
 import { revokeUserSessions } from './session.repository.js';
 import type { SessionPrincipal } from './session.service.js';
 
@@ -16,17 +14,13 @@ import type { SessionPrincipal } from './session.service.js';
  * user's other sessions so that a stolen session does not outlive the change.
  */
 export async function changePassword(
-  db: Database,
+  identity: IdentityServices,
   context: RequestContext,
   principal: SessionPrincipal,
   input: { currentPassword: string; newPassword: string },
 ): Promise<void> {
-  const user = await findUserCredentialsById(db, principal.user.id);
-  if (!user || !(await verifyPassword(user.passwordHash, input.currentPassword))) {
-    throw new AppError('validation_failed', 'Validation error', [
-      { field: 'currentPassword', message: 'Current password is wrong' },
-    ]);
-  }
+  const { db } = identity;
+  const user = await verifyCurrentPassword(identity, context, principal, input.currentPassword);
   if (input.currentPassword === input.newPassword) {
     throw new AppError('validation_failed', 'Validation error', [
       { field: 'newPassword', message: 'New password must differ from the current one' },

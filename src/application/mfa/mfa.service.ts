@@ -4,8 +4,8 @@ import { AppError } from '../../http/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
-import { verifyPassword } from '../../tenancy/users/password.js';
 import { findUserCredentialsById, type User } from '../../tenancy/users/user.repository.js';
+import { verifyCurrentPassword } from '../auth/current-password.js';
 import type { IdentityServices } from '../auth/identity.js';
 import {
   assertNotLocked,
@@ -164,12 +164,7 @@ export async function removeTotp(
   principal: SessionPrincipal,
   currentPassword: string,
 ): Promise<void> {
-  const credentials = await findUserCredentialsById(identity.db, principal.user.id);
-  if (!credentials || !(await verifyPassword(credentials.passwordHash, currentPassword))) {
-    throw new AppError('validation_failed', 'Validation error', [
-      { field: 'currentPassword', message: 'Current password is wrong' },
-    ]);
-  }
+  await verifyCurrentPassword(identity, context, principal, currentPassword);
   await identity.db.transaction(async (tx) => {
     if (!(await deleteMfaFactors(tx, principal.user.id))) {
       throw new AppError('not_found', 'No second factor is enrolled');

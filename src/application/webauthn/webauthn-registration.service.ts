@@ -9,8 +9,7 @@ import { AppError } from '../../http/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
-import { verifyPassword } from '../../tenancy/users/password.js';
-import { findUserCredentialsById } from '../../tenancy/users/user.repository.js';
+import { verifyCurrentPassword } from '../auth/current-password.js';
 import type { IdentityServices } from '../auth/identity.js';
 import { revokeSession } from '../auth/session.repository.js';
 import { userActor, type OpenedSession, type SessionPrincipal } from '../auth/session.service.js';
@@ -214,12 +213,7 @@ export async function removeCredential(
   input: { id: string; currentPassword: string },
 ): Promise<void> {
   const { db } = services.identity;
-  const credentials = await findUserCredentialsById(db, principal.user.id);
-  if (!credentials || !(await verifyPassword(credentials.passwordHash, input.currentPassword))) {
-    throw new AppError('validation_failed', 'Validation error', [
-      { field: 'currentPassword', message: 'Current password is wrong' },
-    ]);
-  }
+  await verifyCurrentPassword(services.identity, context, principal, input.currentPassword);
   await db.transaction(async (tx) => {
     const removed = await deleteCredential(tx, principal.user.id, input.id);
     if (!removed) throw new AppError('not_found', 'No such WebAuthn credential');
