@@ -1,5 +1,6 @@
 import {
   argumentsDigest,
+  resultIdOf,
   textArgumentsDigest,
   toolCallOf,
   type ToolCall,
@@ -103,8 +104,7 @@ export const anthropicTools: ToolProtocol = {
           const call = callOfBlock(block);
           if (call) calls.set(call.id, call);
         } else if (block.type === 'tool_result') {
-          const id = (block as { tool_use_id?: unknown }).tool_use_id;
-          if (typeof id !== 'string') continue;
+          const id = resultIdOf((block as { tool_use_id?: unknown }).tool_use_id);
           results.push({ toolCallId: id, call: calls.get(id) ?? null });
         }
       }

@@ -37,3 +37,24 @@ export function unapprovedRemoteServers(settings: ProjectSettings, body: unknown
   }
   return rejected;
 }
+
+// Anthropic server tools (`web_search_20250305`, `web_fetch_20250910`, `code_execution_20250825`
+// and later versions) run at the provider, like remote MCP servers, so no call can be held.
+const SERVER_TOOL_TYPE = /^(web_search|web_fetch|code_execution)_/;
+
+/**
+ * Returns the names of Anthropic server tools in the request (`tools` entries whose `type` is
+ * a server tool) that the project does not auto-approve. Such a request may not go out, since
+ * the provider would run their calls before anyone could approve them.
+ */
+export function unapprovedServerTools(settings: ProjectSettings, body: unknown): string[] {
+  const tools = (body as { tools?: unknown } | null)?.tools;
+  if (!Array.isArray(tools) || approvesEveryTool(settings)) return [];
+  const rejected: string[] = [];
+  for (const tool of tools as { type?: unknown; name?: unknown }[]) {
+    if (typeof tool?.type !== 'string' || !SERVER_TOOL_TYPE.test(tool.type)) continue;
+    const name = typeof tool.name === 'string' ? tool.name : tool.type;
+    if (!isAutoApproved(settings, name)) rejected.push(name);
+  }
+  return rejected;
+}

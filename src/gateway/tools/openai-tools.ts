@@ -1,4 +1,10 @@
-import { textArgumentsDigest, toolCallOf, type ToolCall, type ToolResult } from './tool-call.js';
+import {
+  resultIdOf,
+  textArgumentsDigest,
+  toolCallOf,
+  type ToolCall,
+  type ToolResult,
+} from './tool-call.js';
 import type { StreamToolCollector, ToolProtocol } from './tool-protocol.js';
 
 /** Largest streamed tool arguments the collector assembles: 1 MiB of JSON text. */
@@ -101,11 +107,9 @@ export const openaiTools: ToolProtocol = {
           const call = entry && typeof entry === 'object' ? callOf(entry) : null;
           if (call) calls.set(call.id, call);
         }
-      } else if (message?.role === 'tool' && typeof message.tool_call_id === 'string') {
-        results.push({
-          toolCallId: message.tool_call_id,
-          call: calls.get(message.tool_call_id) ?? null,
-        });
+      } else if (message?.role === 'tool') {
+        const id = resultIdOf(message.tool_call_id);
+        results.push({ toolCallId: id, call: calls.get(id) ?? null });
       }
     }
     return results;

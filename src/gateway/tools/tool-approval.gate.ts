@@ -4,7 +4,12 @@ import type { Database } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
 import type { ApiKeyGrant } from '../../tenancy/api-keys/api-key.repository.js';
 import { GatewayError } from '../gateway-error.js';
-import { approvesEveryTool, isAutoApproved, unapprovedRemoteServers } from './auto-approve.js';
+import {
+  approvesEveryTool,
+  isAutoApproved,
+  unapprovedRemoteServers,
+  unapprovedServerTools,
+} from './auto-approve.js';
 import type { ToolCall, ToolResult } from './tool-call.js';
 import { findCalls, insertPendingCalls, type ToolCallApproval } from './tool-call.repository.js';
 import type { ToolProtocol } from './tool-protocol.js';
@@ -57,6 +62,14 @@ export class ToolApprovalGate {
         'tool_call_not_approved',
         `MCP servers run their tools at the provider, where calls cannot be held for approval; ` +
           `restrict tool_configuration.allowed_tools to auto-approved tools for: ${servers.join(', ')}`,
+      );
+    }
+    const serverTools = unapprovedServerTools(grant.settings, body);
+    if (serverTools.length > 0) {
+      throw new GatewayError(
+        'tool_call_not_approved',
+        `Server tools run at the provider, where calls cannot be held for approval; ` +
+          `auto-approve them in the project policy or leave them out: ${serverTools.join(', ')}`,
       );
     }
     if (approvesEveryTool(grant.settings)) return;

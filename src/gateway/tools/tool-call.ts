@@ -58,3 +58,11 @@ export function toolCallOf(id: unknown, name: unknown, digest: string): ToolCall
   if (!isIdentifier(id) || !isIdentifier(name)) return null;
   return { id, name, argumentsDigest: digest };
 }
+
+/**
+ * Returns the call id a tool result names. An id that is not a string is returned as its JSON
+ * text, which no recorded call has, so the result is rejected rather than forwarded unchecked.
+ */
+export function resultIdOf(id: unknown): string {
+  return typeof id === 'string' ? id : String(JSON.stringify(id)).slice(0, 200);
+}
