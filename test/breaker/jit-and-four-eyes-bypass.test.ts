@@ -132,6 +132,10 @@ describe('four-eyes and new projects', () => {
     expect(changed.status).toBe(202);
   });
 
+  // NOTE: IP allowlists are outside four-eyes: one admin can empty the API-key list, which
+  // lifts the restriction, with no change request.
+  it.todo('emptying an IP allowlist waits for a second admin');
+
   it('break-glass owner creates it directly', async () => {
     const glass = await api(t, 'POST', `${orgPath}/break-glass`, {
       token: owner,

@@ -65,6 +65,10 @@ describe('keys minted by an admin key', () => {
     expectAdminError(rotated, 403, 'forbidden');
   });
 
+  // NOTE: keys record their creator but not the key that minted them, so a minted key lives
+  // on after the minting key is revoked, until the expiry it inherited.
+  it.todo('revoking the minting key revokes the keys it minted');
+
   it('mints within its own bounds', async () => {
     const child = await asKey('POST', keysPath, {
       name: 'child',
