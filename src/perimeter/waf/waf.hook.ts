@@ -4,6 +4,7 @@ import type { Config } from '../../config/config.schema.js';
 import { AppError, errorBody } from '../../http/errors.js';
 import { createWafEngine, type WafEngine } from './index.js';
 import type { ParanoiaLevel, WafBodyKind, WafRequest, WafVerdict } from './types.js';
+import { acceptUnparsedBodies, rejectUnparsedBodies, UnparsedBody } from './unparsed-body.js';
 
 /** Routes whose bodies are LLM prompts: only protocol rules apply to their bodies. */
 const PROMPT_ROUTES = new Set(['/v1/messages', '/v1/chat/completions']);
@@ -24,10 +25,15 @@ function parseCookies(header: string | undefined): Record<string, string> {
 
 function bodyKind(request: FastifyRequest, routeId: string): WafBodyKind {
   if (request.body === undefined || request.body === null) return 'none';
+  // No route accepts such a body, so it is never a prompt and every rule inspects it.
+  if (request.body instanceof UnparsedBody) return 'admin';
   return PROMPT_ROUTES.has(routeId) ? 'prompt' : 'admin';
 }
 
-/** The request as the WAF engine reads it: raw path and query, headers, cookies, body. */
+/**
+ * The request as the WAF engine reads it: raw path and query, headers, cookies, and the body
+ * as parsed JSON or as text. The engine splits text bodies by their Content-Type header.
+ */
 export function wafRequestOf(request: FastifyRequest): WafRequest {
   const url = request.raw.url ?? '/';
   const queryAt = url.indexOf('?');
@@ -39,7 +45,7 @@ export function wafRequestOf(request: FastifyRequest): WafRequest {
     rawQuery: queryAt === -1 ? '' : url.slice(queryAt + 1),
     headers: request.headers,
     cookies: parseCookies(typeof cookie === 'string' ? cookie : undefined),
-    body: request.body,
+    body: request.body instanceof UnparsedBody ? request.body.text : request.body,
     bodyKind: bodyKind(request, routeId),
     routeId,
   };
@@ -49,10 +55,12 @@ export function wafRequestOf(request: FastifyRequest): WafRequest {
 export type WafBlockListener = (request: FastifyRequest, verdict: WafVerdict) => void;
 
 /**
- * Puts the WAF in front of every route. It runs once the body is parsed and before
- * authentication, so hostile input is turned away before any credential check. A blocked
- * request gets 403 with code `waf_blocked` and the request id, and never an echo of the input.
- * In `monitor` mode verdicts are logged but nothing is blocked.
+ * Puts the WAF in front of every route and the 404 handler. It runs once the body is parsed and
+ * before authentication, so hostile input is turned away before any credential check. Bodies
+ * of media types no route accepts are read as text for the WAF, then rejected with 415 (404 on
+ * an unknown path). A blocked request gets 403 with code `waf_blocked` and the
+ * request id, and never an echo of the input. In `monitor` mode verdicts are logged but
+ * nothing is blocked.
  */
 export function registerWaf(
   app: FastifyInstance,
@@ -64,6 +72,7 @@ export function registerWaf(
   }),
 ): void {
   if (config.WAF_MODE === 'off') return;
+  acceptUnparsedBodies(app);
   app.addHook('preValidation', async (request, reply) => {
     const verdict = engine.inspect(wafRequestOf(request));
     if (verdict.action !== 'block') return;
@@ -84,4 +93,5 @@ export function registerWaf(
     if (config.WAF_MODE !== 'block') return;
     return reply.code(403).send(errorBody(new AppError('waf_blocked'), request.id));
   });
+  rejectUnparsedBodies(app);
 }

@@ -5,13 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCorpus, type BenchCase } from '../../../bench/waf/corpus.js';
 import { parseLoopbackUrl, replayOverHttp, type Outcome } from '../../../bench/waf/http-client.js';
 import { loadPromptCases } from '../../../bench/waf/prompts.js';
-import {
-  readDetection,
-  scoreCases,
-  totalScore,
-  type FamilyScore,
-} from '../../../bench/waf/report.js';
-import { casesWithUnreadBody } from '../../../bench/waf/unread-bodies.js';
+import { scoreCases, totalScore, type FamilyScore } from '../../../bench/waf/report.js';
 import { startTestServer, type TestServer } from '../../support/test-server.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/waf');
@@ -25,7 +19,6 @@ const cases: BenchCase[] = [
   ...loadCorpus(FIXTURES).cases,
   ...loadPromptCases(join(FIXTURES, 'benign-prompts.json')),
 ];
-const unread = casesWithUnreadBody(cases);
 
 let t: TestServer;
 let outcomes: Map<string, Outcome>;
@@ -34,7 +27,7 @@ let scores: FamilyScore[];
 beforeAll(async () => {
   t = await startTestServer({ env: { WAF_MODE: 'block', WAF_PARANOIA_LEVEL: '1' } });
   outcomes = await replayOverHttp(parseLoopbackUrl(t.url), cases, CONCURRENCY);
-  scores = scoreCases(cases, outcomes, 1, unread);
+  scores = scoreCases(cases, outcomes, 1);
 }, 300_000);
 
 afterAll(async () => {
@@ -64,20 +57,19 @@ describe('corpus sample over HTTP at paranoia level 1', () => {
     expect(outcomes.size).toBe(cases.length);
   });
 
-  // MindWeave parses only JSON and plain-text bodies, so the targets count the attacks whose
-  // whole request the server reads. BENCHMARKS.md also records the rates over all attacks.
+  // Form, XML and multipart bodies count too: the server reads them for the WAF before it
+  // rejects them with 415, or responds 404 on an unknown path.
   it.each(['930-lfi', '932-rce', '941-xss', '942-sqli', '943-session-fixation'])(
     'detects at least 90%% of %s',
     (family) => {
-      const { detected, attacks } = readDetection(score(family));
-      const { missed } = score(family);
+      const { detected, attacks, missed } = score(family);
       expect(attacks).toBeGreaterThan(0);
       expect(rate(detected, attacks), `missed: ${missed.join(' ')}`).toBeGreaterThanOrEqual(0.9);
     },
   );
 
   it('detects at least 85% of all CRS attacks', () => {
-    const { detected, attacks } = readDetection(crsTotal());
+    const { detected, attacks } = crsTotal();
     expect(attacks).toBeGreaterThan(200);
     expect(rate(detected, attacks)).toBeGreaterThanOrEqual(0.85);
   });
