@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IPv6 } from 'ipaddr.js';
 
 import { GatewayError } from '../../gateway/gateway-error.js';
 import { AppError } from '../../http/errors.js';
+import { parseClientIp } from '../ip-address.js';
 import type { PerimeterBlockListener } from '../perimeter-block.js';
 import { ruleForKey } from './key-limit.js';
 import type { LimitCheck, RateLimiter } from './rate-limiter.js';
@@ -17,6 +19,18 @@ export function isGatewayRequest(request: FastifyRequest): boolean {
 // Probes stay answerable while the store is down, so an orchestrator does not restart
 // processes that a Redis outage would not cure. They still count against the IP limit.
 const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
+
+/**
+ * Returns the client a limit counts: an IPv4 address, or the /64 of an IPv6 address, because one
+ * IPv6 client usually controls a whole /64 and would otherwise get a fresh limit per address.
+ */
+function clientKey(ip: string): string {
+  const address = parseClientIp(ip);
+  if (!address) return ip;
+  if (address.kind() === 'ipv4') return address.toString();
+  const prefix = (address as IPv6).parts.slice(0, 4).map((part) => part.toString(16));
+  return `${prefix.join(':')}::/64`;
+}
 
 /** Returns true for `/api/v1/auth` and every route below it. */
 function isAuthRequest(request: FastifyRequest): boolean {
@@ -87,8 +101,8 @@ function enforce(request: FastifyRequest, reply: FastifyReply, check: LimitCheck
 /**
  * Adds the per-client-IP limit on every route and the tighter limit on `/api/v1/auth/*`.
  * Sign-in routes fail closed when the store is unreachable, whatever the failure mode.
- * The IP is `request.ip`, which honours X-Forwarded-For only from TRUSTED_PROXIES. Requests
- * over a limit are reported to `onBlock`.
+ * The IP is `request.ip`, which honours X-Forwarded-For only from TRUSTED_PROXIES, and an
+ * IPv6 client is counted by its /64. Requests over a limit are reported to `onBlock`.
  */
 export function registerRateLimits(
   app: FastifyInstance,
@@ -96,7 +110,7 @@ export function registerRateLimits(
   onBlock?: PerimeterBlockListener,
 ): void {
   app.addHook('onRequest', async (request, reply) => {
-    const ip = request.ip;
+    const ip = clientKey(request.ip);
     const check = await limiter.check(limiter.rules.perIp, ip);
     const probe = PROBE_ROUTES.has(request.routeOptions.url ?? '');
     reportRefusal(onBlock, request, check, limiter.rules.perIp.name);
