@@ -118,6 +118,7 @@ export const configSchema = z.object({
   PKCS11_PIN: optional(secret),
   PKCS11_KEY_LABEL: withDefault(z.string().min(1).max(255).default('mindweave-master')),
   PKCS11_CREATE_KEY: withDefault(booleanFlag.default(false)),
+  KEY_ROTATION_DAYS: withDefault(boundedInteger(0, 3650).default(365)),
   AUDIT_LOG_NAME: z.preprocess(
     (value) => (value === '' ? undefined : value),
     z

@@ -28,6 +28,7 @@ import { assertServerLimits } from '../perimeter/request-limits/http-server.js';
 import { assertTransportSecurity, loadTlsOptions } from '../perimeter/tls/tls-options.js';
 import { legacyTotpOpener, totpKeyPath } from '../application/auth/identity.js';
 import { buildApp } from './build-app.js';
+import { auditScheduledRotation } from './key-rotation-audit.js';
 import { reloadSecretFiles, type SecretReloadResult } from './secret-reload.js';
 
 // How long start waits for Redis before it listens anyway; limits then follow their failure mode.
@@ -105,7 +106,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     );
   }, PARTITION_CHECK_MS);
   partitionTimer.unref();
-  const keyMaintenance = startKeyMaintenance(dataProtection.hierarchy, logger);
+  const keyMaintenance = startKeyMaintenance(dataProtection.hierarchy, logger, {
+    rotationDays: config.KEY_ROTATION_DAYS,
+    onRotated: (ref) => auditScheduledRotation(db, dataProtection.hierarchy, ref),
+  });
 
   const upstream = createUpstreamClient({ timeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const usage = createUsageRecorder(db, logger);

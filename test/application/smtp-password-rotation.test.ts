@@ -29,7 +29,13 @@ describe('SMTP transport with rotating settings', () => {
   it('uses the rotated password for the next mail', async () => {
     let current = settings;
     const transport = new SmtpMailTransport(settings, 'mindweave@example.com', () => current);
-    const message = { to: 'first@example.com', subject: 'Reset', text: 'hello' };
+    const message = {
+      to: 'first@example.com',
+      subject: 'Reset',
+      text: 'hello',
+      purpose: 'password_reset' as const,
+      referenceId: 'reset-1',
+    };
     await expect(transport.send(message)).rejects.toThrow(/Invalid username or password/);
 
     current = { ...settings, password: ROTATED_PASSWORD };

@@ -10,6 +10,7 @@ import { inTenant } from '../../data/database/tenant-scope.js';
 import type { StoredKeyVersion } from '../../data/key-store/database-key-store.js';
 import { DatabaseKeyStore } from '../../data/key-store/database-key-store.js';
 import {
+  DEFAULT_ROTATION_DAYS,
   describeKms,
   openDataProtection,
   type KmsLocation,
@@ -23,12 +24,6 @@ import { createLogger } from '../../monitoring/logging/logger.js';
 import { printJson, UsageError, withDatabase } from '../cli-context.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/**
- * Default age after which an active key version is due for rotation, in days.
- * NOTE: the server never rotates by age on its own, so `keys rotate` must be run.
- */
-const DEFAULT_ROTATION_DAYS = 90;
 
 /** Actor recorded in the key usage log for rotations started from the command line. */
 const CLI_ACTOR = 'cli';
@@ -264,19 +259,29 @@ export function registerEncryptionKeyCommands(keys: Command): void {
     )
     .option(
       '--rotation-days <days>',
-      'age in days after which an active encryption key version is due for rotation',
-      String(DEFAULT_ROTATION_DAYS),
+      'age in days after which an active encryption key version is due for rotation ' +
+        '(default: KEY_ROTATION_DAYS)',
     )
     .option('--json', 'print one JSON object', false)
-    .action(async (options: { rotationDays: string; json: boolean }) => {
-      const rotationDays = Number(options.rotationDays);
-      if (!Number.isInteger(rotationDays) || rotationDays < 1 || rotationDays > 3650) {
+    .action(async (options: { rotationDays?: string; json: boolean }) => {
+      const requestedDays =
+        options.rotationDays === undefined ? undefined : Number(options.rotationDays);
+      if (
+        requestedDays !== undefined &&
+        (!Number.isInteger(requestedDays) || requestedDays < 1 || requestedDays > 3650)
+      ) {
         throw new UsageError('--rotation-days must be a whole number between 1 and 3650');
       }
-      const { kms, versions } = await withDatabase('mindweave keys status', async (db, config) => ({
-        kms: describeKms(config),
-        versions: await new DatabaseKeyStore(db).listAllVersions(),
-      }));
+      const { kms, versions, rotationDays } = await withDatabase(
+        'mindweave keys status',
+        async (db, config) => ({
+          kms: describeKms(config),
+          versions: await new DatabaseKeyStore(db).listAllVersions(),
+          // With automatic rotation off (0), the dates show when a manual rotation is due
+          // after the default period.
+          rotationDays: requestedDays ?? (config.KEY_ROTATION_DAYS || DEFAULT_ROTATION_DAYS),
+        }),
+      );
       const statuses = keyStatus(versions, new Date(), rotationDays);
       if (options.json) return printJson({ kms, data: statuses });
       printKms(kms);

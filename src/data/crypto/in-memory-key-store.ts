@@ -77,6 +77,13 @@ export class InMemoryKeyStore implements KeyStore {
     return Promise.resolve(scheduled);
   }
 
+  listActive(): Promise<KeyRecord[]> {
+    const active = [...this.#records.values()]
+      .filter((record) => record.state === 'active')
+      .map(copyRecord);
+    return Promise.resolve(active);
+  }
+
   addEncryptions(keyId: string, version: number, count: number): Promise<number> {
     const id = versionKey(keyId, version);
     const total = (this.#encryptionCounts.get(id) ?? 0) + count;

@@ -12,6 +12,7 @@ import {
   DEFAULT_DELETION_WAITING_DAYS,
   destroyKeyVersion,
   isDueForDestruction,
+  isRotationDue,
   planRotation,
   scheduleDeletion,
 } from './key-lifecycle.js';
@@ -255,6 +256,29 @@ export class KeyHierarchy {
     this.#activeRefs.delete(ownerKey(latest.purpose, latest.owner));
     await this.#logger.write('rotate', record, actor, identityContext(record));
     return { keyId, version: record.version };
+  }
+
+  /**
+   * Rotates every purpose and data key whose active version is at least `rotationDays` old, so
+   * new writes use a fresh version at once. Each key is checked again under its lock, so a key
+   * that another process rotated meanwhile is skipped. Returns the new versions.
+   */
+  async rotateDueKeys(rotationDays: number, actor: string): Promise<KeyVersionRef[]> {
+    const rotated: KeyVersionRef[] = [];
+    for (const candidate of await this.#store.listActive()) {
+      if (!isRotationDue(candidate, this.#clock(), rotationDays)) {
+        continue;
+      }
+      const ref = await this.#withKeyLock(candidate.keyId, async () => {
+        const versions = await this.#store.listVersions(candidate.keyId);
+        const due = versions.some((record) => isRotationDue(record, this.#clock(), rotationDays));
+        return due ? this.#rotateLocked(candidate.keyId, actor) : undefined;
+      });
+      if (ref !== undefined) {
+        rotated.push(ref);
+      }
+    }
+    return rotated;
   }
 
   /**

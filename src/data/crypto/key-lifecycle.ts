@@ -103,6 +103,19 @@ export function destroyKeyVersion(record: KeyRecord, now: Date): KeyRecord {
   return destroyed;
 }
 
+/** Returns when an active version of `record`'s age is due for rotation after `rotationDays`. */
+export function nextRotationDate(record: KeyRecord, rotationDays: number): Date {
+  return new Date(record.createdAt.getTime() + rotationDays * DAY_MS);
+}
+
+/** Reports whether `record` is the active version and at least `rotationDays` old at `now`. */
+export function isRotationDue(record: KeyRecord, now: Date, rotationDays: number): boolean {
+  return (
+    record.state === 'active' &&
+    now.getTime() >= nextRotationDate(record, rotationDays).getTime()
+  );
+}
+
 /** Result of {@link planRotation}. */
 export interface RotationPlan {
   /** Version number for the new active version. */

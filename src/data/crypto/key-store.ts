@@ -35,6 +35,9 @@ export interface KeyStore {
   /** Returns every version in state `scheduled_for_deletion`. */
   listScheduledForDeletion(): Promise<KeyRecord[]>;
 
+  /** Returns every version in state `active`: at most one per key. */
+  listActive(): Promise<KeyRecord[]>;
+
   /** Adds `count` to the encryption counter of a key version and returns the new total. */
   addEncryptions(keyId: string, version: number, count: number): Promise<number>;
 

@@ -6,6 +6,7 @@ import type { Config } from '../../config/config.schema.js';
 import { ConfigError } from '../../config/load-config.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { KeyHierarchy } from '../crypto/key-hierarchy.js';
+import type { KeyVersionRef } from '../crypto/key-types.js';
 import type { Database } from '../database/database.js';
 import { configuredMasterKeyId, createKmsProvider } from '../kms/create-kms-provider.js';
 import type { KmsProviderConfig } from '../kms/create-kms-provider.js';
@@ -25,8 +26,14 @@ export const SERVER_ACTOR = 'server';
 /** Interval of the sweep that zeroes expired cached keys, in milliseconds. */
 const PURGE_INTERVAL_MS = 60 * 1000;
 
-/** Interval of the check that destroys key versions past their deletion date, in milliseconds. */
-const DESTROY_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * Interval of the check that rotates keys due by age and destroys key versions past their
+ * deletion date, in milliseconds.
+ */
+const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
+
+/** Default age of an active key version at which it is rotated, in days. */
+export const DEFAULT_ROTATION_DAYS = 365;
 
 /** The settings that select the KMS provider; those of `pkcs11` may be absent for `local`. */
 export type KmsSettings = Pick<Config, 'MINDWEAVE_DATA_DIR' | 'KMS_MASTER_KEY_DIR'> &
@@ -170,41 +177,95 @@ export async function openDataProtection(
   }
 }
 
+/** Actor recorded in the key usage log for rotations by age. */
+export const ROTATION_SCHEDULE_ACTOR = 'rotation-schedule';
+
 /** Timers of {@link startKeyMaintenance}; `stop` clears them. */
 export interface KeyMaintenance {
   stop(): void;
 }
 
+/** Options of {@link startKeyMaintenance}. */
+export interface KeyMaintenanceOptions {
+  /**
+   * Age in days after which an active purpose or data key version is rotated; 0 turns automatic
+   * rotation off. Defaults to 365.
+   */
+  rotationDays?: number;
+  /** Interval of the rotation and destruction checks, in milliseconds. Defaults to one hour. */
+  checkIntervalMs?: number;
+  /** Called with each key version the schedule created, after its rotation is stored. */
+  onRotated?: (ref: KeyVersionRef) => Promise<void>;
+}
+
 /**
- * Starts two timers: one zeroes expired cached keys every minute, and one destroys key versions
- * whose deletion date has passed every hour. Failures are logged and retried at the next tick.
+ * Starts the key maintenance timers. One zeroes expired cached keys every minute. The other,
+ * once soon after start and then every `checkIntervalMs`, rotates keys whose active version
+ * is older than `rotationDays` and destroys key versions whose deletion date has passed.
+ * Failures are logged and retried at the next tick.
  */
-export function startKeyMaintenance(hierarchy: KeyHierarchy, logger: Logger): KeyMaintenance {
+export function startKeyMaintenance(
+  hierarchy: KeyHierarchy,
+  logger: Logger,
+  options: KeyMaintenanceOptions = {},
+): KeyMaintenance {
+  const rotationDays = options.rotationDays ?? DEFAULT_ROTATION_DAYS;
   const purgeTimer = setInterval(() => hierarchy.purgeExpiredKeys(), PURGE_INTERVAL_MS);
   purgeTimer.unref();
-  let destroying = false;
-  const destroyTimer = setInterval(() => {
+  let running = false;
+  const check = () => {
     // A slow run is not overlapped by the next tick.
-    if (destroying) return;
-    destroying = true;
-    hierarchy
-      .destroyDueKeys(SERVER_ACTOR)
-      .then((destroyed) => {
-        for (const ref of destroyed) {
-          logger.info({ keyId: ref.keyId, keyVersion: ref.version }, 'destroyed key version');
-        }
-      })
-      .catch((error: unknown) => logger.error({ err: error }, 'failed to destroy due key versions'))
+    if (running) return;
+    running = true;
+    // Both steps log their own failures, so the chain never rejects.
+    void rotateDueKeys(hierarchy, logger, rotationDays, options.onRotated)
+      .then(() => destroyDueKeys(hierarchy, logger))
       .finally(() => {
-        destroying = false;
+        running = false;
       });
-  }, DESTROY_INTERVAL_MS);
-  destroyTimer.unref();
+  };
+  const firstCheck = setTimeout(check, 0);
+  firstCheck.unref();
+  const checkTimer = setInterval(check, options.checkIntervalMs ?? MAINTENANCE_INTERVAL_MS);
+  checkTimer.unref();
   return {
     stop() {
       clearInterval(purgeTimer);
-      clearInterval(destroyTimer);
+      clearTimeout(firstCheck);
+      clearInterval(checkTimer);
       hierarchy.clearCache();
     },
   };
+}
+
+async function rotateDueKeys(
+  hierarchy: KeyHierarchy,
+  logger: Logger,
+  rotationDays: number,
+  onRotated: KeyMaintenanceOptions['onRotated'],
+): Promise<void> {
+  if (rotationDays === 0) return;
+  try {
+    for (const ref of await hierarchy.rotateDueKeys(rotationDays, ROTATION_SCHEDULE_ACTOR)) {
+      logger.info(
+        { keyId: ref.keyId, keyVersion: ref.version, rotationDays },
+        'rotated key by age; new writes use the new version',
+      );
+      await onRotated?.(ref).catch((error: unknown) =>
+        logger.error({ err: error, keyId: ref.keyId }, 'failed to record a scheduled rotation'),
+      );
+    }
+  } catch (error) {
+    logger.error({ err: error }, 'failed to rotate keys due by age');
+  }
+}
+
+async function destroyDueKeys(hierarchy: KeyHierarchy, logger: Logger): Promise<void> {
+  try {
+    for (const ref of await hierarchy.destroyDueKeys(SERVER_ACTOR)) {
+      logger.info({ keyId: ref.keyId, keyVersion: ref.version }, 'destroyed key version');
+    }
+  } catch (error) {
+    logger.error({ err: error }, 'failed to destroy due key versions');
+  }
 }

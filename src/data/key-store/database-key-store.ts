@@ -245,6 +245,13 @@ export class DatabaseKeyStore implements KeyStore {
     return result.rows.map(toRecord);
   }
 
+  async listActive(): Promise<KeyRecord[]> {
+    const result = await this.#db.query<VersionRow>(
+      `${SELECT_VERSIONS} WHERE v.state = 'active' ORDER BY v.created_at, v.key_id, v.version`,
+    );
+    return result.rows.map(toRecord);
+  }
+
   /**
    * Adds `count` to the encryption counter in one UPDATE, so concurrent reservations from
    * several processes never lose an increment.

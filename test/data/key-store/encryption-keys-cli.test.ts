@@ -89,7 +89,22 @@ describe('mindweave keys status and rotate', () => {
     expect(data?.owner).toEqual({ kind: 'tenant', tenant: orgId });
     expect(data?.encryptions).toBeGreaterThan(0);
     const created = Date.parse(data?.createdAt ?? '');
-    expect(Date.parse(data?.nextRotation ?? '') - created).toBe(90 * 24 * 60 * 60 * 1000);
+    // KEY_ROTATION_DAYS defaults to 365.
+    expect(Date.parse(data?.nextRotation ?? '') - created).toBe(365 * 24 * 60 * 60 * 1000);
+  });
+
+  it('status follows KEY_ROTATION_DAYS', async () => {
+    const configured = await runCli(['keys', 'status', '--json'], {
+      ...env,
+      KEY_ROTATION_DAYS: '30',
+    });
+    expect(configured.code).toBe(0);
+    const [first] = (JSON.parse(configured.stdout) as { data: KeyVersionStatus[] }).data;
+    const created = Date.parse(first?.createdAt ?? '');
+    expect(Date.parse(first?.nextRotation ?? '') - created).toBe(30 * 24 * 60 * 60 * 1000);
+    const overridden = await runCli(['keys', 'status', '--json', '--rotation-days', '7'], env);
+    const [again] = (JSON.parse(overridden.stdout) as { data: KeyVersionStatus[] }).data;
+    expect(Date.parse(again?.nextRotation ?? '') - created).toBe(7 * 24 * 60 * 60 * 1000);
   });
 
   it('status prints a line per version', async () => {
