@@ -272,44 +272,53 @@ async function main(): Promise<void> {
   const upstreamUrl = upstream.url;
   log(`upstream listening on ${upstreamUrl}`);
 
-  const database: BenchDatabase = await createBenchDatabase(
-    values['database-admin-url'] ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  );
-  cleanups.push(() => database.drop());
-  const baseEnv: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    HOST: '127.0.0.1',
-    DATABASE_URL: database.url,
-    MINDWEAVE_DATA_DIR: join(workDir, 'data'),
-    ANTHROPIC_BASE_URL: upstreamUrl,
-    ANTHROPIC_API_KEY: PROVIDER_KEY,
-    LOG_LEVEL: 'warn',
-    // All load comes from one address and one key, so the per-IP and per-key limits, which
-    // would answer 429 within a second at this rate, are switched off; the WAF stays on.
-    RATE_LIMIT_IP_MAX: '0',
-    RATE_LIMIT_KEY_MAX: '0',
-    RATE_LIMIT_KEY_TOKENS: '0',
+  // Each build gets a database and data folder of its own, because an older build refuses a
+  // schema that a newer one migrated.
+  const prepareInstance = async (dir: string, name: string) => {
+    const database: BenchDatabase = await createBenchDatabase(
+      values['database-admin-url'] ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    );
+    cleanups.push(() => database.drop());
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HOST: '127.0.0.1',
+      DATABASE_URL: database.url,
+      MINDWEAVE_DATA_DIR: join(workDir, `data-${name}`),
+      ANTHROPIC_BASE_URL: upstreamUrl,
+      ANTHROPIC_API_KEY: PROVIDER_KEY,
+      LOG_LEVEL: 'warn',
+      // All load comes from one address and one key, so the per-IP and per-key limits, which
+      // would answer 429 within a second at this rate, are switched off; the WAF stays on.
+      RATE_LIMIT_IP_MAX: '0',
+      RATE_LIMIT_KEY_MAX: '0',
+      RATE_LIMIT_KEY_TOKENS: '0',
+    };
+    const bootOutput = await runCommand(
+      'mindweave bootstrap',
+      process.execPath,
+      [
+        'bin/mindweave.js',
+        'bootstrap',
+        '--org',
+        'Bench',
+        '--project',
+        'bench',
+        '--admin-email',
+        'bench@example.com',
+        '--models',
+        BENCH_MODEL,
+        '--json',
+      ],
+      { cwd: dir, env, timeoutMs: 60_000 },
+    );
+    const { apiKey } = JSON.parse(bootOutput) as { apiKey: string };
+    return { database, env, apiKey };
   };
-  const bootOutput = await runCommand(
-    'mindweave bootstrap',
-    process.execPath,
-    [
-      'bin/mindweave.js',
-      'bootstrap',
-      '--org',
-      'Bench',
-      '--project',
-      'bench',
-      '--admin-email',
-      'bench@example.com',
-      '--models',
-      BENCH_MODEL,
-      '--json',
-    ],
-    { cwd: buildDir, env: baseEnv, timeoutMs: 60_000 },
-  );
-  const { apiKey } = JSON.parse(bootOutput) as { apiKey: string };
+  const instance = await prepareInstance(buildDir, 'current');
+  const { database, apiKey } = instance;
+  const baseEnv = instance.env;
+  const baseline = baselineDir === null ? null : await prepareInstance(baselineDir, 'baseline');
 
   const requestHeaders = {
     'content-type': 'application/json',
@@ -325,12 +334,14 @@ async function main(): Promise<void> {
   );
   const gatewayHeaders = { ...requestHeaders, 'x-api-key': apiKey };
 
-  const gatewayProcesses = (gateway: GatewayRun) => async () =>
-    new Map([
-      ['MindWeave', [gateway.child.process.pid ?? 0]],
-      ['upstream', [upstream.pid]],
-      ['PostgreSQL', await backendPids(database.url)],
-    ]);
+  const gatewayProcesses =
+    (gateway: GatewayRun, databaseUrl = database.url) =>
+    async () =>
+      new Map([
+        ['MindWeave', [gateway.child.process.pid ?? 0]],
+        ['upstream', [upstream.pid]],
+        ['PostgreSQL', await backendPids(databaseUrl)],
+      ]);
   // The main thread runs every request, so its CPU time is what delays them; the worker threads
   // (call-record audit chaining, libuv's pool) count only in the process total.
   const mainThread = (gateway: GatewayRun) => {
@@ -340,19 +351,20 @@ async function main(): Promise<void> {
   const throughGateway: Measurement[] = [];
   const notes: string[] = [];
   for (const level of settings.logLevels) {
-    // The baseline runs right before the build under test, on the same database, so both see
-    // nearly the same load from the rest of the machine.
-    if (baselineDir !== null) {
+    // The baseline runs right before the build under test, so both see nearly the same load from
+    // the rest of the machine.
+    if (baselineDir !== null && baseline !== null) {
       const logFile = join(workDir, `baseline-${level}.log`);
-      const env = { ...baseEnv, LOG_LEVEL: level };
+      const env = { ...baseline.env, LOG_LEVEL: level };
+      const headers = { ...requestHeaders, 'x-api-key': baseline.apiKey };
       const gateway = await startGateway(baselineDir, env, logFile, []);
-      await checkGateway(gateway.url, gatewayHeaders);
+      await checkGateway(gateway.url, headers);
       throughGateway.push(
         await measure(
           `MindWeave ${String(settings.baseline)}, LOG_LEVEL=${level}`,
           `${gateway.url}/v1/messages`,
-          gatewayHeaders,
-          gatewayProcesses(gateway),
+          headers,
+          gatewayProcesses(gateway, baseline.database.url),
           false,
           mainThread(gateway),
         ),
