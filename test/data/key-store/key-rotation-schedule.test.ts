@@ -22,6 +22,7 @@ import { DatabaseKeyStore } from '../../../src/data/key-store/database-key-store
 import { DatabaseKeyUsageSink } from '../../../src/data/key-store/database-key-usage-sink.js';
 import { LocalFileKmsProvider } from '../../../src/data/kms/local-file-provider.js';
 import { createLogger } from '../../../src/monitoring/logging/logger.js';
+import { auditScheduledRotation } from '../../../src/server/key-rotation-audit.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const START = new Date('2026-01-01T00:00:00Z');
@@ -137,9 +138,9 @@ describe('key maintenance schedule', () => {
     const maintenance = startKeyMaintenance(hierarchy, logger, {
       rotationDays: 30,
       checkIntervalMs: 20,
-      onRotated: (ref) => {
+      onRotated: async (ref) => {
+        await auditScheduledRotation(db, hierarchy, ref);
         recorded.push(`${ref.keyId}:${ref.version}`);
-        return Promise.resolve();
       },
     });
     try {
@@ -166,6 +167,19 @@ describe('key maintenance schedule', () => {
       { actor: ROTATION_SCHEDULE_ACTOR, version: 2 },
       { actor: ROTATION_SCHEDULE_ACTOR, version: 2 },
     ]);
+    // Row-level security hides entries of no organization from the application role, so the
+    // owner reads them.
+    await db.query('RESET ROLE');
+    const audit = await db.query<{ metadata: { purpose: string; scheduled: boolean } }>(
+      `SELECT metadata FROM audit_logs WHERE action = 'encryption_key.rotated' ORDER BY seq`,
+    );
+    await db.query(`SET ROLE ${APPLICATION_ROLE}`);
+    expect(audit.rows.map((row) => row.metadata.purpose).sort()).toEqual([
+      'application',
+      'compliance',
+      'database',
+    ]);
+    expect(audit.rows.every((row) => row.metadata.scheduled)).toBe(true);
   });
 
   it('rotates nothing when turned off', async () => {
