@@ -6,12 +6,14 @@ import { hashPassword } from '../../tenancy/users/password.js';
 import { updatePasswordHash } from '../../tenancy/users/user.repository.js';
 import { verifyCurrentPassword } from './current-password.js';
 import type { IdentityServices } from './identity.js';
+import { useResetTokensOfUser } from './password-reset.repository.js';
 import { revokeUserSessions } from './session.repository.js';
 import type { SessionPrincipal } from './session.service.js';
 
 /**
- * Replaces the signed-in user's password after checking the current one, and revokes the
- * user's other sessions so that a stolen session does not outlive the change.
+ * Replaces the signed-in user's password after checking the current one, revokes the user's
+ * other sessions so that a stolen session does not outlive the change, and voids the user's
+ * open reset tokens so that a stolen reset mail does not either.
  */
 export async function changePassword(
   identity: IdentityServices,
@@ -31,6 +33,7 @@ export async function changePassword(
   await db.transaction(async (tx) => {
     await updatePasswordHash(tx, user.id, passwordHash);
     const revoked = await revokeUserSessions(tx, user.id, principal.session.id);
+    const resetTokensVoided = await useResetTokensOfUser(tx, user.id);
     const actor = {
       type: 'user' as const,
       id: user.id,
@@ -42,7 +45,7 @@ export async function changePassword(
         action: 'user.password_changed',
         resourceType: 'user',
         resourceId: user.id,
-        metadata: { otherSessionsRevoked: revoked },
+        metadata: { otherSessionsRevoked: revoked, resetTokensVoided },
         sensitivity: 'sensitive',
         complianceRelevant: true,
       }),
