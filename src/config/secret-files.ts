@@ -21,7 +21,7 @@ export const SECRET_SETTINGS = [
 /** Name of one secret setting. */
 export type SecretSetting = (typeof SECRET_SETTINGS)[number];
 
-/** Largest secret file read, in bytes; the longest secret setting accepts 4096 characters. */
+/** Largest secret file read, in bytes. The longest secret setting accepts 4096 characters. */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
 /** Reads one secret file and drops one trailing newline (`\n` or `\r\n`). */

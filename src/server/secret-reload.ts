@@ -6,7 +6,7 @@ import { secretFileSettings, type SecretSetting } from '../config/secret-files.j
 
 /**
  * Secrets that take effect without a restart: the gateway reads provider keys at each call,
- * the mail transport reads the SMTP settings before each mail, and the database pool asks for
+ * the mail transport reads the SMTP settings before each mail, and the database pool requests for
  * the password of DATABASE_URL whenever it opens a connection.
  */
 const LIVE_SECRETS: ReadonlySet<SecretSetting> = new Set([

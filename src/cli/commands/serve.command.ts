@@ -47,7 +47,7 @@ export function registerServe(program: Command): void {
           },
         );
       };
-      // Container platforms update mounted secret files in place; SIGHUP applies them.
+      // Container platforms update mounted secret files in place, and SIGHUP applies them.
       process.on('SIGHUP', () => {
         logger.info({ signal: 'SIGHUP' }, 'reloading secret settings from their files');
         server.reloadSecrets(process.env);

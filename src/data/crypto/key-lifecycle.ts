@@ -103,7 +103,7 @@ export function destroyKeyVersion(record: KeyRecord, now: Date): KeyRecord {
   return destroyed;
 }
 
-/** Returns when an active version of `record`'s age is due for rotation after `rotationDays`. */
+/** Returns the date `rotationDays` after `record` was created, when it is due for rotation. */
 export function nextRotationDate(record: KeyRecord, rotationDays: number): Date {
   return new Date(record.createdAt.getTime() + rotationDays * DAY_MS);
 }

@@ -35,7 +35,7 @@ const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 /** Default age of an active key version at which it is rotated, in days. */
 export const DEFAULT_ROTATION_DAYS = 365;
 
-/** The settings that select the KMS provider; those of `pkcs11` may be absent for `local`. */
+/** Settings that select the KMS provider. Those of `pkcs11` may be absent for `local`. */
 export type KmsSettings = Pick<Config, 'MINDWEAVE_DATA_DIR' | 'KMS_MASTER_KEY_DIR'> &
   Partial<
     Pick<
@@ -84,7 +84,7 @@ export function kmsConfig(config: KmsSettings): KmsProviderConfig {
   };
 }
 
-/** Where the configured master key is, for status output; it contains no secret. */
+/** Location of the configured master key, for status output. It contains no secret. */
 export interface KmsLocation {
   provider: 'local' | 'pkcs11';
   masterKeyId: string;

@@ -35,10 +35,10 @@ export function redactRedisUrl(url: string): string {
 
 /**
  * Returns the ioredis options for `url`. ioredis reads the host, port, user name, password and
- * database number from the URL itself. For `rediss://` the TLS options are set here rather than
- * left to ioredis's bare `tls: true`: TLS 1.2 or later, certificate verification on, and the
- * host name sent for SNI and checked against the certificate (an IP address is checked against
- * the certificate's IP entries instead).
+ * database number from the URL itself. For `rediss://` ioredis alone would pass a bare
+ * `tls: true`, so the TLS options are set here: TLS 1.2 or later and certificate verification
+ * on. A host name is sent for SNI and checked against the certificate, and an IP address is
+ * checked against the certificate's IP entries.
  */
 export function redisOptions(url: string, timeouts: RedisTimeouts): RedisOptions {
   const parsed = new URL(url);

@@ -39,7 +39,7 @@ afterAll(async () => {
   await rm(folder, { recursive: true, force: true });
 });
 
-/** A clock that tests move forward by whole days. */
+/** Creates a clock that tests move forward by whole days. */
 function testClock(): { now: () => Date; advanceDays(days: number): void } {
   let current = START.getTime();
   return {
@@ -80,7 +80,7 @@ describe('rotation by age', () => {
     );
     expect(purposes.sort()).toEqual(['application', 'compliance', 'data', 'database']);
 
-    // New writes use the new version at once; data under the old one stays readable.
+    // New writes use the new version at once, and data under the old one stays readable.
     const after = await cipher.encrypt(location, 'alice@example.com');
     expect(parseCiphertext(after)?.keyVersion).toBe(2);
     expect(await cipher.decryptString(location, before)).toBe('alice@example.com');

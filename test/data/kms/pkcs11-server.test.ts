@@ -83,7 +83,7 @@ async function start(extra: Record<string, string> = {}): Promise<SourceServer> 
   return server;
 }
 
-/** The parts of a test server that the admin API helpers use. */
+/** Returns the parts of a test server that the admin API helpers use. */
 function target(server: SourceServer): TestServer {
   return { url: server.url, boot } as unknown as TestServer;
 }
