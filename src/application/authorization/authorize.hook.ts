@@ -11,6 +11,7 @@ import { findProject } from '../../tenancy/projects/project.repository.js';
 import type { OrgRole } from '../../tenancy/users/user.schema.js';
 import { enforceAdminAllowlist } from '../../network/ip-allowlist.service.js';
 import { resolveEffectiveRole } from '../access/effective-role.js';
+import { findMfaStatus, MFA_REQUIRED_ROLES } from '../mfa/mfa.repository.js';
 import type { SessionPrincipal, SessionService } from '../auth/session.service.js';
 import {
   effectivePermissions,
@@ -114,6 +115,24 @@ function grantablePermissions(
   return rolePermissions({ ...principal.roles, orgRole: grant.membershipRole }, resource);
 }
 
+/**
+ * Rejects a request whose role a just-in-time grant raised to one that must use a second
+ * factor (owner, admin, security_admin) while the user has none. Enrollment is required by
+ * the membership role at sign-in, so without this a member could act as admin on a password.
+ */
+async function assertRaisedRoleHasMfa(db: Database, request: FastifyRequest): Promise<void> {
+  const grant = request.accessGrant;
+  if (!grant || grant.role === grant.membershipRole || !request.principal) return;
+  if (!(MFA_REQUIRED_ROLES as readonly string[]).includes(grant.role)) return;
+  const status = await findMfaStatus(db, request.principal.user.id);
+  if (status.enrolled) return;
+  throw new AppError(
+    'mfa_enrollment_required',
+    `Your access grant raises your role to ${grant.role}, which needs a second factor: ` +
+      'enroll one with POST /api/v1/auth/mfa/totp first',
+  );
+}
+
 /** Authenticates the request; with a session, also enforces the password and MFA gates. */
 async function authenticate(
   db: Database,
@@ -183,6 +202,7 @@ export function registerAuthorization(
         ? new AppError('not_found')
         : new AppError(decision.reason, decision.message);
     }
+    await assertRaisedRoleHasMfa(db, request);
     await enforceAdminAllowlist(db, request, ids.orgId);
     request.orgRole = principal.type === 'user' ? principal.roles.orgRole : null;
     request.access = {

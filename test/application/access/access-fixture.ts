@@ -7,7 +7,9 @@ import { inTenant } from '../../../src/data/database/tenant-scope.js';
 import { hashPassword } from '../../../src/tenancy/users/password.js';
 import { insertMembership, insertUser } from '../../../src/tenancy/users/user.repository.js';
 import type { OrgRole } from '../../../src/tenancy/users/user.schema.js';
+import { MFA_REQUIRED_ROLES } from '../../../src/application/mfa/mfa.repository.js';
 import { api, login, type ApiResponse } from '../../admin/admin-api.js';
+import { enrollTotpForTest } from '../../support/admin-session.js';
 import type { TestServer } from '../../support/test-server.js';
 
 /** A member of the test organization with a signed-in session. */
@@ -89,13 +91,31 @@ export async function setGrantExpiry(
   );
 }
 
-/** Requests `role` as `member` and has `approver` approve it; returns the grant id. */
+/**
+ * Enrolls TOTP for `member` unless they have a second factor, and replaces `member.token` with
+ * the session that enrollment issues. A grant of owner, admin or security_admin applies only to
+ * a member with a second factor.
+ */
+export async function ensureSecondFactor(t: TestServer, member: Member): Promise<void> {
+  const overview = await api(t, 'GET', '/api/v1/auth/mfa', { token: member.token });
+  expect(overview.status).toBe(200);
+  if (overview.body.enrolled === true) return;
+  member.token = await enrollTotpForTest(t, member.token, member.email);
+}
+
+/**
+ * Requests `role` as `member` and has `approver` approve it; returns the grant id. For a role
+ * that needs a second factor, the member enrolls one first (see `ensureSecondFactor`).
+ */
 export async function approvedGrant(
   t: TestServer,
   member: Member,
   approver: Member,
   role: OrgRole = 'admin',
 ): Promise<string> {
+  if ((MFA_REQUIRED_ROLES as readonly string[]).includes(role)) {
+    await ensureSecondFactor(t, member);
+  }
   const base = `/api/v1/organizations/${t.boot.orgId}/access-requests`;
   const created = await api(t, 'POST', base, {
     token: member.token,

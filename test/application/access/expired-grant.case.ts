@@ -4,7 +4,12 @@ import { roleGrants, type Permission } from '../../../src/application/authorizat
 import type { RouteEntry } from '../../../src/application/authorization/route-catalogue.js';
 import { api } from '../../admin/admin-api.js';
 import type { ExtraSecurityCase, SuiteFixture } from '../../server/security-suite.cases.js';
-import { setGrantExpiry, signedInMember, type Member } from './access-fixture.js';
+import {
+  ensureSecondFactor,
+  setGrantExpiry,
+  signedInMember,
+  type Member,
+} from './access-fixture.js';
 
 const permissionOf = (route: RouteEntry): Permission | undefined =>
   route.security?.auth === 'session' ? route.security.permission : undefined;
@@ -30,6 +35,8 @@ export const expiredJitGrantCase: ExtraSecurityCase = {
   async setUp(fixture: SuiteFixture) {
     const { t, own } = fixture;
     const member = await signedInMember(t, 'viewer', own.orgId);
+    // An admin grant applies only to a member with a second factor.
+    await ensureSecondFactor(t, member);
     const base = `/api/v1/organizations/${own.orgId}/access-requests`;
     const created = await api(t, 'POST', base, {
       token: member.token,
