@@ -112,6 +112,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   });
 
+  app.decorate('servedOverTls', Boolean(deps.tls) || deps.config.TRUST_PROXY_TLS);
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(headers);
     reply.header('x-request-id', request.id);

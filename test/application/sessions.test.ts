@@ -118,7 +118,11 @@ describe('cookie sessions', () => {
 describe('cookie attributes over TLS', () => {
   function fakeExchange(protocol: 'http' | 'https', cookieHeader?: string) {
     const headers: Record<string, string> = {};
-    const request = { protocol, headers: { cookie: cookieHeader } } as unknown as FastifyRequest;
+    const request = {
+      protocol,
+      headers: { cookie: cookieHeader },
+      server: { servedOverTls: false },
+    } as unknown as FastifyRequest;
     const reply = {
       header(name: string, value: string) {
         headers[name] = value;

@@ -1,5 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Browsers reach this server over TLS: its own, or that of a proxy in front
+     * (TRUST_PROXY_TLS), which may forward plain HTTP without X-Forwarded-Proto.
+     */
+    servedOverTls: boolean;
+  }
+}
+
 /**
  * Cookie names: over TLS the `__Host-` prefix makes browsers require Secure and Path=/ and
  * forbid a Domain attribute, so no other host can set or read it. Plain HTTP (a loopback or a
@@ -11,8 +21,9 @@ export const PLAIN_SESSION_COOKIE = 'mw_session';
 /** The header a cookie session's state-changing requests carry their CSRF token in. */
 export const CSRF_HEADER = 'x-csrf-token';
 
-function overTls(request: FastifyRequest): boolean {
-  return request.protocol === 'https';
+/** Returns whether the browser sent the request over TLS, to this server or to its proxy. */
+export function overTls(request: FastifyRequest): boolean {
+  return request.protocol === 'https' || request.server.servedOverTls === true;
 }
 
 /** Reads one cookie from the Cookie header; null when it is absent or appears twice. */

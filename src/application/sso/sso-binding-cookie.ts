@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+import { overTls } from '../auth/session-cookie.js';
+
 /**
  * The cookie that binds an SSO sign-in to the browser that started it. Over TLS the `__Host-`
  * prefix keeps other hosts from setting it. SameSite=Lax, because the provider sends the browser
@@ -14,7 +16,7 @@ const PLAIN_NAME = 'mw_sso';
 export const SSO_LOGIN_TTL_MS = 10 * 60 * 1000;
 
 function cookieName(request: FastifyRequest): string {
-  return request.protocol === 'https' ? SECURE_NAME : PLAIN_NAME;
+  return overTls(request) ? SECURE_NAME : PLAIN_NAME;
 }
 
 function writeCookie(request: FastifyRequest, reply: FastifyReply, value: string, maxAge: number) {
@@ -25,7 +27,7 @@ function writeCookie(request: FastifyRequest, reply: FastifyReply, value: string
     'SameSite=Lax',
     `Max-Age=${maxAge}`,
   ];
-  if (request.protocol === 'https') attributes.push('Secure');
+  if (overTls(request)) attributes.push('Secure');
   void reply.header('set-cookie', attributes.join('; '));
 }
 
