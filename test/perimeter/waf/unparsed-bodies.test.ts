@@ -116,6 +116,15 @@ describe('bodies of media types no route accepts', () => {
     expect(benign.text).toContain('"code":"unsupported_media_type"');
   });
 
+  it('back-ticked words are not a command', async () => {
+    const form = 'application/x-www-form-urlencoded';
+    const identifiers = await post(LOGIN, form, `email=${encodeURIComponent('`foo`;`bar`')}`);
+    expect(identifiers.status, identifiers.text).toBe(415);
+    const command = await post(LOGIN, form, `email=${encodeURIComponent('`cat /etc/passwd`')}`);
+    expect(command.status, command.text).toBe(403);
+    expect(command.code).toBe('waf_blocked');
+  });
+
   it('JSON route still parses JSON', async () => {
     const reply = await post(
       LOGIN,

@@ -114,13 +114,13 @@ export const RCE_RULES: WafRule[] = [
     paranoia: 1,
     severity: SEVERITY.critical,
     description:
-      'Shell expansion: $(...), ${...}, $[...], process substitution, back-ticks, glob brackets in paths',
+      'Shell expansion: $(...), ${...}, $[...], process substitution, glob brackets in paths',
     targets: [...VALUES, 'header'],
     headers: COMMAND_HEADERS,
     transforms: DECODE,
-    needles: ['$(', '${', '$[', '<(', '>(', '`', '[', '$(('],
+    needles: ['$(', '${', '$[', '<(', '>(', '[', '$(('],
     pattern:
-      '\\$\\(|\\$\\{[^}]+\\}|\\$\\[|[<>]\\(\\s*[a-z]|\\x60[^\\x60]*[a-z][^\\x60]*\\x60|/[a-z.*?-]*\\[[!^]?[a-z0-9/?*-]+\\][a-z/]|/\\[[a-z0-9/?*!^-]+\\][a-z/]|/\\?+/',
+      '\\$\\(|\\$\\{[^}]+\\}|\\$\\[|[<>]\\(\\s*[a-z]|/[a-z.*?-]*\\[[!^]?[a-z0-9/?*-]+\\][a-z/]|/\\[[a-z0-9/?*!^-]+\\][a-z/]|/\\?+/',
   }),
   patternRule({
     id: 932140,
