@@ -11,7 +11,7 @@ export interface FamilyScore {
   /** Detected attacks and blocked benign cases that the HTTP layer rejected before the WAF ran. */
   detectedByHttp: number;
   falsePositivesByHttp: number;
-  /** Attacks, and detected ones, whose body MindWeave never parses (see unread-bodies.ts). */
+  /** Attacks, and detected ones, whose body no route accepts (see unread-bodies.ts). */
   attacksWithUnreadBody: number;
   detectedWithUnreadBody: number;
   /** Ids of missed attacks and blocked benign cases, for tuning. */
@@ -101,7 +101,7 @@ function percent(part: number, whole: number): string {
   return whole === 0 ? '   -  ' : `${((100 * part) / whole).toFixed(1).padStart(5)}%`;
 }
 
-/** Detection among the attacks whose whole request MindWeave parses, as `detected/attacks`. */
+/** Detection among the attacks without a body that no route accepts, as `detected/attacks`. */
 export function readDetection(score: FamilyScore): { detected: number; attacks: number } {
   return {
     detected: score.detected - score.detectedWithUnreadBody,
@@ -112,8 +112,8 @@ export function readDetection(score: FamilyScore): { detected: number; attacks: 
 /**
  * Formats scores as a fixed-width table. The `http` columns count the blocked cases that the
  * HTTP layer rejected before the WAF ran. The `parsed` columns repeat the detection for the
- * attacks without a body that MindWeave never parses. In the in-process replay every body is
- * parsed and `http` stays 0.
+ * attacks without a body that no route accepts (form, XML, multipart, untyped). In the
+ * in-process replay every body is parsed and `http` stays 0.
  */
 export function formatTable(paranoia: number, scores: readonly FamilyScore[]): string {
   const lines = [

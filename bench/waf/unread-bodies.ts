@@ -1,6 +1,6 @@
 import type { BenchCase } from './corpus.js';
 
-/** Media types of Fastify's default body parsers. MindWeave registers no other parser. */
+/** Media types of Fastify's default body parsers, the only bodies a route accepts. */
 const PARSED_TYPES = new Set(['application/json', 'text/plain']);
 
 function isParsedType(contentType: string): boolean {
@@ -8,11 +8,11 @@ function isParsedType(contentType: string): boolean {
 }
 
 /**
- * Returns the ids of cases that carry a body MindWeave never parses: any non-empty body whose
- * Content-Type is neither JSON nor plain text. A route rejects such a request with 415 before
- * the WAF runs, and Fastify responds 404 to an unknown path without reading the body, so the
- * WAF never inspects it. Raw-socket cases are left out, because their bytes are not parsed
- * here.
+ * Returns the ids of cases that carry a body no route accepts: any non-empty body whose
+ * Content-Type is neither JSON nor plain text. With the WAF on, the server reads such a body
+ * as text for the WAF only, then rejects it with 415 (404 on an unknown path). Servers built
+ * before that change never passed these bodies to the WAF, so the report keeps them apart.
+ * Raw-socket cases are left out, because their bytes are not parsed here.
  */
 export function casesWithUnreadBody(cases: readonly BenchCase[]): Set<string> {
   const ids = new Set<string>();
