@@ -8,7 +8,7 @@ const tools = [
   { name: 'delete_db', input_schema: { type: 'object' } },
 ];
 
-/** An Anthropic request whose history says the model called `name` as `id`, with its result. */
+/** Builds an Anthropic request whose history shows a call of `name` as `id` and its result. */
 function anthropicHistory(id: string, name: string) {
   return {
     model: 'claude-sonnet-4-5',
@@ -22,7 +22,7 @@ function anthropicHistory(id: string, name: string) {
   };
 }
 
-/** The same history in the OpenAI shape. */
+/** Builds the same history in the OpenAI shape. */
 function openaiHistory(id: string, name: string) {
   return {
     model: 'gpt-4o-mini',
