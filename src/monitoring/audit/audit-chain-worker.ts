@@ -88,6 +88,7 @@ export class AuditChainWorker {
     }
   }
 
+  // NOTE: no test crashes the worker, so this restart path has only been read, not run.
   #stopped(worker: Worker, error: Error): void {
     if (this.#worker !== worker) return;
     this.#worker = null;

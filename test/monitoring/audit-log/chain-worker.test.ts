@@ -138,6 +138,23 @@ describe('audit chain worker', () => {
     );
   });
 
+  it('passes chaining errors back', async () => {
+    worker = new AuditChainWorker();
+    const batch: ChainBatch = {
+      logId: MAIN_LOG,
+      nextSeq: 4,
+      previousHash: null,
+      // A log of 3 entries has two frontier nodes, so one node is an invalid head.
+      frontier: ['01'.repeat(32)],
+      timestamp: '2026-12-04T19:00:00.000000Z',
+      records: [],
+      keys: new Map(),
+    };
+    await expect(worker.chain(batch)).rejects.toThrow(/frontier of size 3 has 2 nodes/);
+    const valid = await worker.chain({ ...batch, frontier: ['01'.repeat(32), '02'.repeat(32)] });
+    expect(valid.frontier).toEqual(['01'.repeat(32), '02'.repeat(32)]);
+  });
+
   it('rejects batches after close', async () => {
     worker = new AuditChainWorker();
     await worker.close();
