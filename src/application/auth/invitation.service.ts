@@ -4,6 +4,7 @@ import { AppError } from '../../http/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import { loginFailedEvent } from '../../monitoring/security-events/identity-events.js';
 import { findOrganization } from '../../tenancy/organizations/organization.repository.js';
 import { hashPassword, verifyPassword } from '../../tenancy/users/password.js';
 import {
@@ -35,6 +36,13 @@ import {
   revokeOpenInvitationOf,
   type Invitation,
 } from './invitation.repository.js';
+import {
+  assertNotLocked,
+  LoginLockedError,
+  recordLoginFailure,
+  throttleKeys,
+  withAccountClaim,
+} from './login.service.js';
 import { generateInvitationToken, hashInvitationToken } from './mailed-token.js';
 import { userActor, type SessionPrincipal } from './session.service.js';
 
@@ -224,6 +232,80 @@ export async function acceptInvitation(
       ? null
       : await prepareUser({ email: peeked.email, name: input.name, phone: input.phone ?? null });
 
+  // The password of an existing account is checked like a sign-in: under the account's attempt
+  // claim and lockout, and a wrong one is counted, so a token cannot be used to guess it.
+  const keys = throttleKeys(peeked.email, context);
+  const failed = (reason: string, user: { id: string; email: string } | null) =>
+    appendAuditRecords(db, [
+      buildAuditRecord(user ? userActor(user, null) : { type: 'system', id: null }, context, {
+        action: 'user.login_failed',
+        orgId,
+        resourceType: 'user',
+        resourceId: user?.id ?? null,
+        metadata: { reason, check: 'invitation' },
+        sensitivity: 'sensitive',
+        complianceRelevant: true,
+      }),
+    ]);
+  return withAccountClaim(
+    identity,
+    keys.account,
+    () => failed('concurrent_attempt', null),
+    async () => {
+      try {
+        await assertNotLocked(identity, keys);
+      } catch (error) {
+        if (error instanceof LoginLockedError) await failed('locked_out', null);
+        throw error;
+      }
+      try {
+        return await completeAcceptance(
+          identity,
+          context,
+          input,
+          orgId,
+          hash,
+          peeked,
+          lookup,
+          prepared,
+        );
+      } catch (error) {
+        if (!(error instanceof WrongAccountPasswordError)) throw error;
+        const user = error.user;
+        const reason = 'wrong_password';
+        identity.securityEvents?.record(loginFailedEvent(context, user.id, reason));
+        const lockouts = await recordLoginFailure(identity, keys, context, user, reason);
+        await failed(reason, user);
+        await appendAuditRecords(db, lockouts);
+        throw new AppError('validation_failed', 'Validation error', [
+          {
+            field: 'password',
+            message: 'This email already has an account: enter that account’s password',
+          },
+        ]);
+      }
+    },
+  );
+}
+
+/** The existing account's password was wrong; the transaction rolls back before it is counted. */
+class WrongAccountPasswordError extends Error {
+  constructor(readonly user: { id: string; email: string }) {
+    super('wrong password of the invited account');
+  }
+}
+
+async function completeAcceptance(
+  identity: IdentityServices,
+  context: RequestContext,
+  input: { name?: string | undefined; password: string },
+  orgId: string,
+  hash: Buffer,
+  peeked: { email: string },
+  lookup: Awaited<ReturnType<typeof prepareEmailLookup>>,
+  prepared: Awaited<ReturnType<typeof prepareUser>> | null,
+): Promise<AcceptedInvitation> {
+  const { db } = identity;
   return inTenant(db, orgId, async (tx) => {
     const invitation = await lockOpenInvitation(tx, orgId, hash);
     if (!invitation || invitation.email !== peeked.email) throw invalidToken();
@@ -233,12 +315,7 @@ export async function acceptInvitation(
     if (existing) {
       if (existing.status !== 'active') throw invalidToken();
       if (!(await verifyPassword(existing.passwordHash, input.password))) {
-        throw new AppError('validation_failed', 'Validation error', [
-          {
-            field: 'password',
-            message: 'This email already has an account: enter that account’s password',
-          },
-        ]);
+        throw new WrongAccountPasswordError({ id: existing.id, email: existing.email });
       }
       if (await findMembershipRole(tx, orgId, existing.id)) {
         throw new AppError('conflict', 'This account is already a member of the organization');
