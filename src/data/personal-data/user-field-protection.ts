@@ -19,7 +19,7 @@ export const PLATFORM_KEY_TENANT = 'platform';
 /** Encrypted columns of the `users` table. */
 export type UserField = 'email' | 'name' | 'phone';
 
-/** Encrypted columns that the re-encryption job and the dump test cover. */
+/** Column of each encrypted user field. */
 export const USER_FIELD_COLUMNS: Record<UserField, string> = {
   email: 'email_encrypted',
   name: 'name_encrypted',

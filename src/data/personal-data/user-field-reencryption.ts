@@ -13,7 +13,7 @@ export interface UserFieldReencryptionOptions {
   afterRow?: (examined: number) => void;
 }
 
-/** Counts of one re-encryption run over `users` and `user_totp_factors`. */
+/** Counts of one re-encryption run over users, invitations and TOTP factors. */
 export interface UserFieldReencryptionResult {
   examined: number;
   /** Rows rewritten under the active platform key version. */
@@ -40,15 +40,15 @@ const USER_CIPHERTEXTS = [
 
 /**
  * Re-encrypts users' email, name and phone, their email blind index, invitation emails and
- * their index, and TOTP secrets under the
- * active platform key version, so that older versions can be scheduled for deletion afterwards.
+ * their index, and TOTP secrets under the active platform key version, so that older versions
+ * can be scheduled for deletion afterwards.
  *
- * The run is resumable: the progress is the key version inside each ciphertext (and the index
- * computed under the active version), so a run stopped at any point, even by SIGKILL, is
- * finished by running it again, which skips rows already current. Each row is one UPDATE that
- * applies only when the row still has the values that were read, so a row is never half
- * rewritten and a concurrent change is never overwritten. Plaintext rows are left to the start
- * migration.
+ * The run is resumable because its progress is stored in the rows themselves: the key version
+ * inside each ciphertext, and an index computed under the active version. A run stopped at any
+ * point, even by SIGKILL, is finished by running it again, which skips rows already current.
+ * Each row is one UPDATE that applies only when the row still has the values that were read,
+ * so a row is never half rewritten and a concurrent change is never overwritten. Plaintext
+ * rows are left to the start migration.
  *
  * @throws DecryptionError when a stored value does not decrypt. Rows before it stay updated.
  */

@@ -1,7 +1,7 @@
 /**
- * Runs the user field re-encryption job in its own process, for the crash test. With a pause
- * count, it prints `paused after <n>` once n rows are examined and then waits to be killed;
- * without one, it finishes and prints the result as JSON.
+ * Runs the user field re-encryption job in its own process, for the crash test. Given a pause
+ * count n, it prints `paused after <n>` once n rows are examined and then waits to be killed.
+ * Without one, it finishes and prints the result as JSON.
  * Usage: node --import tsx reencrypt-users.process.ts <database-url> <data-dir> [pause-after]
  */
 import { pino } from 'pino';
