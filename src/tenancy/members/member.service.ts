@@ -1,3 +1,4 @@
+import { revokeUserSessions } from '../../application/auth/session.repository.js';
 import type { Permission } from '../../application/authorization/permissions.js';
 import type { Database, Queryable } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
@@ -44,6 +45,9 @@ async function assertOwnerRemains(tx: Queryable, orgId: string, member: Member):
  * Changes a member's organization role. The caller must hold every permission of both the old
  * and the new role, so only owners grant or remove the owner role, and the last owner cannot
  * step down. Ownership moves by making another member owner, who can then demote the first.
+ * The member's sessions are revoked, so the new role starts with a new session id and a
+ * session planted before the change never gains its rights. A caller who changes their own
+ * role keeps the session they act with.
  */
 export async function changeMemberRole(
   db: Database,
@@ -58,6 +62,11 @@ export async function changeMemberRole(
     if (before.role === role) return before;
     if (role !== 'owner') await assertOwnerRemains(tx, scope.orgId, before);
     await updateMemberRole(tx, scope.orgId, before.userId, role);
+    const ownSession =
+      scope.actor.type === 'user' && scope.actor.id === before.userId
+        ? scope.actor.sessionId
+        : undefined;
+    const sessionsRevoked = await revokeUserSessions(tx, before.userId, ownSession ?? undefined);
     await appendAuditRecords(tx, [
       buildAuditRecord(scope.actor, scope.context, {
         action: 'member.role_change',
@@ -66,6 +75,7 @@ export async function changeMemberRole(
         resourceId: before.userId,
         oldValues: { role: before.role },
         newValues: { role },
+        metadata: { sessionsRevoked },
         complianceRelevant: true,
       }),
     ]);

@@ -245,6 +245,9 @@ describe('organization roles', () => {
     });
     expect(promote.status).toBe(200);
     secondOwner = admin.id;
+    // A role change revokes the member's sessions, so the new owner signs in again.
+    expect((await api(t, 'GET', '/api/v1/auth/me', { token: admin.token })).status).toBe(401);
+    admin.token = await login(t, 'admin@acme.test', PASSWORD);
     const stepDown = await api(t, 'PATCH', `${orgPath}/members/${t.boot.adminUserId}`, {
       token: ownerToken,
       body: { role: 'admin' },
