@@ -18,9 +18,24 @@ function leadingMatch(matches: readonly WafMatch[]): WafMatch | undefined {
   return leading;
 }
 
+// Field names whose values are credentials, matched against the last segment of a target's
+// name (`$.currentPassword`, `client_secret`, `session`). A sample of them is only the value,
+// without the name that would let the masks recognise it, so the value is never kept.
+const CREDENTIAL_FIELD =
+  /pass|pwd|secret|token|api[_-]?key|session|otp|credential|private[_-]?key/i;
+
+// Kinds of target that are a value under a name, not the name itself.
+const VALUE_KINDS: ReadonlySet<string> = new Set(['body', 'query', 'cookie', 'header']);
+
+function isCredentialField(name: string): boolean {
+  const segment = name.slice(Math.max(name.lastIndexOf('.'), name.lastIndexOf('[')) + 1);
+  return CREDENTIAL_FIELD.test(segment);
+}
+
 /**
  * Returns the value found at `location` in the request, cut for the recorder. Credentials
- * (`authorization`, `x-api-key`) are never WAF targets, so they never become a sample.
+ * (`authorization`, `x-api-key`) are never WAF targets, so they never become a sample, and the
+ * value of a field named like a credential becomes `[secret]`.
  */
 function valueAt(request: FastifyRequest, location: string): string | null {
   const { targets } = collectTargets(
@@ -29,7 +44,10 @@ function valueAt(request: FastifyRequest, location: string): string | null {
     MAX_SAMPLE_VALUES,
   );
   const target = targets.find((candidate) => candidate.location === location);
-  if (target) return clipRawSample(target.value);
+  if (target) {
+    const isValue = VALUE_KINDS.has(target.kind);
+    return isValue && isCredentialField(target.name) ? '[secret]' : clipRawSample(target.value);
+  }
   return location === 'method' ? request.method : null;
 }
 
