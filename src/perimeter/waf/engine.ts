@@ -1,5 +1,12 @@
 import { isExcluded, isRuleDisabled } from './exclusions.js';
-import type { RequestRule, RuleSettings, Target, TargetKind, WafRule } from './rule.js';
+import {
+  SEVERITY,
+  type RequestRule,
+  type RuleSettings,
+  type Target,
+  type TargetKind,
+  type WafRule,
+} from './rule.js';
 import { DEFAULT_RULES } from './rules/index.js';
 import { collectTargets } from './targets.js';
 import {
@@ -35,6 +42,21 @@ export const DEFAULT_ALLOWED_METHODS: readonly string[] = [
 ];
 /** Default anomaly threshold: one critical match blocks. */
 export const DEFAULT_THRESHOLD = 5;
+
+/**
+ * Rule that matches when a request has more values than are inspected or JSON nested deeper
+ * than is walked. Values past either limit are never inspected, so such a request is blocked
+ * whatever the threshold: padding a query with harmless pairs must not hide the body.
+ */
+export const UNINSPECTED_VALUES_RULE: RequestRule = {
+  id: 920380,
+  family: 'protocol',
+  paranoia: 1,
+  severity: SEVERITY.critical,
+  description: 'More values or deeper JSON nesting than the WAF inspects',
+  scope: 'request',
+  check: () => undefined,
+};
 
 /** Compiled engine; `inspect` is safe to call concurrently because it keeps no request state. */
 export interface WafEngine {
@@ -138,6 +160,15 @@ export function createWafEngine(
       exclusions.length > 0 && isExcluded(exclusions, routeId, rule, location);
     const { targets, truncated } = collectTargets(request, maxValueLength, maxValues);
     const matches: WafMatch[] = [];
+    const uninspected = truncated.find((location) => location === 'values' || location === 'depth');
+    if (
+      uninspected !== undefined &&
+      !isRuleDisabled(exclusions, routeId, UNINSPECTED_VALUES_RULE) &&
+      !excluded(UNINSPECTED_VALUES_RULE, uninspected)
+    ) {
+      const { id, family } = UNINSPECTED_VALUES_RULE;
+      matches.push({ ruleId: id, family, location: uninspected, severity: threshold });
+    }
     for (const rule of set.requestRules) {
       const location = rule.check(request, targets, settings);
       if (location === undefined || excluded(rule, location)) continue;

@@ -88,7 +88,11 @@ function addPairs(
 }
 
 function walkJson(collector: Collector, value: unknown, path: string, depth: number): void {
-  if (depth > MAX_JSON_DEPTH || collector.targets.length >= collector.maxValues) return;
+  if (collector.targets.length >= collector.maxValues) return;
+  if (depth > MAX_JSON_DEPTH) {
+    if (!collector.truncated.includes('depth')) collector.truncated.push('depth');
+    return;
+  }
   if (typeof value === 'string') {
     add(collector, 'body', path, `body:${path}`, value);
   } else if (typeof value === 'number' || typeof value === 'boolean') {

@@ -178,11 +178,12 @@ describe('engine robustness', () => {
     },
   );
 
-  it('stops walking JSON at the maximum depth', () => {
+  it('blocks JSON past the maximum depth', () => {
     let body: unknown = '<script>alert(1)</script>';
     for (let i = 0; i < 100; i++) body = { nested: body };
     const verdict = engine.inspect(makeRequest({ method: 'POST', body, bodyKind: 'admin' }));
-    expect(verdict.action).toBe('allow');
+    expect(verdict.action).toBe('block');
+    expect(verdict.matches.map((match) => match.ruleId)).toEqual([920380]);
   });
 
   it('fails closed when a rule throws', () => {
