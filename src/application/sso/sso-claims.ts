@@ -1,5 +1,7 @@
 import type { IDToken, UserInfoResponse } from 'openid-client';
 
+import { emailSchema } from '../../tenancy/users/user.schema.js';
+
 /** The claims MindWeave reads from the provider about the person signing in. */
 export interface SsoClaims {
   subject: string;
@@ -14,6 +16,16 @@ const MAX_GROUPS = 1000;
 
 function stringClaim(value: unknown, max: number): string | null {
   return typeof value === 'string' && value.length > 0 && value.length <= max ? value : null;
+}
+
+/**
+ * Returns the email claim lower-cased when it is an address that sign-up accepts too, else null.
+ * Addresses outside ASCII are rejected: toLowerCase maps some of them onto another user's ASCII
+ * address (U+212A KELVIN SIGN becomes k), and their UTF-8 form can exceed the encrypted column.
+ */
+function emailClaim(value: unknown): string | null {
+  const parsed = emailSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
 }
 
 function groupsFrom(value: unknown): string[] {
@@ -36,7 +48,7 @@ export function readClaims(
   const verified = pick('email_verified');
   return {
     subject: idToken.sub,
-    email: stringClaim(pick('email'), 255)?.toLowerCase() ?? null,
+    email: emailClaim(pick('email')),
     emailVerified: verified === true || verified === 'true',
     name: stringClaim(pick('name'), 100),
     groups: groupsFrom(pick(groupsClaim)),
