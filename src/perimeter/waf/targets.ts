@@ -55,11 +55,18 @@ function add(
   collector.targets.push({ kind, name, location, value: inspected });
 }
 
-/** Splits `a=1&b=2` into decoded name/value pairs; a part without `=` has an empty value. */
-export function parseFormPairs(raw: string): Array<[string, string]> {
+/**
+ * Splits `a=1&b=2` into decoded name/value pairs; a part without `=` has an empty value. Stops
+ * after `maxPairs` pairs, so a 10 MB form costs no more than its inspected start.
+ */
+export function parseFormPairs(raw: string, maxPairs = Infinity): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
-  if (raw === '') return pairs;
-  for (const part of raw.split('&')) {
+  let start = 0;
+  while (start < raw.length && pairs.length < maxPairs) {
+    const ampersand = raw.indexOf('&', start);
+    const end = ampersand < 0 ? raw.length : ampersand;
+    const part = raw.slice(start, end);
+    start = end + 1;
     if (part === '') continue;
     const equals = part.indexOf('=');
     const name = equals < 0 ? part : part.slice(0, equals);
@@ -123,7 +130,7 @@ function collectBody(collector: Collector, request: WafRequest): void {
   const contentType = rawContentType.toLowerCase();
   const boundary = multipartBoundary(rawContentType);
   if (contentType.startsWith('application/x-www-form-urlencoded')) {
-    addPairs(collector, parseFormPairs(body), 'body');
+    addPairs(collector, parseFormPairs(body, collector.maxValues), 'body');
   } else if (boundary !== undefined) {
     for (const part of multipartValues(body, boundary)) {
       add(collector, 'body-name', part.name, `body-name:$.${part.name}`, part.name);
@@ -152,7 +159,7 @@ export function collectTargets(
 ): CollectedTargets {
   const collector: Collector = { targets: [], truncated: [], maxValueLength, maxValues };
   add(collector, 'path', '', 'path', urlDecodeOnce(String(request.path ?? '')));
-  addPairs(collector, parseFormPairs(String(request.rawQuery ?? '')), 'query');
+  addPairs(collector, parseFormPairs(String(request.rawQuery ?? ''), collector.maxValues), 'query');
   for (const [name, raw] of Object.entries(request.headers ?? {})) {
     const value = headerText(raw);
     if (value === undefined || UNINSPECTED_HEADERS.has(name)) continue;
