@@ -9,6 +9,11 @@ import {
   startKeyMaintenance,
   type DataProtection,
 } from '../data/key-store/data-protection.js';
+import {
+  startPersonalDataKeyWrapping,
+  stopPersonalDataKeyWrapping,
+} from '../data/personal-data/personal-data-key-migration.js';
+import type { SubjectKeyWrapping } from '../data/personal-data/personal-data-sealer.js';
 import { startUserFieldProtection } from '../data/personal-data/user-field-startup.js';
 import { uninstallUserFieldProtection } from '../data/personal-data/user-field-registry.js';
 import type { UserFieldProtection } from '../data/personal-data/user-field-protection.js';
@@ -75,6 +80,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   let dataProtection: DataProtection;
   let userFields: UserFieldProtection;
+  let subjectKeys: SubjectKeyWrapping;
   try {
     const blocked = await ensureAuditPartitions(db);
     if (blocked.length > 0) {
@@ -95,6 +101,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await opened.close();
       throw error;
     });
+    const fields = userFields;
+    subjectKeys = await startPersonalDataKeyWrapping(db, opened, logger).catch(
+      async (error: unknown) => {
+        uninstallUserFieldProtection(fields);
+        await opened.close();
+        throw error;
+      },
+    );
   } catch (error) {
     await db.close();
     throw error;
@@ -148,6 +162,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await usage.close();
     await checkpointer.stop();
     uninstallUserFieldProtection(userFields);
+    stopPersonalDataKeyWrapping(subjectKeys);
     await dataProtection.close();
     await db.close();
     throw error;
@@ -174,6 +189,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await redisConnection?.close();
       // After the app has closed no request can still need the KMS, such as an HSM session.
       uninstallUserFieldProtection(userFields);
+      stopPersonalDataKeyWrapping(subjectKeys);
       await dataProtection.close();
       await db.close();
     })());

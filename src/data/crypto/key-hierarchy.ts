@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { KmsProvider } from '../kms/kms-provider.js';
 import { KmsError } from '../kms/kms-provider.js';
+import { aesGcmDecrypt, aesGcmEncrypt, concatSealed, splitSealed } from './aes-gcm.js';
 import { EncryptionBudget } from './encryption-budget.js';
 import type { EncryptionLimitOptions, RotationNotice } from './encryption-budget.js';
 import { KeyConflictError, KeyNotFoundError, KeyStateError } from './errors.js';
@@ -32,7 +33,8 @@ import type {
 } from './key-types.js';
 import { PURPOSE_KEY_NAMES } from './key-types.js';
 import type { KeyUsageSink } from './key-usage-log.js';
-import { identityContext, KeyUsageLogger } from './key-usage-logger.js';
+import { identityContext, kmsContext, KeyUsageLogger } from './key-usage-logger.js';
+import { encodeLengthPrefixed } from './length-prefixed.js';
 import { LruCache } from './lru-cache.js';
 
 /** Options for {@link KeyHierarchy}. */
@@ -61,6 +63,14 @@ export interface DeletionOptions {
   version?: number;
   /** Waiting period in days, for scheduling only. */
   waitingDays?: number;
+}
+
+/** Associated data of a value wrapped under a purpose key: a label and the context's pairs, sorted. */
+function contextAad(context: Record<string, string>): Buffer {
+  const pairs = Object.entries(context);
+  // Code unit order, not locale order, so the associated data never depends on the ICU data.
+  pairs.sort(([a], [b]) => Number(a > b) - Number(a < b));
+  return encodeLengthPrefixed(['mindweave/purpose-wrap/v1', ...pairs.flat()]);
 }
 
 function newKeyId(prefix: string): string {
@@ -94,6 +104,9 @@ export class KeyHierarchy {
   readonly #activeRefs: LruCache<string, KeyVersionRef>;
   readonly #creating = new Map<string, Promise<string>>();
   readonly #keyLocks = new KeyedLock();
+  readonly #purposeKeyIds = new Map<PurposeKeyName, string>();
+  readonly #activePurposeRecords = new Map<PurposeKeyName, KeyRecord>();
+  readonly #purposeRecords = new Map<string, KeyRecord>();
 
   constructor(options: KeyHierarchyOptions) {
     this.#kms = options.kms;
@@ -221,6 +234,118 @@ export class KeyHierarchy {
   }
 
   /**
+   * Wraps `material` under the active version of the `name` purpose key with AES-256-GCM, binding
+   * `context` of that version as associated data, and records the wrap in the key usage log. `usage` replaces the
+   * hierarchy's sink for that record, so a caller inside a transaction can write it there.
+   */
+  async wrapWithPurposeKey(
+    name: PurposeKeyName,
+    material: Uint8Array,
+    contextOf: (version: number) => Record<string, string>,
+    actor: string,
+    usage?: KeyUsageSink,
+  ): Promise<{ version: number; wrapped: Buffer }> {
+    const record = await this.#activePurposeRecord(name, actor);
+    const context = contextOf(record.version);
+    const wrappingKey = await this.#material.unwrap(record, actor);
+    try {
+      const wrapped = concatSealed(aesGcmEncrypt(wrappingKey, material, contextAad(context)));
+      await this.#usageLogger(usage).write('wrap', record, actor, { ...kmsContext(record), ...context });
+      return { version: record.version, wrapped };
+    } finally {
+      wrappingKey.fill(0);
+    }
+  }
+
+  /**
+   * Opens what {@link KeyHierarchy.wrapWithPurposeKey} wrapped under `version` of the `name`
+   * purpose key for the same `context`, and records the unwrap (or its failure). The caller
+   * zeroes the result after use.
+   *
+   * @throws DecryptionError when the wrapped bytes or the context do not match.
+   */
+  async unwrapWithPurposeKey(
+    name: PurposeKeyName,
+    version: number,
+    wrapped: Uint8Array,
+    context: Record<string, string>,
+    actor: string,
+    usage?: KeyUsageSink,
+  ): Promise<Buffer> {
+    const record = await this.#purposeRecord(name, version, actor);
+    const logged = { ...kmsContext(record), ...context };
+    const logger = this.#usageLogger(usage);
+    let wrappingKey: Buffer | undefined;
+    try {
+      wrappingKey = await this.#material.unwrap(record, actor);
+      const sealed = splitSealed(wrapped);
+      const material = aesGcmDecrypt(wrappingKey, sealed.iv, sealed.ciphertext, sealed.tag, contextAad(context));
+      await logger.write('unwrap', record, actor, logged);
+      return material;
+    } catch (error) {
+      await logger.write('unwrap', record, actor, logged, error);
+      throw error;
+    } finally {
+      wrappingKey?.fill(0);
+    }
+  }
+
+  /**
+   * Loads the active version of the `name` purpose key into the cache and remembers the records
+   * of all its versions, so that wraps and unwraps afterwards read nothing from the key store.
+   * The KMS unwraps the purpose key again once its cache entry expires.
+   */
+  async loadPurposeKey(name: PurposeKeyName, actor: string): Promise<void> {
+    const keyId = await this.#purposeKeyIdOf(name, actor);
+    for (const record of await this.#store.listVersions(keyId)) {
+      this.#purposeRecords.set(`${keyId}:${record.version}`, record);
+    }
+    const record = await this.#activePurposeRecord(name, actor);
+    (await this.#material.unwrap(record, actor)).fill(0);
+  }
+
+  #usageLogger(usage: KeyUsageSink | undefined): KeyUsageLogger {
+    return usage === undefined ? this.#logger : new KeyUsageLogger(usage, this.#clock);
+  }
+
+  /**
+   * The active version of a purpose key. It is remembered until this process rotates the key, so
+   * a wrap inside an open transaction reads nothing from the key store (embedded PostgreSQL runs
+   * no other query then). A rotation by another process is seen after a restart; until then new
+   * wraps use the older version, which stays decryptable because purpose keys are never deleted.
+   */
+  async #activePurposeRecord(name: PurposeKeyName, actor: string): Promise<KeyRecord> {
+    const known = this.#activePurposeRecords.get(name);
+    if (known !== undefined) return known;
+    const record = await this.#activeRecord(await this.#purposeKeyIdOf(name, actor));
+    this.#activePurposeRecords.set(name, record);
+    this.#purposeRecords.set(`${record.keyId}:${record.version}`, record);
+    return record;
+  }
+
+  /** One version of a purpose key, remembered once read; purpose key versions are never destroyed. */
+  async #purposeRecord(name: PurposeKeyName, version: number, actor: string): Promise<KeyRecord> {
+    const keyId = await this.#purposeKeyIdOf(name, actor);
+    const known = this.#purposeRecords.get(`${keyId}:${version}`);
+    if (known !== undefined) return known;
+    const record = await this.getKey({ keyId, version });
+    if (record.purpose !== name) {
+      throw new KeyStateError(`key ${keyId} is a ${record.purpose} key, not the ${name} key`);
+    }
+    this.#purposeRecords.set(`${keyId}:${version}`, record);
+    return record;
+  }
+
+  async #purposeKeyIdOf(name: PurposeKeyName, actor: string): Promise<string> {
+    // A purpose key's id never changes once created, so it is remembered for good.
+    const known = this.#purposeKeyIds.get(name);
+    if (known !== undefined) return known;
+    const keyId = await this.purposeKeyId(name, actor);
+    this.#purposeKeyIds.set(name, keyId);
+    return keyId;
+  }
+
+  /**
    * Counts one encryption under `ref` against its limit.
    *
    * @throws KeyUsageLimitError when the version must be rotated first.
@@ -254,6 +379,10 @@ export class KeyHierarchy {
       await this.#store.updateKey(updated);
     }
     this.#activeRefs.delete(ownerKey(latest.purpose, latest.owner));
+    if (latest.purpose !== 'data') {
+      this.#activePurposeRecords.delete(latest.purpose);
+      this.#purposeRecords.clear();
+    }
     await this.#logger.write('rotate', record, actor, identityContext(record));
     return { keyId, version: record.version };
   }

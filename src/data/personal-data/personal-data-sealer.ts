@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
+import type { KeyHierarchy } from '../crypto/key-hierarchy.js';
 import type { Queryable } from '../database/database.js';
+import { DatabaseKeyUsageSink } from '../key-store/database-key-usage-sink.js';
 
 /** Format tag of sealed personal values: `pd1.<subject, base64url>.<iv|ciphertext|tag, base64url>`. */
 const FORMAT = 'pd1';
@@ -16,8 +18,92 @@ const CACHE_TTL_MS = 60_000;
  * The associated data binds the subject and the field, so a sealed value copied to another
  * field or subject does not open.
  */
+/** Actor recorded in the key usage log for wraps and unwraps of subject keys. */
+const SEALER_ACTOR = 'personal-data-sealer';
+
+/**
+ * Wraps and unwraps subject keys under the `compliance` purpose key of the key hierarchy. The
+ * associated data binds the subject id and the compliance key version, so a wrapped key copied
+ * to another subject or version does not open. `usage` is where the key usage record goes: the
+ * caller's transaction, so the record commits with the key and no second query runs meanwhile.
+ */
+export interface SubjectKeyWrapping {
+  wrap(
+    subjectId: string,
+    material: Uint8Array,
+    usage: Queryable,
+  ): Promise<{ version: number; wrapped: Buffer }>;
+  unwrap(subjectId: string, version: number, wrapped: Uint8Array, usage: Queryable): Promise<Buffer>;
+}
+
+/** Builds the {@link SubjectKeyWrapping} of a key hierarchy. */
+export function complianceKeyWrapping(hierarchy: KeyHierarchy): SubjectKeyWrapping {
+  const context = (subjectId: string, version: number) => ({
+    use: 'personal_data_key',
+    subject: subjectId,
+    complianceVersion: String(version),
+  });
+  return {
+    wrap(subjectId, material, usage) {
+      return hierarchy.wrapWithPurposeKey(
+        'compliance',
+        material,
+        (version) => context(subjectId, version),
+        SEALER_ACTOR,
+        new DatabaseKeyUsageSink(usage),
+      );
+    },
+    unwrap(subjectId, version, wrapped, usage) {
+      return hierarchy.unwrapWithPurposeKey(
+        'compliance',
+        version,
+        wrapped,
+        context(subjectId, version),
+        SEALER_ACTOR,
+        new DatabaseKeyUsageSink(usage),
+      );
+    },
+  };
+}
+
+interface KeyRow {
+  key_material: Buffer | null;
+  wrapped_key: Buffer | null;
+  compliance_key_version: number | null;
+  destroyed_at: Date | null;
+}
+
+/**
+ * Seals personal values (emails, IP addresses, user agents) under one AES-256-GCM key per data
+ * subject. Stored records keep only the sealed text; destroying a subject's key makes every
+ * value sealed under it unreadable (crypto-shredding) while records and their hashes stay.
+ * The associated data binds the subject and the field, so a sealed value copied to another
+ * field or subject does not open.
+ *
+ * With a {@link SubjectKeyWrapping} installed (the server installs the key hierarchy's), subject
+ * keys are stored wrapped under the compliance purpose key, and unwrapped keys are kept in a
+ * bounded cache for a minute. Without one (commands that run without the key hierarchy), new
+ * keys are stored unwrapped and the next server start wraps them.
+ */
 export class PersonalDataSealer {
   private readonly cache = new Map<string, { key: Buffer | null; until: number }>();
+  private wrapping: SubjectKeyWrapping | null = null;
+
+  /** Stores new subject keys wrapped from now on, and opens wrapped ones. */
+  useWrapping(wrapping: SubjectKeyWrapping | null): void {
+    this.wrapping = wrapping;
+    this.clearCache();
+  }
+
+  /** Stops using `wrapping`, unless another one was installed since. */
+  stopWrapping(wrapping: SubjectKeyWrapping): void {
+    if (this.wrapping === wrapping) this.useWrapping(null);
+  }
+
+  /** Whether subject keys are wrapped by this process. */
+  get wraps(): boolean {
+    return this.wrapping !== null;
+  }
 
   /** Seals `plaintext` for `subjectId`; returns null when the subject's key was destroyed. */
   async seal(db: Queryable, subjectId: string, field: string, plaintext: string): Promise<string | null> {
@@ -60,20 +146,40 @@ export class PersonalDataSealer {
     }
   }
 
-  /** Destroys a subject's key for good; values sealed under it can no longer be opened. */
+  /**
+   * Destroys a subject's key for good; values sealed under it can no longer be opened. Returns
+   * false when the subject had no live key. A subject without any key gets a destroyed row, so
+   * no key is created for it later and nothing sealed for it again.
+   */
   async destroySubjectKey(db: Queryable, subjectId: string): Promise<boolean> {
     const result = await db.query(
-      `UPDATE personal_data_keys SET key_material = NULL, destroyed_at = now()
+      `UPDATE personal_data_keys
+          SET key_material = NULL, wrapped_key = NULL, compliance_key_version = NULL,
+              destroyed_at = now()
         WHERE subject_id = $1 AND destroyed_at IS NULL`,
       [subjectId],
     );
+    if (result.rowCount === 0) {
+      await db.query(
+        `INSERT INTO personal_data_keys (subject_id, destroyed_at) VALUES ($1, now())
+         ON CONFLICT (subject_id) DO NOTHING`,
+        [subjectId],
+      );
+    }
+    this.forget(subjectId);
     this.cache.set(subjectId, { key: null, until: Date.now() + CACHE_TTL_MS });
     return result.rowCount > 0;
+  }
+
+  /** Removes every cached subject key. */
+  clearCache(): void {
+    for (const subjectId of [...this.cache.keys()]) this.forget(subjectId);
   }
 
   private async subjectKey(db: Queryable, subjectId: string, create: boolean): Promise<Buffer | null> {
     const cached = this.cache.get(subjectId);
     if (cached && cached.until > Date.now()) return cached.key;
+    if (cached) this.forget(subjectId);
 
     const found = await this.loadKey(db, subjectId);
     if (found !== undefined) {
@@ -83,30 +189,58 @@ export class PersonalDataSealer {
     if (!create) return null;
     // A key created inside the caller's transaction is not cached: if that transaction rolls
     // back, the key is gone, and the next call must create it again.
-    await db.query(
-      `INSERT INTO personal_data_keys (subject_id, key_material) VALUES ($1, $2)
-       ON CONFLICT (subject_id) DO NOTHING`,
-      [subjectId, randomBytes(32)],
-    );
-    return (await this.loadKey(db, subjectId)) ?? null;
+    const material = randomBytes(32);
+    let inserted;
+    if (this.wrapping) {
+      const { version, wrapped } = await this.wrapping.wrap(subjectId, material, db);
+      inserted = await db.query(
+        `INSERT INTO personal_data_keys (subject_id, wrapped_key, compliance_key_version)
+         VALUES ($1, $2, $3) ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id`,
+        [subjectId, wrapped, version],
+      );
+    } else {
+      inserted = await db.query(
+        `INSERT INTO personal_data_keys (subject_id, key_material) VALUES ($1, $2)
+         ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id`,
+        [subjectId, material],
+      );
+    }
+    // Another writer may have created the subject's key meanwhile; then that key is the one.
+    return inserted.rowCount > 0 ? material : ((await this.loadKey(db, subjectId)) ?? null);
   }
 
   /** The subject's key; null when destroyed, undefined when the subject has none yet. */
   private async loadKey(db: Queryable, subjectId: string): Promise<Buffer | null | undefined> {
-    const result = await db.query<{ key_material: Buffer | null }>(
-      'SELECT key_material FROM personal_data_keys WHERE subject_id = $1',
+    const result = await db.query<KeyRow>(
+      `SELECT key_material, wrapped_key, compliance_key_version, destroyed_at
+         FROM personal_data_keys WHERE subject_id = $1`,
       [subjectId],
     );
     const row = result.rows[0];
-    return row === undefined ? undefined : row.key_material;
+    if (row === undefined) return undefined;
+    if (row.destroyed_at !== null) return null;
+    if (row.wrapped_key !== null && row.compliance_key_version !== null) {
+      if (!this.wrapping) {
+        throw new Error(
+          'personal data keys are wrapped under the compliance key; open the key hierarchy first',
+        );
+      }
+      return this.wrapping.unwrap(subjectId, row.compliance_key_version, row.wrapped_key, db);
+    }
+    return row.key_material;
   }
 
   private remember(subjectId: string, key: Buffer | null): void {
     if (this.cache.size >= MAX_CACHED_KEYS) {
       const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
+      if (oldest !== undefined) this.forget(oldest);
     }
     this.cache.set(subjectId, { key, until: Date.now() + CACHE_TTL_MS });
+  }
+
+  private forget(subjectId: string): void {
+    // Not zeroed: a caller may still be sealing with the key it was handed.
+    this.cache.delete(subjectId);
   }
 }
 
