@@ -28,7 +28,7 @@ const MASKS: ReadonlyArray<readonly [RegExp, Replacer]> = [
   [/\b(bearer|basic|digest)\s+[A-Za-z0-9._~+/=-]+/gi, (_match, scheme) => `${scheme} [token]`],
   // Credentials written as name=value or "name": "value" in queries, forms, JSON and cookies.
   [
-    /\b(password|passwd|pass|pwd|client[_-]?secret|secret|access[_-]?token|refresh[_-]?token|token|x-api-key|api[_-]?key|authorization|session[_-]?id|session|totp|otp)(["']?\s*[:=]\s*["']?)[^\s"'&,;}]+/gi,
+    /\b(password|passwd|pass|pwd|client[_-]?secret|secret|access[_-]?token|refresh[_-]?token|token|x-api-key|api[_-]?key|authorization|session[_-]?id|session|totp|otp)(["']?\s*(?:[:=]|%3[ad])\s*["']?)[^\s"'&,;}]+/gi,
     (_match, name, separator) => `${name}${separator}[secret]`,
   ],
   // MindWeave API keys, provider keys and other well-known key formats.
@@ -48,8 +48,12 @@ const MASKS: ReadonlyArray<readonly [RegExp, Replacer]> = [
   [/\+?\d[\d ().-]*\d/g, maskDigits],
 ];
 
+// The `@` of an address, also percent-encoded once or more (`%40`, `%2540`), as headers and
+// doubly encoded paths carry it.
+const EMAIL_ADDRESS = /^[^@]+?(?:@|%(?:25)*40)[A-Za-z0-9-]+\.[A-Za-z0-9-]/i;
+
 function maskEmail(word: string): string {
-  return /^[^@]+@[A-Za-z0-9-]+\.[A-Za-z0-9-]/.test(word) ? '[email]' : word;
+  return EMAIL_ADDRESS.test(word) ? '[email]' : word;
 }
 
 function maskRandomLooking(word: string): string {
