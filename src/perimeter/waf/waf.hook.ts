@@ -9,12 +9,14 @@ import { acceptUnparsedBodies, rejectUnparsedBodies, UnparsedBody } from './unpa
 /** Routes whose bodies are LLM prompts: only protocol rules apply to their bodies. */
 const PROMPT_ROUTES = new Set(['/v1/messages', '/v1/chat/completions']);
 
-// Cookie headers larger than this are inspected as one raw header value only.
+// Cookie headers larger than this are not split, but inspected whole as one cookie without a
+// name, because the WAF skips the `cookie` header itself.
 const MAX_COOKIE_HEADER = 16 * 1024;
 
 function parseCookies(header: string | undefined): Record<string, string> {
   const cookies: Record<string, string> = {};
-  if (!header || header.length > MAX_COOKIE_HEADER) return cookies;
+  if (!header) return cookies;
+  if (header.length > MAX_COOKIE_HEADER) return { '': header };
   for (const part of header.split(';')) {
     const at = part.indexOf('=');
     if (at <= 0) continue;
