@@ -10,6 +10,7 @@ import { registerBootstrap } from './commands/bootstrap.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
 import { registerServe } from './commands/serve.command.js';
+import { registerSubjects } from './commands/subjects.command.js';
 import { registerTls } from './commands/tls.command.js';
 import { registerWaf } from './commands/waf.command.js';
 import { UsageError } from './cli-context.js';
@@ -54,6 +55,7 @@ registerMigrate(program);
 registerBootstrap(program);
 registerKeys(program);
 registerAudit(program);
+registerSubjects(program);
 registerTls(program);
 registerWaf(program);
 

@@ -304,6 +304,29 @@ export class KeyHierarchy {
     (await this.#material.unwrap(record, actor)).fill(0);
   }
 
+  /**
+   * Records in the key usage log that a key wrapped under the `name` purpose key, named by
+   * `context`, was destroyed. The purpose key itself is untouched. `version` is the purpose key
+   * version that wrapped it, or undefined for a key that was never wrapped (the active version is
+   * recorded then).
+   */
+  async recordWrappedKeyDestroyed(
+    name: PurposeKeyName,
+    version: number | undefined,
+    context: Record<string, string>,
+    actor: string,
+    usage?: KeyUsageSink,
+  ): Promise<void> {
+    const record =
+      version === undefined
+        ? await this.#activePurposeRecord(name, actor)
+        : await this.#purposeRecord(name, version, actor);
+    await this.#usageLogger(usage).write('destroy', record, actor, {
+      ...kmsContext(record),
+      ...context,
+    });
+  }
+
   #usageLogger(usage: KeyUsageSink | undefined): KeyUsageLogger {
     return usage === undefined ? this.#logger : new KeyUsageLogger(usage, this.#clock);
   }
