@@ -15,6 +15,7 @@ import {
   openDataProtection,
   type KmsLocation,
 } from '../../data/key-store/data-protection.js';
+import { PLATFORM_KEY_TENANT } from '../../data/personal-data/user-field-protection.js';
 import { reencryptProviderKeys } from '../../gateway/provider-keys/provider-key-reencryption.js';
 import type { ReencryptionResult } from '../../gateway/provider-keys/provider-key-reencryption.js';
 import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../../http/request-context.js';
@@ -171,11 +172,13 @@ async function selectKeyIds(
     }
     return [{ keyId, orgId: null }];
   }
-  // Every organization data key, but not the per-subject keys.
-  const keyIds = new Map<string, string>();
+  // Every organization data key and the platform key of user fields, but not the per-subject
+  // keys. The platform key belongs to no organization, so its orgId is null.
+  const keyIds = new Map<string, string | null>();
   for (const { record } of await store.listAllVersions()) {
     if (record.purpose === 'data' && record.owner.kind === 'tenant') {
-      keyIds.set(record.keyId, record.owner.tenant);
+      const tenant = record.owner.tenant;
+      keyIds.set(record.keyId, tenant === PLATFORM_KEY_TENANT ? null : tenant);
     }
   }
   return [...keyIds].map(([keyId, orgId]) => ({ keyId, orgId }));

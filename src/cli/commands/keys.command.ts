@@ -18,6 +18,7 @@ import {
 } from '../../tenancy/projects/project.repository.js';
 import { printJson, UsageError, withDatabase } from '../cli-context.js';
 import { registerEncryptionKeyCommands } from './encryption-keys.command.js';
+import { registerReencryptCommand } from './reencrypt.command.js';
 
 /** The organization a command acts on: `--org`, or the only one there is. */
 async function resolveOrg(db: Database, orgOption: string | undefined): Promise<string> {
@@ -57,6 +58,7 @@ export function registerKeys(program: Command): void {
       'manage gateway API keys (create, list, revoke) and encryption keys (status, rotate)',
     );
   registerEncryptionKeyCommands(keys);
+  registerReencryptCommand(keys);
 
   keys
     .command('create')
