@@ -403,8 +403,10 @@ export class KeyHierarchy {
     }
     this.#activeRefs.delete(ownerKey(latest.purpose, latest.owner));
     if (latest.purpose !== 'data') {
-      this.#activePurposeRecords.delete(latest.purpose);
-      this.#purposeRecords.clear();
+      // Remembered here rather than read again, so the next wrap inside a transaction reads
+      // nothing from the key store. Older versions stay remembered and still unwrap.
+      this.#activePurposeRecords.set(latest.purpose, record);
+      this.#purposeRecords.set(`${record.keyId}:${record.version}`, record);
     }
     await this.#logger.write('rotate', record, actor, identityContext(record));
     return { keyId, version: record.version };

@@ -114,3 +114,4 @@ describe('subject keys wrapped under the compliance key', () => {
     await expect(personalDataSealer.unseal(t.owner, sealedFirst ?? '', 'actor_ip')).rejects.toThrow();
   });
 });
+
