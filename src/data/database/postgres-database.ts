@@ -90,6 +90,14 @@ export async function openPostgresDatabase(url: string, options: PostgresOptions
   ): Promise<T> => {
     const begin = beginStatement(options);
     const client = await pool.connect();
+    // A connection lost while the transaction awaits other work (not a query) is reported as an
+    // 'error' event on the checked-out client, which would crash the process without a
+    // listener. The next query of the transaction then fails, and the client is discarded.
+    let lost: Error | undefined;
+    const onError = (error: Error) => {
+      lost = error;
+    };
+    client.on('error', onError);
     try {
       await client.query(begin);
       const result = await work(queryable(client));
@@ -99,7 +107,8 @@ export async function openPostgresDatabase(url: string, options: PostgresOptions
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(lost);
     }
   };
 
@@ -112,12 +121,19 @@ export async function openPostgresDatabase(url: string, options: PostgresOptions
     },
     async withExclusiveLock(work) {
       const client = await pool.connect();
+      // The lock connection sits idle while `work` runs; see the listener in `transaction`.
+      let lost: Error | undefined;
+      const onError = (error: Error) => {
+        lost = error;
+      };
+      client.on('error', onError);
       try {
         await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
         return await work();
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
-        client.release();
+        client.off('error', onError);
+        client.release(lost);
       }
     },
     close: () => pool.end(),
