@@ -87,17 +87,27 @@ interface KeyRow {
  */
 export class PersonalDataSealer {
   private readonly cache = new Map<string, { key: Buffer | null; until: number }>();
-  private wrapping: SubjectKeyWrapping | null = null;
+  // Installed by each running server, latest last: a server that stops removes only its own,
+  // so another server in the same process (tests start several) keeps wrapping.
+  private readonly wrappings: SubjectKeyWrapping[] = [];
 
-  /** Stores new subject keys wrapped from now on, and opens wrapped ones. */
+  private get wrapping(): SubjectKeyWrapping | null {
+    return this.wrappings.at(-1) ?? null;
+  }
+
+  /** Stores new subject keys wrapped from now on, and opens wrapped ones; null clears all. */
   useWrapping(wrapping: SubjectKeyWrapping | null): void {
-    this.wrapping = wrapping;
+    if (wrapping === null) this.wrappings.length = 0;
+    else this.wrappings.push(wrapping);
     this.clearCache();
   }
 
-  /** Stops using `wrapping`, unless another one was installed since. */
+  /** Stops using `wrapping`; a wrapping installed before it, if any, is used again. */
   stopWrapping(wrapping: SubjectKeyWrapping): void {
-    if (this.wrapping === wrapping) this.useWrapping(null);
+    const index = this.wrappings.lastIndexOf(wrapping);
+    if (index < 0) return;
+    this.wrappings.splice(index, 1);
+    this.clearCache();
   }
 
   /** Whether subject keys are wrapped by this process. */
