@@ -120,61 +120,76 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     const started = performance.now();
     const context = requestContext(request);
     const grant = await authenticate(request);
-    await options.rateLimits?.checkKeyRequest(request, reply, grant.keyId);
-    // Fail closed: a call that could not be audited is not made.
-    if (!options.usage.healthy()) {
-      throw new GatewayError(
-        'service_unavailable',
-        'The audit log cannot be written right now, so calls are refused; try again shortly',
-      );
-    }
+    // The per-key request check starts now and is awaited together with the token
+    // reservation below, so with Redis both go out in one round trip instead of two.
+    const keyCheck = options.rateLimits?.checkKeyRequest(request, reply, grant.keyId);
+    // A failure raised before the check is awaited must not leave its rejection unhandled.
+    keyCheck?.catch(() => undefined);
 
-    const parsed = provider.requestSchema.safeParse(request.body);
-    if (!parsed.success) {
-      const detail = fieldIssues(parsed.error)
-        .map((issue) => `${issue.field}: ${issue.message}`)
-        .join('; ');
-      throw new GatewayError('validation_failed', `Invalid request: ${detail}`);
-    }
-    const call = parsed.data;
-    const model = permittedModel(grant, call.model);
-    if (!model) {
-      throw new GatewayError(
-        'model_not_allowed',
-        `Model "${call.model}" is not allowed for this project`,
-      );
-    }
-    // The provider receives the resolved snapshot, never an alias it could repoint.
-    call.model = model;
-    (request.body as Record<string, unknown>).model = model;
+    const prepare = async () => {
+      // Fail closed: a call that could not be audited is not made.
+      if (!options.usage.healthy()) {
+        throw new GatewayError(
+          'service_unavailable',
+          'The audit log cannot be written right now, so calls are refused; try again shortly',
+        );
+      }
 
-    // Tool results are forwarded only for approved calls; the answer's own calls of tools the
-    // project does not auto-approve are held for approval.
-    const tools = TOOL_PROTOCOLS[provider.name];
-    await toolGate.checkRequest(grant, tools, request.body);
-    const holdsTools = !approvesEveryTool(grant.settings) && tools.offersTools(request.body);
-    if (holdsTools) reply.header('x-mindweave-tool-approval', 'required');
-    const toolCollector = holdsTools && call.stream ? tools.streamCollector() : undefined;
-    const holdAnswerCalls = async (body: unknown) => {
-      const held = toolGate.callsToHold(grant, tools.callsInResponse(body));
-      if (held.length === 0) return;
-      await toolGate.hold(grant, provider.name, request.id, held);
-      reply.header('x-mindweave-pending-tool-calls', held.map((held) => held.id).join(','));
+      const parsed = provider.requestSchema.safeParse(request.body);
+      if (!parsed.success) {
+        const detail = fieldIssues(parsed.error)
+          .map((issue) => `${issue.field}: ${issue.message}`)
+          .join('; ');
+        throw new GatewayError('validation_failed', `Invalid request: ${detail}`);
+      }
+      const call = parsed.data;
+      const model = permittedModel(grant, call.model);
+      if (!model) {
+        throw new GatewayError(
+          'model_not_allowed',
+          `Model "${call.model}" is not allowed for this project`,
+        );
+      }
+      // The provider receives the resolved snapshot, never an alias it could repoint.
+      call.model = model;
+      (request.body as Record<string, unknown>).model = model;
+
+      // Tool results are forwarded only for approved calls; the answer's own calls of tools the
+      // project does not auto-approve are held for approval.
+      const tools = TOOL_PROTOCOLS[provider.name];
+      await toolGate.checkRequest(grant, tools, request.body);
+      const holdsTools = !approvesEveryTool(grant.settings) && tools.offersTools(request.body);
+      if (holdsTools) reply.header('x-mindweave-tool-approval', 'required');
+      const toolCollector = holdsTools && call.stream ? tools.streamCollector() : undefined;
+      const holdAnswerCalls = async (body: unknown) => {
+        const held = toolGate.callsToHold(grant, tools.callsInResponse(body));
+        if (held.length === 0) return;
+        await toolGate.hold(grant, provider.name, request.id, held);
+        reply.header('x-mindweave-pending-tool-calls', held.map((held) => held.id).join(','));
+      };
+      const holdStreamedCalls = async () => {
+        if (!toolCollector) return;
+        const held = toolGate.callsToHold(grant, toolCollector.calls());
+        await toolGate.hold(grant, provider.name, request.id, held);
+      };
+      const providerKey =
+        (await options.organizationProviderKeys?.resolve(grant.orgId, provider.name)) ??
+        serverProviderKey(provider.name);
+      if (!providerKey) {
+        throw new GatewayError(
+          'service_unavailable',
+          `No ${provider.name} provider key is configured on this MindWeave server`,
+        );
+      }
+      return { call, holdsTools, toolCollector, holdAnswerCalls, holdStreamedCalls, providerKey };
     };
-    const holdStreamedCalls = async () => {
-      if (!toolCollector) return;
-      const held = toolGate.callsToHold(grant, toolCollector.calls());
-      await toolGate.hold(grant, provider.name, request.id, held);
-    };
-    const providerKey =
-      (await options.organizationProviderKeys?.resolve(grant.orgId, provider.name)) ??
-      serverProviderKey(provider.name);
-    if (!providerKey) {
-      throw new GatewayError(
-        'service_unavailable',
-        `No ${provider.name} provider key is configured on this MindWeave server`,
-      );
-    }
+    // A key over its request limit gets 429 before any other refusal, as if checked first.
+    const prepared = await prepare().catch(async (error: unknown) => {
+      await keyCheck;
+      throw error;
+    });
+    const { call, holdsTools, toolCollector, holdAnswerCalls, holdStreamedCalls, providerKey } =
+      prepared;
 
     const record = (outcome: CallOutcome) =>
       options.usage.record({
@@ -198,7 +213,16 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     // settled to the reported usage.
     // NOTE: input tokens are unknown until the provider reports them, so they are charged only
     // at settlement and a key can end its window above the limit by the calls in flight.
-    const reservation = await options.rateLimits?.reserveTokens(reply, grant.keyId, call.maxTokens);
+    const [checked, reserved] = await Promise.allSettled([
+      keyCheck,
+      options.rateLimits?.reserveTokens(reply, grant.keyId, call.maxTokens),
+    ]);
+    if (checked.status === 'rejected') {
+      if (reserved.status === 'fulfilled') await reserved.value?.settle(0);
+      throw checked.reason;
+    }
+    if (reserved.status === 'rejected') throw reserved.reason;
+    const reservation = reserved.value;
 
     try {
       const outcome = await forwardCall(request, reply, {
