@@ -154,8 +154,8 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
       call.model = model;
       (request.body as Record<string, unknown>).model = model;
 
-      // Tool results are forwarded only for approved calls; the answer's own calls of tools the
-      // project does not auto-approve are held for approval.
+      // Tool results are forwarded only for approved calls. Calls in the response of tools that
+      // the project does not auto-approve are held for approval.
       const tools = TOOL_PROTOCOLS[provider.name];
       await toolGate.checkRequest(grant, tools, request.body);
       const holdsTools = !approvesEveryTool(grant.settings) && tools.offersTools(request.body);

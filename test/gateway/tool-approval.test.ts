@@ -51,7 +51,7 @@ async function decide(toolCallId: string, verb: 'approve' | 'deny', token = owne
   });
 }
 
-/** Asks for the weather; the fake model answers with a call of get_weather. */
+/** Asks for the weather, and the fake model replies with a call of get_weather. */
 async function anthropicToolTurn(id: string, input: Record<string, unknown>) {
   t.fake.behavior = { kind: 'tool-call', call: { id, name: 'get_weather', input } };
   const { data, response } = await anthropic.messages
@@ -66,7 +66,7 @@ async function anthropicToolTurn(id: string, input: Record<string, unknown>) {
   return { message: data, headers: response.headers };
 }
 
-/** The next turn: the conversation so far plus the tool's result. */
+/** Sends the next turn: the conversation so far plus the tool's result. */
 function anthropicFollowUp(id: string, input: Record<string, unknown>) {
   return anthropic.messages.create({
     model: 'claude-sonnet-4-5',

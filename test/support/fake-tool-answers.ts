@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 
-/** A tool call the fake provider's model makes instead of answering in text. */
+/** A tool call that the fake provider's model makes in place of a text reply. */
 export interface FakeToolCall {
   id: string;
   name: string;
@@ -15,7 +15,7 @@ function halves(text: string): [string, string] {
   return [text.slice(0, middle), text.slice(middle)];
 }
 
-/** Answers an Anthropic Messages call with a `tool_use` block, plain or streamed. */
+/** Replies to an Anthropic Messages call with a `tool_use` block, plain or streamed. */
 export function anthropicToolAnswer(
   res: ServerResponse,
   model: string,
@@ -79,7 +79,7 @@ export function anthropicToolAnswer(
   res.end();
 }
 
-/** Answers an OpenAI Chat Completions call with `tool_calls`, plain or streamed. */
+/** Replies to an OpenAI Chat Completions call with `tool_calls`, plain or streamed. */
 export function openaiToolAnswer(
   res: ServerResponse,
   model: string,

@@ -28,11 +28,11 @@ export interface ForwardOptions {
   call: ParsedCall & Record<string, unknown>;
   /** Tokens held for a streamed call; the stream ends with an error event past them. */
   tokenBudget?: StreamTokenBudget;
-  /** Collects the tool calls of a streamed answer. */
+  /** Collects the tool calls of a streamed response. */
   toolCollector?: StreamToolCollector;
-  /** Runs when a streamed answer has been relayed, before the response ends. */
+  /** Runs when a streamed response has been relayed, before it ends. */
   beforeStreamEnd?: () => Promise<void>;
-  /** Sees a successful non-streamed answer before it is sent, and may set headers. */
+  /** Receives a successful non-streamed response body before it is sent; may set headers. */
   beforeSend?: (body: unknown) => Promise<void>;
 }
 
