@@ -119,6 +119,8 @@ export const configSchema = z.object({
   PKCS11_KEY_LABEL: withDefault(z.string().min(1).max(255).default('mindweave-master')),
   PKCS11_CREATE_KEY: withDefault(booleanFlag.default(false)),
   KEY_ROTATION_DAYS: withDefault(boundedInteger(0, 3650).default(365)),
+  // At least 7 days, so a mistaken key deletion or subject erasure can still be cancelled.
+  KEY_DELETION_WAITING_DAYS: withDefault(boundedInteger(7, 3650).default(30)),
   AUDIT_LOG_NAME: z.preprocess(
     (value) => (value === '' ? undefined : value),
     z
