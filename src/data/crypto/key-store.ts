@@ -1,4 +1,4 @@
-import type { KeyOwner, KeyPurpose, KeyRecord } from './key-types.js';
+import type { KeyOwner, KeyPurpose, KeyRecord, KeyVersionRef } from './key-types.js';
 
 /**
  * Persistent storage for wrapped key versions and their encryption counters.
@@ -47,6 +47,31 @@ export interface KeyStore {
    * process may omit it, and `KeyHierarchy` then serializes changes in this process only.
    */
   withKeyLock?<T>(keyId: string, work: () => Promise<T>): Promise<T>;
+
+  /**
+   * Returns up to `limit` versions that are not destroyed and are wrapped under a version of
+   * `parent.keyId` other than `parent.version`, ordered by key id and version and starting after
+   * `after`. Re-wrapping needs it, and a store without it cannot re-wrap.
+   */
+  listWrappedUnderOtherVersions?(
+    parent: KeyVersionRef,
+    after: KeyVersionRef | undefined,
+    limit: number,
+  ): Promise<KeyRecord[]>;
+
+  /**
+   * Saves the parent and wrapped key of `record` in one atomic change, only while the stored
+   * version is not destroyed and still wrapped under `previousParent`. Returns false when it
+   * changed meanwhile.
+   */
+  replaceWrapping?(record: KeyRecord, previousParent: KeyVersionRef): Promise<boolean>;
+
+  /**
+   * Counts the keys that are not destroyed and are wrapped under `parent`, including keys stored
+   * outside this store's key tables. A purpose key version can be deleted only at zero, so a
+   * store without it never lets a purpose key version be deleted.
+   */
+  countWrappedUnder?(parent: KeyVersionRef): Promise<number>;
 }
 
 /** Returns a string that identifies a (purpose, owner) pair, for use as a map key. */

@@ -1,7 +1,14 @@
 import { KeyConflictError, KeyNotFoundError, KeyStateError } from '../crypto/errors.js';
 import type { KeyStore } from '../crypto/key-store.js';
 import { KeyedLock } from '../crypto/keyed-lock.js';
-import type { KeyOwner, KeyParent, KeyPurpose, KeyRecord, KeyState } from '../crypto/key-types.js';
+import type {
+  KeyOwner,
+  KeyParent,
+  KeyPurpose,
+  KeyRecord,
+  KeyState,
+  KeyVersionRef,
+} from '../crypto/key-types.js';
 import type { Database, Queryable } from '../database/database.js';
 
 interface VersionRow {
@@ -312,5 +319,60 @@ export class DatabaseKeyStore implements KeyStore {
       record: toRecord(row),
       encryptionCount: Number(row.encryptionCount),
     }));
+  }
+
+  async listWrappedUnderOtherVersions(
+    parent: KeyVersionRef,
+    after: KeyVersionRef | undefined,
+    limit: number,
+  ): Promise<KeyRecord[]> {
+    const result = await this.#db.query<VersionRow>(
+      `${SELECT_VERSIONS}
+        WHERE v.parent_key_id = $1 AND v.parent_version <> $2 AND v.state <> 'destroyed'
+          AND (v.key_id, v.version) > ($3, $4)
+        ORDER BY v.key_id, v.version LIMIT $5`,
+      [parent.keyId, parent.version, after?.keyId ?? '', after?.version ?? 0, limit],
+    );
+    return result.rows.map(toRecord);
+  }
+
+  async replaceWrapping(record: KeyRecord, previousParent: KeyVersionRef): Promise<boolean> {
+    if (record.parent.kind !== 'key' || record.wrappedKey === undefined) {
+      throw new KeyStateError(
+        `key ${record.keyId} version ${record.version} has no parent key to re-wrap under`,
+      );
+    }
+    const result = await this.#db.query(
+      `UPDATE encryption_key_versions SET parent_version = $5, wrapped_key = $6
+        WHERE key_id = $1 AND version = $2 AND parent_key_id = $3 AND parent_version = $4
+          AND state <> 'destroyed'`,
+      [
+        record.keyId,
+        record.version,
+        previousParent.keyId,
+        previousParent.version,
+        record.parent.version,
+        record.wrappedKey,
+      ],
+    );
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Counts the key versions wrapped under `parent` that are not destroyed. For a version of the
+   * `compliance` purpose key it adds the per-subject keys of `personal_data_keys` wrapped under
+   * that version, which live outside the key tables.
+   */
+  async countWrappedUnder(parent: KeyVersionRef): Promise<number> {
+    const result = await this.#db.query<{ total: number | string }>(
+      `SELECT (SELECT count(*) FROM encryption_key_versions
+                WHERE parent_key_id = $1 AND parent_version = $2 AND state <> 'destroyed')
+            + (SELECT count(*) FROM personal_data_keys
+                WHERE compliance_key_version = $2 AND wrapped_key IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM encryption_keys
+                               WHERE key_id = $1 AND purpose = 'compliance')) AS total`,
+      [parent.keyId, parent.version],
+    );
+    return Number(result.rows[0]?.total ?? 0);
   }
 }
