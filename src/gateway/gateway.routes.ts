@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import { toAppError } from '../http/fastify-errors.js';
-import type { GatewayRateLimits } from '../perimeter/rate-limit/rate-limit.http.js';
+import { ipLimitRefusal, type GatewayRateLimits } from '../perimeter/rate-limit/rate-limit.http.js';
 import type { TokenReservation } from '../perimeter/rate-limit/token-reservation.js';
 import { requestContext } from '../http/request-context.hook.js';
 import { fieldIssues } from '../http/validation.js';
@@ -90,7 +90,10 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
 
   app.decorateRequest('gatewayGrant', null);
 
-  app.setErrorHandler(async (error, request, reply) => {
+  app.setErrorHandler(async (thrown, request, reply) => {
+    // A request over its per-IP limit gets that 429 whatever else failed, as if the limit had
+    // been checked first.
+    const error = (await ipLimitRefusal(request, reply)) ?? thrown;
     const failure = error instanceof GatewayError ? error : toAppError(error);
     if (failure.status >= 500 && !(error instanceof GatewayError)) {
       request.log.error({ err: error }, 'gateway request failed');

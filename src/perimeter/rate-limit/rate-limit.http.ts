@@ -98,11 +98,99 @@ function enforce(request: FastifyRequest, reply: FastifyReply, check: LimitCheck
   }
 }
 
+// Gateway routes whose handler awaits the per-IP check in `GatewayRateLimits.checkKeyRequest`,
+// and whose errors pass through `ipLimitRefusal`. Only these may defer the check.
+const DEFERRED_IP_ROUTES = new Set(['/v1/messages', '/v1/chat/completions', '/v1/models']);
+
+/**
+ * A per-IP check started at onRequest and applied later. `result` is set once the store has
+ * decided, and `refusal` once the decision was applied to the reply (null when it allows).
+ */
+interface PendingIpCheck {
+  readonly promise: Promise<LimitCheck>;
+  result: LimitCheck | null;
+  refusal: Promise<Error | null> | null;
+}
+
+const pendingIpChecks = new WeakMap<FastifyRequest, PendingIpCheck>();
+
+/**
+ * Starts the per-IP check of a gateway request without waiting for the store. The promise
+ * never rejects, so a request that ends before the check is awaited leaves no unhandled
+ * rejection, and a refusal is reported to `onBlock` even then.
+ */
+function startIpCheck(
+  limiter: RateLimiter,
+  request: FastifyRequest,
+  ip: string,
+  onBlock: PerimeterBlockListener | undefined,
+): void {
+  const pending: PendingIpCheck = {
+    promise: limiter
+      .check(limiter.rules.perIp, ip)
+      .catch((error: unknown): LimitCheck => {
+        // The limiter turns store failures into `unavailable`, so only a bug ends up here.
+        // It fails closed like a store failure.
+        request.log.error({ err: error }, 'per-IP rate-limit check failed');
+        return { kind: 'unavailable' };
+      })
+      .then((check) => {
+        pending.result = check;
+        reportRefusal(onBlock, request, check, limiter.rules.perIp.name);
+        return check;
+      }),
+    result: null,
+    refusal: null,
+  };
+  pendingIpChecks.set(request, pending);
+}
+
+/** Sets the headers of a per-IP decision and returns the error to send when it rejects. */
+function applyIpCheck(request: FastifyRequest, reply: FastifyReply, check: LimitCheck) {
+  try {
+    enforce(request, reply, check, 'client');
+    return null;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** Throws the refusal of a pending per-IP check once its decision has arrived. */
+function enforceSettledIpCheck(request: FastifyRequest, reply: FastifyReply): void {
+  const pending = pendingIpChecks.get(request);
+  if (!pending?.result || pending.refusal) return;
+  const refusal = applyIpCheck(request, reply, pending.result);
+  pending.refusal = Promise.resolve(refusal);
+  if (refusal) throw refusal;
+}
+
+/**
+ * Waits for the request's pending per-IP check and returns the error to send when it rejects
+ * the request, or null when it allows it or the request has no pending check. The decision is
+ * applied to the reply once, and every caller gets the same result.
+ */
+export function ipLimitRefusal(
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<Error | null> {
+  const pending = pendingIpChecks.get(request);
+  if (!pending) return Promise.resolve(null);
+  pending.refusal ??= pending.promise.then((check) => applyIpCheck(request, reply, check));
+  return pending.refusal;
+}
+
 /**
  * Adds the per-client-IP limit on every route and the tighter limit on `/api/v1/auth/*`.
  * Sign-in routes fail closed when the store is unreachable, whatever the failure mode.
  * The IP is `request.ip`, which honours X-Forwarded-For only from TRUSTED_PROXIES, and an
  * IPv6 client is counted by its /64. Requests over a limit are reported to `onBlock`.
+ *
+ * On the gateway's call routes the per-IP check is sent at onRequest but not awaited there:
+ * the handler awaits it together with the per-key check, so a call waits for one store round
+ * trip instead of two. The request is counted at onRequest all the same. A decision that has
+ * arrived by preValidation or preHandler is enforced there, before the body is inspected or
+ * the key looked up. The gateway's error handler awaits it through `ipLimitRefusal`, so a
+ * request over the IP limit gets 429 even when it also fails authentication.
  */
 export function registerRateLimits(
   app: FastifyInstance,
@@ -111,8 +199,13 @@ export function registerRateLimits(
 ): void {
   app.addHook('onRequest', async (request, reply) => {
     const ip = clientKey(request.ip);
+    const route = request.routeOptions.url ?? '';
+    if (DEFERRED_IP_ROUTES.has(route) && limiter.rules.perIp.limit !== 0) {
+      startIpCheck(limiter, request, ip, onBlock);
+      return;
+    }
     const check = await limiter.check(limiter.rules.perIp, ip);
-    const probe = PROBE_ROUTES.has(request.routeOptions.url ?? '');
+    const probe = PROBE_ROUTES.has(route);
     reportRefusal(onBlock, request, check, limiter.rules.perIp.name);
     if (!(probe && check.kind === 'unavailable')) enforce(request, reply, check, 'client');
     if (isAuthRequest(request)) {
@@ -121,6 +214,11 @@ export function registerRateLimits(
       enforce(request, reply, authCheck, 'authentication');
     }
   });
+  // NOTE: the WAF sends its 403 itself instead of throwing, so the gateway's error handler never
+  // sees it. A request the WAF blocks before its per-IP decision arrives gets 403, not 429,
+  // and still counts against the IP.
+  app.addHook('preValidation', async (request, reply) => enforceSettledIpCheck(request, reply));
+  app.addHook('preHandler', async (request, reply) => enforceSettledIpCheck(request, reply));
 }
 
 /**
@@ -133,10 +231,23 @@ export class GatewayRateLimits {
     private readonly onBlock?: PerimeterBlockListener,
   ) {}
 
-  /** Counts one request against the key's request limit; throws a GatewayError when over. */
+  /**
+   * Counts one request against the key's request limit, and awaits the request's pending
+   * per-IP check alongside. Throws a GatewayError when either rejects the request, the per-IP
+   * refusal first. A request the IP limit rejects is taken back off the key's count.
+   */
   async checkKeyRequest(request: FastifyRequest, reply: FastifyReply, keyId: string) {
     const rule = ruleForKey(this.limiter.rules.keyRequests, request.gatewayGrant?.requestLimit);
-    const check = await this.limiter.check(rule, keyId);
+    const [ipRefusal, check] = await Promise.all([
+      ipLimitRefusal(request, reply),
+      this.limiter.check(rule, keyId),
+    ]);
+    if (ipRefusal) {
+      if (check.kind === 'decided' && check.decision.allowed) {
+        await this.limiter.adjust(check.store, rule, keyId, check.window, -1);
+      }
+      throw ipRefusal;
+    }
     reportRefusal(this.onBlock, request, check, this.limiter.rules.keyRequests.name);
     enforce(request, reply, check, 'API key');
   }
