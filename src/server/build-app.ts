@@ -165,6 +165,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     db: deps.db,
     redis: deps.redis ?? null,
     securityEvents: deps.securityEvents ?? null,
+    dataProtection: deps.dataProtection ?? null,
   });
   registerAuthorization(app, deps.db, identity.sessions);
   // After the authorization hook: it audits the elevated requests that hook let through.

@@ -85,7 +85,7 @@ export const authRoutes: FastifyPluginAsync<{ identity: IdentityServices }> = as
   });
 
   app.get('/api/v1/auth/sessions', { config: SIGNED_IN_ANY_STATE }, async (request) => {
-    return { sessions: await listOwnSessions(db, principalOf(request)) };
+    return { sessions: await listOwnSessions(sessions, principalOf(request)) };
   });
 
   app.delete(

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 
 import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
+import type { DataProtection } from '../../data/key-store/data-protection.js';
 import { mailSettingsFromConfig, type MailSettings } from '../mail/mail-settings.js';
 import type { SecurityEventSink } from '../../monitoring/security-events/security-event.js';
 import { TotpSecretCipher } from '../../data/personal-data/totp-secret-cipher.js';
@@ -15,6 +16,7 @@ import {
   RedisLoginThrottle,
   type LoginThrottle,
 } from './login-throttle.js';
+import { SessionClientCipher } from './session-client.js';
 import { SessionService } from './session.service.js';
 
 /** Everything sign-in, sessions and MFA need, created once per server. */
@@ -51,6 +53,8 @@ export async function createIdentityServices(options: {
   db: Database;
   redis?: Redis | null;
   securityEvents?: SecurityEventSink | null;
+  /** Key hierarchy that encrypts the client address and user agent of sessions. Without it, sessions record neither. */
+  dataProtection?: DataProtection | null;
   clock?: () => number;
 }): Promise<IdentityServices> {
   const settings = identitySettingsFromConfig(options.config);
@@ -63,7 +67,12 @@ export async function createIdentityServices(options: {
           new RedisLoginThrottle(options.redis, options.config.LOGIN_THROTTLE_REDIS_PREFIX),
         )
       : new MemoryLoginThrottle(),
-    sessions: new SessionService(options.db, settings, clock),
+    sessions: new SessionService(
+      options.db,
+      settings,
+      clock,
+      options.dataProtection ? new SessionClientCipher(options.dataProtection.fieldCipher) : null,
+    ),
     totpSealer: new TotpSecretCipher(legacyTotpOpener(totpKeyPath(options.config))),
     // A getter, because SIGHUP replaces a rotated SMTP password in the config object.
     get mail() {

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../data/database/database.js';
+import type { EncryptedSessionClient, PreparedSession } from './session-client.js';
 
 /** How a session's token travels: the Authorization header or an httpOnly cookie. */
 export type SessionType = 'bearer' | 'cookie';
@@ -8,8 +9,6 @@ export interface SessionRecord {
   userId: string;
   sessionType: SessionType;
   mfaVerified: boolean;
-  ip: string | null;
-  userAgent: string | null;
   createdAt: Date;
   lastSeenAt: Date;
   expiresAt: Date;
@@ -21,37 +20,42 @@ export interface SessionCredentials extends SessionRecord {
   csrfTokenHash: Buffer | null;
 }
 
-const COLUMNS = `id, user_id AS "userId", session_type AS "sessionType",
-  mfa_verified AS "mfaVerified", host(ip) AS ip, user_agent AS "userAgent",
-  created_at AS "createdAt", last_seen_at AS "lastSeenAt", expires_at AS "expiresAt",
-  revoked_at AS "revokedAt"`;
+/** A session row with its encrypted client address and user agent. */
+export interface SessionWithClient extends SessionRecord, EncryptedSessionClient {}
 
+const COLUMNS = `id, user_id AS "userId", session_type AS "sessionType",
+  mfa_verified AS "mfaVerified", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
+  expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
+
+const CLIENT_COLUMNS = `ip_encrypted AS "ipEncrypted", user_agent_encrypted AS "userAgentEncrypted"`;
+
+/** Inserts a session under the id and with the client columns that `prepared` carries. */
 export async function insertSession(
   db: Queryable,
+  prepared: PreparedSession,
   session: {
     hash: Buffer;
     userId: string;
     sessionType: SessionType;
     csrfTokenHash: Buffer | null;
     mfaVerified: boolean;
-    ip: string | null;
-    userAgent: string | null;
     expiresAt: Date;
   },
 ): Promise<SessionRecord> {
   const result = await db.query<SessionRecord>(
     `INSERT INTO admin_sessions
-       (token_hash, user_id, session_type, csrf_token_hash, mfa_verified, ip, user_agent,
-        expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+       (id, token_hash, user_id, session_type, csrf_token_hash, mfa_verified, ip_encrypted,
+        user_agent_encrypted, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
     [
+      prepared.id,
       session.hash,
       session.userId,
       session.sessionType,
       session.csrfTokenHash,
       session.mfaVerified,
-      session.ip,
-      session.userAgent,
+      prepared.ipEncrypted,
+      prepared.userAgentEncrypted,
       session.expiresAt,
     ],
   );
@@ -71,9 +75,12 @@ export async function findSessionByHash(
 }
 
 /** The user's sessions that are neither revoked nor past their expiry, newest first. */
-export async function listOpenSessions(db: Queryable, userId: string): Promise<SessionRecord[]> {
-  const result = await db.query<SessionRecord>(
-    `SELECT ${COLUMNS} FROM admin_sessions
+export async function listOpenSessions(
+  db: Queryable,
+  userId: string,
+): Promise<SessionWithClient[]> {
+  const result = await db.query<SessionWithClient>(
+    `SELECT ${COLUMNS}, ${CLIENT_COLUMNS} FROM admin_sessions
       WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
       ORDER BY created_at DESC LIMIT 200`,
     [userId],

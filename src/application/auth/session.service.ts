@@ -6,8 +6,15 @@ import { findUserCredentialsById, type User } from '../../tenancy/users/user.rep
 import { findMfaStatus } from '../mfa/mfa.repository.js';
 import type { IdentitySettings } from './identity-settings.js';
 import {
+  sessionWithoutClient,
+  type PreparedSession,
+  type SessionClient,
+  type SessionClientCipher,
+} from './session-client.js';
+import {
   findSessionByHash,
   insertSession,
+  listOpenSessions,
   revokeSession,
   touchSession,
   type SessionRecord,
@@ -45,22 +52,39 @@ export interface OpenedSession {
   session: SessionRecord;
 }
 
+/** An open session with its decrypted client address and user agent. */
+export interface OpenSessionView extends SessionRecord, SessionClient {}
+
 /** Builds the audit actor of a user acting in a session. */
 export function userActor(user: { id: string; email: string }, sessionId: string | null) {
   return { type: 'user' as const, id: user.id, email: user.email, sessionId };
 }
 
-/** Opens, checks and ends admin sessions under the configured idle and absolute timeouts. */
+/**
+ * Opens, checks and ends admin sessions under the configured idle and absolute timeouts. Without
+ * a client cipher (a process without the key hierarchy), sessions record no client address or
+ * user agent.
+ */
 export class SessionService {
   constructor(
     private readonly db: Database,
     private readonly settings: IdentitySettings,
     readonly clock: () => number = Date.now,
+    private readonly clients: SessionClientCipher | null = null,
   ) {}
 
   /** Maximum lifetime of a session, which is also the session cookie's Max-Age. */
   get absoluteMs(): number {
     return this.settings.sessionAbsoluteMs;
+  }
+
+  /**
+   * Chooses the id of the next session and encrypts the request's client address and user agent.
+   * Call it before the transaction that opens the session, and pass the result to
+   * {@link SessionService.open}, because encryption can query the key store.
+   */
+  async prepare(context: RequestContext): Promise<PreparedSession> {
+    return this.clients === null ? sessionWithoutClient() : this.clients.prepare(context);
   }
 
   /**
@@ -76,18 +100,19 @@ export class SessionService {
       mfaMethod: 'totp' | 'recovery_code' | 'webauthn' | null;
       /** False when the caller audits the new session itself, as a session rotation does. */
       auditLogin?: boolean;
+      /** The result of {@link SessionService.prepare}, made before the transaction began. */
+      prepared?: PreparedSession;
     },
   ): Promise<OpenedSession> {
+    const prepared = options.prepared ?? (await this.#prepareInTransaction(context));
     const { token, hash } = generateSessionToken();
     const csrf = options.sessionType === 'cookie' ? generateCsrfToken() : null;
-    const session = await insertSession(tx, {
+    const session = await insertSession(tx, prepared, {
       hash,
       userId: user.id,
       sessionType: options.sessionType,
       csrfTokenHash: csrf?.hash ?? null,
       mfaVerified: options.mfaMethod !== null,
-      ip: context.ip,
-      userAgent: context.userAgent,
       expiresAt: new Date(this.clock() + this.settings.sessionAbsoluteMs),
     });
     if (options.auditLogin === false) return { token, csrfToken: csrf?.token ?? null, session };
@@ -102,6 +127,23 @@ export class SessionService {
       }),
     ]);
     return { token, csrfToken: csrf?.token ?? null, session };
+  }
+
+  /**
+   * Lists a user's open sessions, newest first, with their client address and user agent
+   * decrypted. A value that does not decrypt is null, so one damaged row fails no listing.
+   */
+  async listOpen(userId: string): Promise<OpenSessionView[]> {
+    const rows = await listOpenSessions(this.db, userId);
+    const views: OpenSessionView[] = [];
+    for (const { ipEncrypted, userAgentEncrypted, ...session } of rows) {
+      const client =
+        this.clients === null
+          ? { ip: null, userAgent: null }
+          : await this.clients.open(session.id, { ipEncrypted, userAgentEncrypted });
+      views.push({ ...session, ...client });
+    }
+    return views;
   }
 
   /**
@@ -130,6 +172,15 @@ export class SessionService {
       mfaEnrollmentRequired: mfa.required && !mfa.enrolled,
       csrfTokenHash,
     };
+  }
+
+  // Encrypting inside an open transaction is safe on PostgreSQL, where the key store uses another
+  // pool connection. Embedded PostgreSQL has one connection, and a key store query there would
+  // wait for this transaction forever, so such a session records no client address.
+  // NOTE: callers that do not pass `prepared` record no client on embedded PostgreSQL.
+  async #prepareInTransaction(context: RequestContext): Promise<PreparedSession> {
+    if (this.clients === null || this.db.kind === 'embedded') return sessionWithoutClient();
+    return this.clients.prepare(context);
   }
 
   /** Ends the principal's session and records it. */

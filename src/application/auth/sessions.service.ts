@@ -3,12 +3,15 @@ import { AppError } from '../../http/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
-import { listOpenSessions, revokeOwnSession, revokeUserSessions } from './session.repository.js';
-import { userActor, type SessionPrincipal } from './session.service.js';
+import { revokeOwnSession, revokeUserSessions } from './session.repository.js';
+import { userActor, type SessionPrincipal, type SessionService } from './session.service.js';
 
-/** Lists the signed-in user's open sessions and marks the current one. */
-export async function listOwnSessions(db: Database, principal: SessionPrincipal) {
-  const sessions = await listOpenSessions(db, principal.user.id);
+/**
+ * Lists the signed-in user's open sessions and marks the current one. `ip` and `userAgent` are
+ * null when the session recorded none or the stored value cannot be decrypted.
+ */
+export async function listOwnSessions(sessionService: SessionService, principal: SessionPrincipal) {
+  const sessions = await sessionService.listOpen(principal.user.id);
   return sessions.map((session) => ({
     id: session.id,
     sessionType: session.sessionType,
