@@ -119,6 +119,7 @@ export async function confirmTotpEnrollment(
   if (step === null) throw wrongCode('code');
 
   const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, generateRecoveryCode);
+  const prepared = await identity.sessions.prepare(context);
   const opened = await identity.db.transaction(async (tx) => {
     if (!(await claimTotpStep(tx, user.id, step))) throw wrongCode('code');
     if (!(await confirmTotpFactor(tx, user.id))) {
@@ -136,6 +137,7 @@ export async function confirmTotpEnrollment(
       sessionType: session.sessionType,
       mfaMethod: 'totp',
       auditLogin: false,
+      prepared,
     });
     await appendAuditRecords(tx, [
       buildAuditRecord(userActor(user, session.id), context, {
@@ -261,6 +263,7 @@ async function checkSecondFactor(
   const factor = await findTotpFactor(db, user.id);
   if (!factor?.confirmedAt) throw invalidChallenge();
 
+  const prepared = await identity.sessions.prepare(context);
   const result = await db.transaction(async (tx) => {
     let reason: string | null = null;
     if (isTotp) {
@@ -280,6 +283,7 @@ async function checkSecondFactor(
     const opened = await identity.sessions.open(tx, user, context, {
       sessionType: challenge.sessionType,
       mfaMethod: method,
+      prepared,
     });
     if (method === 'recovery_code') {
       await appendAuditRecords(tx, [

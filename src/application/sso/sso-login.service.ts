@@ -252,6 +252,7 @@ export class SsoLoginService {
     }
     const { identity } = this;
     const prepared = await prepareSsoUser(claims);
+    const preparedSession = await identity.sessions.prepare(context);
     const outcome = await inTenant(identity.db, row.orgId, async (tx) => {
       const { user, records } = await provisionUser(tx, row, claims, role, context, prepared);
       await appendAuditRecords(tx, records);
@@ -271,6 +272,7 @@ export class SsoLoginService {
         sessionType,
         mfaMethod: null,
         auditLogin: false,
+        prepared: preparedSession,
       });
       await appendAuditRecords(tx, [
         loginRecord(user, opened.session.id, row, context, sessionType),

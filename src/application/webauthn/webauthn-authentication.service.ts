@@ -149,6 +149,7 @@ export async function completeAssertion(
   const keys = throttleKeys(user.email, context);
   await assertNotLocked(identity, keys);
 
+  const prepared = await identity.sessions.prepare(context);
   const outcome = await db.transaction(async (tx) => {
     const expected = await consumeChallenge(tx, 'authentication', { mfaChallengeId: challenge.id });
     if (!expected) return { ok: false as const, reason: 'no_webauthn_challenge' };
@@ -167,6 +168,7 @@ export async function completeAssertion(
     const opened = await identity.sessions.open(tx, user, context, {
       sessionType: challenge.sessionType,
       mfaMethod: 'webauthn',
+      prepared,
     });
     return { ok: true as const, opened };
   });

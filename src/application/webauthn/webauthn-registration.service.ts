@@ -168,6 +168,7 @@ export async function finishRegistration(
   if (!verified.verified) throw invalidCredential('The attestation could not be verified');
   const info = verified.registrationInfo;
 
+  const prepared = await identity.sessions.prepare(context);
   return identity.db.transaction(async (tx) => {
     const stored = await insertCredential(tx, {
       userId: user.id,
@@ -185,6 +186,7 @@ export async function finishRegistration(
       sessionType: session.sessionType,
       mfaMethod: 'webauthn',
       auditLogin: false,
+      prepared,
     });
     await appendAuditRecords(tx, [
       buildAuditRecord(userActor(user, session.id), context, {
