@@ -25,6 +25,20 @@ function withoutPassword(url: string | undefined): string | undefined {
   return parsed.toString();
 }
 
+/**
+ * Checks that the password of `url` decodes as pg decodes it. A `%` that starts no valid escape
+ * makes decodeURIComponent throw, and then every connection the pool opens would fail.
+ */
+function hasDecodablePassword(url: string | undefined): boolean {
+  if (url === undefined) return true;
+  try {
+    decodeURIComponent(new URL(url).password);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Outcome of one reload: names of the settings applied and of those that need a restart. */
 export interface SecretReloadResult {
   applied: SecretSetting[];
@@ -48,6 +62,14 @@ export function reloadSecretFiles(
     next = loadConfig(env);
   } catch (error) {
     logger.error({ err: error }, 'secret reload failed; the current secrets stay in use');
+    return result;
+  }
+  if (fromFiles.includes('DATABASE_URL') && !hasDecodablePassword(next.DATABASE_URL)) {
+    logger.error(
+      { variable: 'DATABASE_URL_FILE' },
+      'secret reload failed: the DATABASE_URL password has an invalid percent-encoding, so the ' +
+        'current secrets stay in use. Encode % as %25',
+    );
     return result;
   }
   const writable = config as Record<SecretSetting, string | undefined>;

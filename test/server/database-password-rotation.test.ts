@@ -338,6 +338,25 @@ describe('database password rotation', { timeout: 60_000 }, () => {
     expect(models.body).toContain('claude-sonnet-4-5');
     expect((await loginRoleBackends()).length).toBeGreaterThan(0);
 
+    // A password whose `%` starts no valid escape cannot be decoded, so the reload keeps the
+    // current URL, and new connections still log in.
+    const undecodable = databaseUrl(LOGIN_ROLE, ROTATED_PASSWORD, DATABASE_NAME).replace(
+      '@127.0.0.1',
+      '%zz@127.0.0.1',
+    );
+    await replaceFile(secretFile, `${undecodable}\n`);
+    const undecodableFrom = running.logs.length;
+    running.child.kill('SIGHUP');
+    const reloadFailure = await waitForLog(
+      running,
+      (line) => typeof line.msg === 'string' && line.msg.startsWith('secret reload failed'),
+      undecodableFrom,
+    );
+    expect(reloadFailure.variable).toBe('DATABASE_URL_FILE');
+    await terminateServerConnections();
+    expect((await readiness(running.url)).status).toBe(200);
+    expect((await listModels(running.url)).status).toBe(200);
+
     const logText = running.logs.map((line) => JSON.stringify(line)).join('\n');
     for (const secret of [FIRST_PASSWORD, ROTATED_PASSWORD]) {
       for (const form of [secret, encodeURIComponent(secret)]) {
