@@ -33,6 +33,7 @@ import type {
 } from './key-types.js';
 import { PURPOSE_KEY_NAMES } from './key-types.js';
 import type { KeyUsageSink } from './key-usage-log.js';
+import { unwrapKey, wrapKey } from './key-wrap.js';
 import { identityContext, kmsContext, KeyUsageLogger } from './key-usage-logger.js';
 import { encodeLengthPrefixed } from './length-prefixed.js';
 import { LruCache } from './lru-cache.js';
@@ -63,6 +64,36 @@ export interface DeletionOptions {
   version?: number;
   /** Waiting period in days, for scheduling only. */
   waitingDays?: number;
+}
+
+/** Options for {@link KeyHierarchy.rewrapDataKeys}. */
+export interface RewrapOptions {
+  /** User or component that requests the re-wrap, recorded in the key usage log. */
+  actor: string;
+  /** Key versions read per store query. Defaults to 100. */
+  batchSize?: number;
+  /**
+   * Called after each key version is re-wrapped and saved, with the counts so far. An error it
+   * throws stops the run, and every key stays readable.
+   */
+  onRewrapped?: (ref: KeyVersionRef, progress: RewrapResult) => void | Promise<void>;
+}
+
+/** Counts of one {@link KeyHierarchy.rewrapDataKeys} run. */
+export interface RewrapResult {
+  /** Purpose key version that the re-wrapped keys are wrapped under now. */
+  parentVersion: number;
+  /** Key versions found under an older purpose key version. */
+  examined: number;
+  rewrapped: number;
+  /** Key versions that another process destroyed or re-wrapped meanwhile. */
+  skipped: number;
+}
+
+/** A purpose key's active version and when it was read from the key store. */
+interface RememberedPurposeRecord {
+  record: KeyRecord;
+  readAt: number;
 }
 
 /** Associated data of a value wrapped under a purpose key: a label and the context's pairs, sorted. */
@@ -105,8 +136,10 @@ export class KeyHierarchy {
   readonly #creating = new Map<string, Promise<string>>();
   readonly #keyLocks = new KeyedLock();
   readonly #purposeKeyIds = new Map<PurposeKeyName, string>();
-  readonly #activePurposeRecords = new Map<PurposeKeyName, KeyRecord>();
+  readonly #activePurposeRecords = new Map<PurposeKeyName, RememberedPurposeRecord>();
   readonly #purposeRecords = new Map<string, KeyRecord>();
+  readonly #purposeRefreshes = new Map<PurposeKeyName, Promise<void>>();
+  readonly #purposeRecordTtlMs: number;
 
   constructor(options: KeyHierarchyOptions) {
     this.#kms = options.kms;
@@ -135,6 +168,7 @@ export class KeyHierarchy {
       options.onRotationNeeded,
     );
     this.#waitingDays = options.deletionWaitingDays ?? DEFAULT_DELETION_WAITING_DAYS;
+    this.#purposeRecordTtlMs = options.cache?.ttlMs ?? 5 * 60 * 1000;
   }
 
   /**
@@ -291,17 +325,15 @@ export class KeyHierarchy {
   }
 
   /**
-   * Loads the active version of the `name` purpose key into the cache and remembers the records
-   * of all its versions, so that wraps and unwraps afterwards read nothing from the key store.
-   * The KMS unwraps the purpose key again once its cache entry expires.
+   * Reads the records of all versions of the `name` purpose key from the key store, loads the
+   * active version into the cache and returns its number. Wraps and unwraps afterwards read
+   * nothing from the key store. The KMS unwraps the purpose key again once its cache entry
+   * expires.
    */
-  async loadPurposeKey(name: PurposeKeyName, actor: string): Promise<void> {
-    const keyId = await this.#purposeKeyIdOf(name, actor);
-    for (const record of await this.#store.listVersions(keyId)) {
-      this.#purposeRecords.set(`${keyId}:${record.version}`, record);
-    }
-    const record = await this.#activePurposeRecord(name, actor);
+  async loadPurposeKey(name: PurposeKeyName, actor: string): Promise<number> {
+    const record = await this.#readPurposeRecords(name, actor);
     (await this.#material.unwrap(record, actor)).fill(0);
+    return record.version;
   }
 
   /**
@@ -332,21 +364,52 @@ export class KeyHierarchy {
   }
 
   /**
-   * The active version of a purpose key. It is remembered until this process rotates the key, so
-   * a wrap inside an open transaction reads nothing from the key store (embedded PostgreSQL runs
-   * no other query then). A rotation by another process is seen after a restart; until then new
-   * wraps use the older version, which stays decryptable because purpose keys are never deleted.
+   * The active version of a purpose key, remembered so that a wrap inside an open transaction
+   * reads nothing from the key store (embedded PostgreSQL runs no other query then). Once the
+   * remembered record is older than the cache TTL, it is still returned, and a read of the store
+   * starts without being awaited, so the next wraps use the result of a rotation or
+   * destruction by another process. Until then new wraps use the older version. A purpose key version is
+   * deleted only when nothing is wrapped under it, and a wrap made meanwhile blocks that.
    */
   async #activePurposeRecord(name: PurposeKeyName, actor: string): Promise<KeyRecord> {
     const known = this.#activePurposeRecords.get(name);
-    if (known !== undefined) return known;
-    const record = await this.#activeRecord(await this.#purposeKeyIdOf(name, actor));
-    this.#activePurposeRecords.set(name, record);
-    this.#purposeRecords.set(`${record.keyId}:${record.version}`, record);
-    return record;
+    if (known === undefined) return this.#readPurposeRecords(name, actor);
+    if (this.#clock().getTime() - known.readAt >= this.#purposeRecordTtlMs) {
+      this.#refreshPurposeRecordsLater(name, actor);
+    }
+    return known.record;
   }
 
-  /** One version of a purpose key, remembered once read; purpose key versions are never destroyed. */
+  /** Reads every version of a purpose key from the store, remembers them and returns the active one. */
+  async #readPurposeRecords(name: PurposeKeyName, actor: string): Promise<KeyRecord> {
+    const keyId = await this.#purposeKeyIdOf(name, actor);
+    const versions = await this.#store.listVersions(keyId);
+    for (const record of versions) {
+      this.#purposeRecords.set(`${keyId}:${record.version}`, record);
+    }
+    const active = versions.find(canEncrypt);
+    if (active === undefined) {
+      throw new KeyStateError(`${name} key ${keyId} has no active version. Rotate it to encrypt again.`);
+    }
+    this.#activePurposeRecords.set(name, { record: active, readAt: this.#clock().getTime() });
+    return active;
+  }
+
+  #refreshPurposeRecordsLater(name: PurposeKeyName, actor: string): void {
+    if (this.#purposeRefreshes.has(name)) return;
+    // A failed read keeps the remembered records, and the next wrap tries again.
+    const refresh = this.#readPurposeRecords(name, actor).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#purposeRefreshes.set(name, refresh);
+    void refresh.finally(() => this.#purposeRefreshes.delete(name));
+  }
+
+  /**
+   * One version of a purpose key, remembered once read. A destruction by another process is seen
+   * when the active version's record is read again.
+   */
   async #purposeRecord(name: PurposeKeyName, version: number, actor: string): Promise<KeyRecord> {
     const keyId = await this.#purposeKeyIdOf(name, actor);
     const known = this.#purposeRecords.get(`${keyId}:${version}`);
@@ -405,7 +468,7 @@ export class KeyHierarchy {
     if (latest.purpose !== 'data') {
       // Remembered here rather than read again, so the next wrap inside a transaction reads
       // nothing from the key store. Older versions stay remembered and still unwrap.
-      this.#activePurposeRecords.set(latest.purpose, record);
+      this.#activePurposeRecords.set(latest.purpose, { record, readAt: this.#clock().getTime() });
       this.#purposeRecords.set(`${record.keyId}:${record.version}`, record);
     }
     await this.#logger.write('rotate', record, actor, identityContext(record));
@@ -440,8 +503,12 @@ export class KeyHierarchy {
    * versions still decrypt until {@link KeyHierarchy.destroy} runs after the deletion date. New
    * writes are rejected at once.
    *
-   * @throws KeyStateError for a purpose key, because destroying it would make every key wrapped
-   * under it unreadable.
+   * A purpose key version can be scheduled only by its number, once it is no longer active and no
+   * key is wrapped under it: {@link KeyHierarchy.rewrapDataKeys} and the subject key re-wrap
+   * move those keys to the active version.
+   *
+   * @throws KeyStateError for a purpose key without `version`, for its active version, and for
+   * a version that still wraps keys or whose store cannot count them.
    */
   scheduleDeletion(keyId: string, options: DeletionOptions): Promise<KeyRecord[]> {
     return this.#withKeyLock(keyId, () => this.#scheduleDeletionLocked(keyId, options));
@@ -451,17 +518,27 @@ export class KeyHierarchy {
     const targets = await this.#selectVersions(keyId, options.version, (record) =>
       record.state === 'active' || record.state === 'decrypt_only',
     );
+    // Every purpose key target is checked before any version changes.
+    for (const record of targets) {
+      if (record.purpose === 'data') continue;
+      if (options.version === undefined) {
+        throw new KeyStateError(
+          `cannot schedule deletion of every version of ${record.purpose} key ${keyId}: pass ` +
+            `the number of a version that is no longer active and wraps no key`,
+        );
+      }
+      if (record.state === 'active') {
+        throw new KeyStateError(
+          `cannot schedule deletion of ${record.purpose} key ${keyId} version ${record.version}, ` +
+            `because it is the active version. Rotate the key and re-wrap the keys under it first.`,
+        );
+      }
+      const dependants = await this.#dependantsError(record);
+      if (dependants !== undefined) throw dependants;
+    }
     const now = this.#clock();
     const scheduled: KeyRecord[] = [];
     for (const record of targets) {
-      // TODO: allow deleting purpose key versions once data keys can be re-wrapped under a newer
-      // version of their parent.
-      if (record.purpose !== 'data') {
-        throw new KeyStateError(
-          `cannot schedule deletion of ${record.purpose} key ${keyId}, because every key wrapped ` +
-            `under it would become unreadable`,
-        );
-      }
       const updated = scheduleDeletion(record, now, options.waitingDays ?? this.#waitingDays);
       await this.#store.updateKey(updated);
       this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
@@ -508,6 +585,10 @@ export class KeyHierarchy {
     let destroyed: KeyRecord;
     try {
       destroyed = destroyKeyVersion(record, this.#clock());
+      // Checked again at destruction, because a process that had not yet seen the rotation may
+      // have wrapped a new key under this version during the waiting period.
+      const dependants = record.purpose === 'data' ? undefined : await this.#dependantsError(record);
+      if (dependants !== undefined) throw dependants;
     } catch (error) {
       await this.#logger.write('destroy', record, actor, identityContext(record), error);
       throw error;
@@ -515,11 +596,18 @@ export class KeyHierarchy {
     await this.#store.updateKey(destroyed);
     this.#cache.delete(ref);
     this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
+    if (record.purpose !== 'data') {
+      this.#purposeRecords.set(`${record.keyId}:${record.version}`, destroyed);
+    }
     await this.#logger.write('destroy', destroyed, actor, identityContext(destroyed));
     return destroyed;
   }
 
-  /** Destroys every scheduled version whose deletion date has passed and returns them. */
+  /**
+   * Destroys every scheduled version whose deletion date has passed and returns them. A purpose
+   * key version that still wraps keys is skipped, with a failed `destroy` in the key usage log,
+   * and is tried again at the next call.
+   */
   async destroyDueKeys(actor: string): Promise<KeyVersionRef[]> {
     const now = this.#clock();
     const destroyed: KeyVersionRef[] = [];
@@ -534,7 +622,12 @@ export class KeyHierarchy {
         if (record === undefined || !isDueForDestruction(record, this.#clock())) {
           return false;
         }
-        await this.#destroyLocked(record, actor);
+        try {
+          await this.#destroyLocked(record, actor);
+        } catch (error) {
+          if (record.purpose !== 'data' && error instanceof KeyStateError) return false;
+          throw error;
+        }
         return true;
       });
       if (done) {
@@ -542,6 +635,108 @@ export class KeyHierarchy {
       }
     }
     return destroyed;
+  }
+
+  /**
+   * Re-wraps every data key version wrapped under an older version of the `database` purpose key
+   * under its active version, so the older versions can be deleted. The key material and the data
+   * key's own id and version stay, so no encrypted value changes. Each version is re-wrapped
+   * under its key lock, and its parent and wrapped key are saved in one conditional update, so a
+   * run stopped at any point leaves every key readable and the next run continues. Each
+   * re-wrap records an `unwrap` under the old parent and a `wrap` under the new one.
+   *
+   * @throws KeyStateError when the store cannot re-wrap, or an old parent version is destroyed.
+   * @throws DecryptionError when a stored data key does not unwrap.
+   */
+  async rewrapDataKeys(options: RewrapOptions): Promise<RewrapResult> {
+    const store = this.#store;
+    if (store.listWrappedUnderOtherVersions === undefined || store.replaceWrapping === undefined) {
+      throw new KeyStateError('this key store cannot re-wrap keys under a newer purpose key version');
+    }
+    const parent = await this.#activeRecord(await this.#purposeKeyIdOf('database', options.actor));
+    const result: RewrapResult = { parentVersion: parent.version, examined: 0, rewrapped: 0, skipped: 0 };
+    const batchSize = options.batchSize ?? 100;
+    let after: KeyVersionRef | undefined;
+    for (;;) {
+      const batch = await store.listWrappedUnderOtherVersions(parent, after, batchSize);
+      for (const candidate of batch) {
+        const ref = { keyId: candidate.keyId, version: candidate.version };
+        after = ref;
+        result.examined += 1;
+        const done = await this.#withKeyLock(ref.keyId, () =>
+          this.#rewrapLocked(ref, parent, options.actor),
+        );
+        if (!done) {
+          result.skipped += 1;
+          continue;
+        }
+        result.rewrapped += 1;
+        await options.onRewrapped?.(ref, { ...result });
+      }
+      if (batch.length < batchSize) break;
+    }
+    return result;
+  }
+
+  /** Re-wraps one data key version under `parent`. Returns false when there is nothing to do. */
+  async #rewrapLocked(ref: KeyVersionRef, parent: KeyRecord, actor: string): Promise<boolean> {
+    const record = await this.#store.getKey(ref.keyId, ref.version);
+    if (
+      record?.wrappedKey === undefined ||
+      record.state === 'destroyed' ||
+      record.parent.kind !== 'key' ||
+      record.parent.keyId !== parent.keyId ||
+      record.parent.version === parent.version
+    ) {
+      return false;
+    }
+    const previousParent = { keyId: record.parent.keyId, version: record.parent.version };
+    const previousMaterial = await this.#material.unwrap(await this.getKey(previousParent), actor);
+    let material: Buffer | undefined;
+    let parentMaterial: Buffer | undefined;
+    try {
+      try {
+        material = unwrapKey(previousMaterial, record.wrappedKey, record);
+      } catch (error) {
+        await this.#logger.write('unwrap', record, actor, identityContext(record), error);
+        throw error;
+      }
+      await this.#logger.write('unwrap', record, actor, identityContext(record));
+      parentMaterial = await this.#material.unwrap(parent, actor);
+      const rewrapped: KeyRecord = {
+        ...record,
+        parent: { kind: 'key', keyId: parent.keyId, version: parent.version },
+        wrappedKey: wrapKey(parentMaterial, material, record),
+      };
+      if (!(await this.#store.replaceWrapping?.(rewrapped, previousParent))) {
+        return false;
+      }
+      await this.#logger.write('wrap', rewrapped, actor, identityContext(rewrapped));
+      return true;
+    } finally {
+      previousMaterial.fill(0);
+      material?.fill(0);
+      parentMaterial?.fill(0);
+    }
+  }
+
+  /**
+   * Returns the error that keeps a purpose key version from being deleted because keys are still
+   * wrapped under it, or undefined when nothing is.
+   */
+  async #dependantsError(record: KeyRecord): Promise<KeyStateError | undefined> {
+    const name = `${record.purpose} key ${record.keyId} version ${record.version}`;
+    if (this.#store.countWrappedUnder === undefined) {
+      return new KeyStateError(
+        `cannot delete ${name}, because this key store cannot count the keys wrapped under it`,
+      );
+    }
+    const count = await this.#store.countWrappedUnder({ keyId: record.keyId, version: record.version });
+    if (count === 0) return undefined;
+    return new KeyStateError(
+      `cannot delete ${name}, because ${count} keys are still wrapped under it. Run ` +
+        `mindweave keys rewrap --purpose ${record.purpose} first.`,
+    );
   }
 
   /**
