@@ -76,7 +76,7 @@ describe('TOTP secret sealer', () => {
 
   it('rejects a key file of the wrong size', async () => {
     const path = join(folder, 'short.key');
-    await writeFile(path, randomBytes(16));
+    await writeFile(path, randomBytes(16), { mode: 0o600 });
     await expect(TotpSecretSealer.open(path)).rejects.toThrow('must hold 32 bytes, found 16');
   });
 });
