@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/perimeter/overhead.ts [--rate 100] [--rounds 10] [--round-seconds 10]
  *     [--warmup 5] [--source head|worktree|COMMIT] [--redis] [--iterations 100000]
- *     [--idle-wait 30] [--allow-type-errors]
+ *     [--idle-wait 30] [--allow-type-errors] [--help]
  *
  * It builds MindWeave once and starts the same build as separate server processes on one
  * fresh PostgreSQL database, next to the gateway bench's upstream (bench/gateway/upstream.ts):
@@ -44,24 +44,60 @@ import { measureInProcessCost } from './in-process-cost.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
-const { values } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '100' },
-    rounds: { type: 'string', default: '10' },
-    'round-seconds': { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '5' },
-    source: { type: 'string', default: 'head' },
-    redis: { type: 'boolean', default: false },
-    'allow-type-errors': { type: 'boolean', default: false },
-    iterations: { type: 'string', default: '100000' },
-    'idle-wait': { type: 'string', default: '30' },
-    'database-admin-url': {
-      type: 'string',
-      default:
-        process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    },
-  },
-});
+const USAGE = `Usage: npx tsx bench/perimeter/overhead.ts [options]
+
+Measures the latency and CPU time the WAF and the rate limiter add to a gateway call.
+
+Options:
+  --rate N                  requests per second sent to each server, 1 to 5000 (default: 100)
+  --rounds N                rounds per configuration, 1 to 100 (default: 10)
+  --round-seconds N         length of one round in seconds, 1 to 600 (default: 10)
+  --warmup N                warm-up per server in seconds, 1 to 120 (default: 5)
+  --source SOURCE           build head (default), worktree or a commit
+  --redis                   add the configuration with the counters in Redis on 127.0.0.1:6379
+  --iterations N            calls of the in-process measurement, 1 to 10000000 (default: 100000)
+  --idle-wait N             max seconds to wait for an idle CPU before each round, 1 to 3600
+                            (default: 30)
+  --allow-type-errors       accept a build with type errors
+  --database-admin-url URL  PostgreSQL admin URL for the fresh bench database
+                            (default: $BENCH_DATABASE_ADMIN_URL or
+                            postgres://postgres@127.0.0.1:5432/postgres)
+  -h, --help                print this help and exit
+`;
+
+/** Parses the command line. An invalid option prints the error and the usage, then exits 2. */
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        rate: { type: 'string', default: '100' },
+        rounds: { type: 'string', default: '10' },
+        'round-seconds': { type: 'string', default: '10' },
+        warmup: { type: 'string', default: '5' },
+        source: { type: 'string', default: 'head' },
+        redis: { type: 'boolean', default: false },
+        'allow-type-errors': { type: 'boolean', default: false },
+        iterations: { type: 'string', default: '100000' },
+        'idle-wait': { type: 'string', default: '30' },
+        'database-admin-url': {
+          type: 'string',
+          default:
+            process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+        },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const { values } = parseCommandLine();
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 function positiveInteger(name: string, raw: string | undefined, max: number): number {
   const value = Number(raw);

@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/waf/run.ts [--corpus DIR] [--paranoia 1,2,3,4] [--show FAMILY]
  *     [--in-process | --http URL] [--source head|worktree|COMMIT] [--concurrency 8]
- *     [--allow-type-errors] [--database-admin-url URL]
+ *     [--allow-type-errors] [--database-admin-url URL] [--help]
  *
  * By default it builds the committed tree of HEAD (`--source worktree` builds the working
  * tree, `--source COMMIT` that commit's tree, and `--allow-type-errors` accepts a build with
@@ -42,23 +42,59 @@ const PROMPTS = join(repoRoot, 'test/fixtures/waf/benign-prompts.json');
 /** Methods the CRS tests treat as allowed (its default configuration), used for the in-process replay. */
 const CRS_ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'OPTIONS'];
 
-const { values } = parseArgs({
-  options: {
-    corpus: { type: 'string' },
-    paranoia: { type: 'string', default: '1,2,3,4' },
-    http: { type: 'string' },
-    'in-process': { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: '8' },
-    source: { type: 'string', default: 'head' },
-    'allow-type-errors': { type: 'boolean', default: false },
-    show: { type: 'string', multiple: true, default: [] },
-    'database-admin-url': {
-      type: 'string',
-      default:
-        process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    },
-  },
-});
+const USAGE = `Usage: npx tsx bench/waf/run.ts [options]
+
+Replays the WAF test corpora and prints detection and false-positive rates.
+
+Options:
+  --corpus DIR              corpus folder (default: ../shared/testdata/waf when present,
+                            else test/fixtures/waf)
+  --paranoia LIST           comma-separated paranoia levels 1 to 4 (default: 1,2,3,4)
+  --show FAMILY             list the missed and wrongly blocked case ids of FAMILY (repeatable)
+  --in-process              call the WAF engine directly, skipping the raw-socket cases
+  --http URL                replay against a server already running on 127.0.0.1 (give
+                            the single paranoia level it runs at)
+  --source SOURCE           build head (default), worktree or a commit
+  --concurrency N           connections used for the replay, 1 to 64 (default: 8)
+  --allow-type-errors       accept a build with type errors
+  --database-admin-url URL  PostgreSQL admin URL for the fresh bench database
+                            (default: $BENCH_DATABASE_ADMIN_URL or
+                            postgres://postgres@127.0.0.1:5432/postgres)
+  -h, --help                print this help and exit
+`;
+
+/** Parses the command line. An invalid option prints the error and the usage, then exits 2. */
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        corpus: { type: 'string' },
+        paranoia: { type: 'string', default: '1,2,3,4' },
+        http: { type: 'string' },
+        'in-process': { type: 'boolean', default: false },
+        concurrency: { type: 'string', default: '8' },
+        source: { type: 'string', default: 'head' },
+        'allow-type-errors': { type: 'boolean', default: false },
+        show: { type: 'string', multiple: true, default: [] },
+        'database-admin-url': {
+          type: 'string',
+          default:
+            process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+        },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const { values } = parseCommandLine();
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 type Mode = 'serve' | 'url' | 'in-process';
 const mode: Mode = values['in-process']
