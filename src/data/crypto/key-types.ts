@@ -2,9 +2,9 @@
 export const PURPOSE_KEY_NAMES = ['database', 'application', 'compliance'] as const;
 
 /**
- * Purpose key name. `database` wraps the per-organization and per-subject data keys.
- * `application` and `compliance` are created and versioned with it for application secrets and
- * compliance exports, but nothing in this library encrypts under them yet.
+ * Purpose key name. `database` wraps the per-organization and per-subject data keys, and
+ * `compliance` wraps the per-subject keys of the audit log's personal fields. `application` is
+ * created and versioned with them for application secrets, but nothing encrypts under it yet.
  */
 export type PurposeKeyName = (typeof PURPOSE_KEY_NAMES)[number];
 
