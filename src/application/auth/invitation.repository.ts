@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { DecryptionError } from '../../data/crypto/errors.js';
 import type { Queryable } from '../../data/database/database.js';
 import {
   currentUserFieldProtection,
@@ -11,7 +12,8 @@ import type { OrgRole } from '../../tenancy/users/user.schema.js';
 export interface Invitation {
   id: string;
   orgId: string;
-  email: string;
+  /** The invitee's email, or null when its stored value does not decrypt (it was altered). */
+  email: string | null;
   role: OrgRole;
   invitedBy: string;
   createdAt: Date;
@@ -31,17 +33,25 @@ type InvitationRow = Omit<Invitation, 'email'> & {
 };
 
 /**
- * Decrypts the invitee's email. Inside a transaction on embedded PostgreSQL, the caller loads
- * the user field keys (`loadUserFieldKeys`) before the transaction opens.
+ * Decrypts the invitee's email, or sets it to null and logs the row id when the stored value
+ * does not decrypt. Inside a transaction on embedded PostgreSQL, the caller loads the user
+ * field keys (`loadUserFieldKeys`) before the transaction opens.
  */
 async function toInvitation(row: InvitationRow): Promise<Invitation> {
   const { emailEncrypted, email, ...rest } = row;
   if (emailEncrypted !== null) {
-    const decrypted = await requireUserFieldProtection().decryptInvitationEmail(
-      row.id,
-      emailEncrypted,
-    );
-    return { ...rest, email: decrypted };
+    const protection = requireUserFieldProtection();
+    try {
+      return { ...rest, email: await protection.decryptInvitationEmail(row.id, emailEncrypted) };
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      protection.reportUnreadable({
+        table: 'user_invitations',
+        column: 'email_encrypted',
+        rowId: row.id,
+      });
+      return { ...rest, email: null };
+    }
   }
   if (email === null) {
     // The user_invitations_email_present constraint rules this out.
@@ -56,12 +66,18 @@ export interface InvitationEmailLookup {
   indexes: string[];
 }
 
-/** Computes the blind indexes of an invitee's email, one per platform key version. */
-export async function prepareInvitationLookup(email: string): Promise<InvitationEmailLookup> {
+/**
+ * Computes the blind indexes of an invitee's email in one organization, one per decryptable
+ * version of the organization's data key.
+ */
+export async function prepareInvitationLookup(
+  orgId: string,
+  email: string,
+): Promise<InvitationEmailLookup> {
   const protection = currentUserFieldProtection();
   return {
     email,
-    indexes: protection === null ? [] : await protection.invitationIndexesForLookup(email),
+    indexes: protection === null ? [] : await protection.invitationIndexesForLookup(orgId, email),
   };
 }
 
@@ -70,18 +86,22 @@ export interface PreparedInvitationEmail {
   id: string;
   email: string;
   emailEncrypted: string;
+  /** Blind index under the inviting organization's data key. */
   emailIndex: string;
 }
 
 /** @throws Error when the server has no key hierarchy open. */
-export async function prepareInvitationEmail(email: string): Promise<PreparedInvitationEmail> {
+export async function prepareInvitationEmail(
+  orgId: string,
+  email: string,
+): Promise<PreparedInvitationEmail> {
   const protection = requireUserFieldProtection();
   const id = randomUUID();
   return {
     id,
     email,
     emailEncrypted: await protection.encryptInvitationEmail(id, email),
-    emailIndex: await protection.invitationIndexForWrite(email),
+    emailIndex: await protection.invitationIndexForWrite(orgId, email),
   };
 }
 
@@ -116,9 +136,9 @@ export async function insertInvitation(
   },
 ): Promise<Invitation> {
   const result = await tx.query<InvitationRow>(
-    `INSERT INTO user_invitations (id, org_id, email_encrypted, email_index, role, token_hash,
-                                   invited_by, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+    `INSERT INTO user_invitations (id, org_id, email_encrypted, email_index, email_index_scope,
+                                   role, token_hash, invited_by, expires_at)
+     VALUES ($1, $2, $3, $4, 'organization', $5, $6, $7, $8) RETURNING ${COLUMNS}`,
     [
       invitation.email.id,
       invitation.orgId,

@@ -12,9 +12,11 @@ import {
   findUserCredentialsByEmail,
   insertMembership,
   insertPreparedUser,
+  loadKeysForEmailLookup,
   loadUserFieldKeys,
   prepareEmailLookup,
   prepareUser,
+  UnreadableUserError,
   type EmailLookup,
 } from '../../tenancy/users/user.repository.js';
 import type { OrgRole } from '../../tenancy/users/user.schema.js';
@@ -75,8 +77,9 @@ export async function createInvitation(
   const generated = generateInvitationToken();
   const expiresAt = new Date(identity.clock() + identity.invitationTtlMs);
   const lookup = await prepareEmailLookup(input.email);
-  const invitationLookup = await prepareInvitationLookup(input.email);
-  const invitationEmail = await prepareInvitationEmail(input.email);
+  await loadKeysForEmailLookup(db, lookup);
+  const invitationLookup = await prepareInvitationLookup(orgId, input.email);
+  const invitationEmail = await prepareInvitationEmail(orgId, input.email);
   const { invitation, organization } = await inTenant(db, orgId, async (tx) => {
     const organization = await findOrganization(tx, orgId);
     if (!organization) throw new AppError('not_found');
@@ -116,7 +119,7 @@ export async function createInvitation(
 
   outbox.enqueue(
     {
-      to: invitation.email,
+      to: invitationEmail.email,
       subject: `You are invited to ${organization.name} on MindWeave`,
       text: [
         `${principal.user.name} invited you to the organization ${organization.name} on`,
@@ -145,7 +148,15 @@ async function isMemberByEmail(
   orgId: string,
   lookup: EmailLookup,
 ): Promise<boolean> {
-  const user = await findUserCredentialsByEmail(tx, lookup);
+  let user: { id: string } | null;
+  try {
+    user = await findUserCredentialsByEmail(tx, lookup);
+  } catch (error) {
+    // An account whose stored email no longer decrypts cannot be confirmed as this email's.
+    // Accepting the invitation fails for that email until the account is repaired or erased.
+    if (!(error instanceof UnreadableUserError)) throw error;
+    return false;
+  }
   return user !== null && (await findMembershipRole(tx, orgId, user.id)) !== null;
 }
 
@@ -224,9 +235,12 @@ export async function acceptInvitation(
   // because encryption may read the key store, which embedded PostgreSQL cannot do while a
   // transaction is open. The invitation's email never changes, so the locked row has the same.
   await loadUserFieldKeys();
-  const peeked = await inTenant(db, orgId, (tx) => lockOpenInvitation(tx, orgId, hash));
-  if (!peeked) throw invalidToken();
+  const locked = await inTenant(db, orgId, (tx) => lockOpenInvitation(tx, orgId, hash));
+  // An invitation whose stored email does not decrypt was altered, and is treated as invalid.
+  if (!locked || locked.email === null) throw invalidToken();
+  const peeked = { ...locked, email: locked.email };
   const lookup = await prepareEmailLookup(peeked.email);
+  await loadKeysForEmailLookup(db, lookup);
   const prepared =
     input.name === undefined
       ? null
@@ -309,7 +323,15 @@ async function completeAcceptance(
   return inTenant(db, orgId, async (tx) => {
     const invitation = await lockOpenInvitation(tx, orgId, hash);
     if (!invitation || invitation.email !== peeked.email) throw invalidToken();
-    const existing = await findUserCredentialsByEmail(tx, lookup);
+    let existing: Awaited<ReturnType<typeof findUserCredentialsByEmail>>;
+    try {
+      existing = await findUserCredentialsByEmail(tx, lookup);
+    } catch (error) {
+      // The email's account does not decrypt (altered or erased), so the invitation cannot be
+      // accepted: joining it is impossible and a second account would break the unique index.
+      if (error instanceof UnreadableUserError) throw invalidToken();
+      throw error;
+    }
 
     let user: { id: string; email: string };
     if (existing) {

@@ -10,6 +10,7 @@ import {
 import { hashPassword, verifyPassword } from '../../tenancy/users/password.js';
 import {
   findUserCredentialsByEmail,
+  UnreadableUserError,
   type User,
   type UserCredentials,
 } from '../../tenancy/users/user.repository.js';
@@ -193,14 +194,41 @@ export async function login(
 ): Promise<LoginOutcome> {
   const { db } = identity;
   const keys = throttleKeys(input.email, context);
-  const user = await findUserCredentialsByEmail(db, input.email);
+  const found = await findLoginUser(db, input.email);
+  const { user } = found;
 
   return withAccountClaim(
     identity,
     keys.account,
     () => appendAudit(db, [loginFailedRecord(context, user, 'concurrent_attempt')]),
-    () => checkPassword(identity, context, input, keys, user),
+    () => checkPassword(identity, context, input, keys, found),
   );
+}
+
+/** The account of a sign-in, or the id of a matching account whose fields do not decrypt. */
+interface LoginUser {
+  user: UserCredentials | null;
+  unreadableUserId: string | null;
+}
+
+/**
+ * Looks the account up by email. An account whose stored fields do not decrypt (altered, or its
+ * key destroyed by an erasure) cannot sign in, and the attempt fails with the same 401 as a wrong password.
+ */
+async function findLoginUser(db: Database, email: string): Promise<LoginUser> {
+  try {
+    return { user: await findUserCredentialsByEmail(db, email), unreadableUserId: null };
+  } catch (error) {
+    if (!(error instanceof UnreadableUserError)) throw error;
+    return { user: null, unreadableUserId: error.userId };
+  }
+}
+
+function failureReason(found: LoginUser, passwordOk: boolean): string {
+  if (found.unreadableUserId !== null) return 'user_unreadable';
+  if (!found.user) return 'unknown_email';
+  if (!passwordOk) return 'wrong_password';
+  return 'user_disabled';
 }
 
 async function checkPassword(
@@ -208,8 +236,9 @@ async function checkPassword(
   context: RequestContext,
   input: { email: string; password: string; sessionType: SessionType },
   keys: ThrottleKeys,
-  user: UserCredentials | null,
+  found: LoginUser,
 ): Promise<LoginOutcome> {
+  const { user } = found;
   const { db } = identity;
   try {
     await assertNotLocked(identity, keys);
@@ -222,10 +251,9 @@ async function checkPassword(
 
   const passwordOk = await verifyPassword(user?.passwordHash ?? null, input.password);
   if (!user || !passwordOk || user.status !== 'active') {
-    let reason = 'user_disabled';
-    if (!user) reason = 'unknown_email';
-    else if (!passwordOk) reason = 'wrong_password';
-    identity.securityEvents?.record(loginFailedEvent(context, user?.id ?? null, reason));
+    const reason = failureReason(found, passwordOk);
+    const userId = user?.id ?? found.unreadableUserId;
+    identity.securityEvents?.record(loginFailedEvent(context, userId, reason));
     const lockouts = await recordLoginFailure(identity, keys, context, user, reason);
     await appendAudit(db, [loginFailedRecord(context, user, reason), ...lockouts]);
     throw new AppError('unauthorized', 'Invalid email or password');

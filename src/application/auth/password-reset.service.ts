@@ -6,8 +6,11 @@ import { hashPassword } from '../../tenancy/users/password.js';
 import {
   findUserCredentialsByEmail,
   findUserCredentialsById,
+  loadKeysOfUsers,
   loadUserFieldKeys,
+  UnreadableUserError,
   updatePasswordHash,
+  type UserCredentials,
 } from '../../tenancy/users/user.repository.js';
 import type { MailOutbox } from '../mail/mail-outbox.js';
 import { tokenInstructions } from '../mail/mail-links.js';
@@ -30,7 +33,7 @@ export const RESET_TOKEN_TTL_MS = 30 * 60 * 1000;
 export const MAX_RESET_MAILS_PER_TTL = 3;
 
 /** Why a reset request sent no mail; recorded in the audit entry, never returned. */
-type SkipReason = 'unknown_email' | 'user_disabled' | 'too_many_requests';
+type SkipReason = 'unknown_email' | 'user_unreadable' | 'user_disabled' | 'too_many_requests';
 
 /**
  * Starts a password reset. The caller gets the same response whether or not the email belongs
@@ -46,11 +49,20 @@ export async function requestPasswordReset(
 ): Promise<void> {
   const { db } = identity;
   const generated = generateResetToken();
-  const user = await findUserCredentialsByEmail(db, email);
+  let user: UserCredentials | null = null;
+  let unreadable = false;
+  try {
+    user = await findUserCredentialsByEmail(db, email);
+  } catch (error) {
+    // The account's stored fields do not decrypt (altered, or erased), so no mail can be sent.
+    if (!(error instanceof UnreadableUserError)) throw error;
+    unreadable = true;
+  }
   const now = identity.clock();
 
   let skip: SkipReason | null = null;
-  if (!user) skip = 'unknown_email';
+  if (unreadable) skip = 'user_unreadable';
+  else if (!user) skip = 'unknown_email';
   else if (user.status !== 'active') skip = 'user_disabled';
   else {
     const recent = await countResetTokensSince(db, user.id, new Date(now - RESET_TOKEN_TTL_MS));
@@ -112,6 +124,19 @@ export async function requestPasswordReset(
   );
 }
 
+/** Returns null for an account whose stored fields do not decrypt, so its token is invalid. */
+async function findCredentialsOrNull(
+  tx: Parameters<typeof findUserCredentialsById>[0],
+  userId: string,
+): Promise<UserCredentials | null> {
+  try {
+    return await findUserCredentialsById(tx, userId);
+  } catch (error) {
+    if (error instanceof UnreadableUserError) return null;
+    throw error;
+  }
+}
+
 function invalidToken(): AppError {
   return new AppError('validation_failed', 'Validation error', [
     { field: 'token', message: 'Reset token is invalid, expired or already used' },
@@ -133,12 +158,16 @@ export async function completePasswordReset(
   if (!hash) throw invalidToken();
   const passwordHash = await hashPassword(input.newPassword);
 
-  // The transaction decrypts the user's fields, so the key is loaded before it opens.
+  // The transaction decrypts the user's fields, so their keys are loaded before it opens: the
+  // token is read once outside it to learn whose keys these are.
   await loadUserFieldKeys();
+  const peeked = await lockOpenResetToken(db, hash);
+  if (!peeked) throw invalidToken();
+  await loadKeysOfUsers(db, [peeked.userId]);
   const user = await db.transaction(async (tx) => {
     const token = await lockOpenResetToken(tx, hash);
     if (!token) throw invalidToken();
-    const credentials = await findUserCredentialsById(tx, token.userId);
+    const credentials = await findCredentialsOrNull(tx, token.userId);
     if (!credentials || credentials.status !== 'active') throw invalidToken();
 
     await useResetTokensOfUser(tx, credentials.id);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 
+import { DecryptionError } from '../crypto/errors.js';
 import type { Database } from '../database/database.js';
 import { inTenant } from '../database/tenant-scope.js';
 import { LEGACY_TOTP_PREFIX, type LegacyTotpOpener } from './totp-secret-cipher.js';
@@ -21,6 +22,8 @@ export interface PlaintextMigrationResult {
   users: number;
   invitations: number;
   totpSecrets: number;
+  /** Invitations whose email index moved from the platform key to their organization's key. */
+  invitationIndexes?: number;
 }
 
 /**
@@ -72,10 +75,12 @@ export async function encryptPlaintextPersonalData(
       );
       for (const row of batch.rows) {
         const encrypted = await protection.encryptInvitationEmail(row.id, row.email);
-        const index = await protection.invitationIndexForWrite(row.email);
+        const index = await protection.invitationIndexForWrite(orgId, row.email);
         await inTenant(db, orgId, (tx) =>
           tx.query(
-            `UPDATE user_invitations SET email_encrypted = $3, email_index = $4, email = NULL
+            `UPDATE user_invitations
+                SET email_encrypted = $3, email_index = $4, email_index_scope = 'organization',
+                    email = NULL
               WHERE org_id = $1 AND id = $2 AND email = $5`,
             [orgId, row.id, encrypted, index, row.email],
           ),
@@ -89,6 +94,8 @@ export async function encryptPlaintextPersonalData(
       if (batch.rows.length < batchSize) break;
     }
   }
+
+  result.invitationIndexes = await reindexPlatformInvitationIndexes(db, protection, options);
 
   for (;;) {
     const batch = await db.query<{ userId: string; sealed: string }>(
@@ -117,6 +124,70 @@ export async function encryptPlaintextPersonalData(
     options.logger.info({ totpSecrets: result.totpSecrets }, 'encrypted TOTP secrets under the key hierarchy');
   }
   return result;
+}
+
+/**
+ * Recomputes the email index of every invitation still indexed under the platform key (written
+ * before indexes were bound to the organization) under its organization's data key. Each row is
+ * one UPDATE that applies only while the row still has the index that was read, and rewritten
+ * rows are no longer selected, so the step is resumable. A row whose email does not decrypt
+ * keeps its old index, which no lookup computes any more, and is logged by id.
+ */
+async function reindexPlatformInvitationIndexes(
+  db: Database,
+  protection: UserFieldProtection,
+  options: PlaintextMigrationOptions,
+): Promise<number> {
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 100, 10_000));
+  let reindexed = 0;
+  for (const orgId of await organizationIds(db)) {
+    let afterId = '';
+    for (;;) {
+      const batch = await inTenant(db, orgId, (tx) =>
+        tx.query<{ id: string; emailEncrypted: string; emailIndex: string }>(
+          `SELECT id, email_encrypted AS "emailEncrypted", email_index AS "emailIndex"
+             FROM user_invitations
+            WHERE org_id = $1 AND email_index_scope = 'platform' AND email_encrypted IS NOT NULL
+              AND id::text > $2
+            ORDER BY id::text LIMIT $3`,
+          [orgId, afterId, batchSize],
+        ),
+      );
+      for (const row of batch.rows) {
+        afterId = row.id;
+        let email: string;
+        try {
+          email = await protection.decryptInvitationEmail(row.id, row.emailEncrypted);
+        } catch (error) {
+          if (!(error instanceof DecryptionError)) throw error;
+          protection.reportUnreadable({
+            table: 'user_invitations',
+            column: 'email_encrypted',
+            rowId: row.id,
+          });
+          continue;
+        }
+        const index = await protection.invitationIndexForWrite(orgId, email);
+        const update = await inTenant(db, orgId, (tx) =>
+          tx.query(
+            `UPDATE user_invitations SET email_index = $3, email_index_scope = 'organization'
+              WHERE org_id = $1 AND id = $2 AND email_index_scope = 'platform'
+                AND email_index = $4`,
+            [orgId, row.id, index, row.emailIndex],
+          ),
+        );
+        reindexed += update.rowCount;
+      }
+      if (batch.rows.length > 0) {
+        options.logger.info(
+          { orgId, invitationIndexes: reindexed },
+          'moved invitation email indexes to the organization key',
+        );
+      }
+      if (batch.rows.length < batchSize) break;
+    }
+  }
+  return reindexed;
 }
 
 async function encryptUserRow(

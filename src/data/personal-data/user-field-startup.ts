@@ -8,8 +8,8 @@ import { UserFieldProtection } from './user-field-protection.js';
 import { installUserFieldProtection } from './user-field-registry.js';
 
 /**
- * Encrypts any plaintext user fields and older TOTP secrets, then installs the protection the
- * user repository uses. The server calls it before it listens, so no request sees plaintext.
+ * Encrypts any plaintext user fields and older TOTP secrets, moves invitation email indexes to
+ * their organization's key, then installs the protection the user repository uses. The server calls it before it listens, so no request sees plaintext.
  *
  * @throws Error when plaintext is left after the migration; the server must not start then.
  */
@@ -19,9 +19,15 @@ export async function startUserFieldProtection(
   logger: Logger,
   legacyTotp: () => Promise<LegacyTotpOpener>,
 ): Promise<UserFieldProtection> {
-  const protection = new UserFieldProtection(dataProtection.fieldCipher, dataProtection.hierarchy);
+  const protection = new UserFieldProtection(
+    dataProtection.fieldCipher,
+    dataProtection.hierarchy,
+    logger,
+  );
   const migrated = await migratePlaintextPersonalData(db, protection, { legacyTotp, logger });
-  if (migrated.users > 0 || migrated.invitations > 0 || migrated.totpSecrets > 0) {
+  const changed =
+    migrated.users + migrated.invitations + migrated.totpSecrets + (migrated.invitationIndexes ?? 0);
+  if (changed > 0) {
     logger.info(migrated, 'encrypted personal data written without the key hierarchy');
   }
   installUserFieldProtection(protection);

@@ -1,16 +1,22 @@
-import type { Queryable } from '../../data/database/database.js';
+import type { Database, Queryable } from '../../data/database/database.js';
+import { currentUserFieldProtection } from '../../data/personal-data/user-field-registry.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import {
-  decryptUserFields,
+  decryptReadableUserFields,
+  storedCiphertexts,
   storedUserFieldColumns,
   type StoredUserFields,
 } from '../users/user.repository.js';
 import type { OrgRole, ProjectRole } from '../users/user.schema.js';
 
-/** A member of an organization with their role. */
+/**
+ * A member of an organization with their role. `email` and `name` are null when the stored value
+ * does not decrypt: it was altered, or the user's key was destroyed by an erasure.
+ */
 export interface Member {
   userId: string;
-  email: string;
-  name: string;
+  email: string | null;
+  name: string | null;
   role: OrgRole;
   createdAt: Date;
 }
@@ -18,17 +24,14 @@ export interface Member {
 /** A member of an organization with their role in one project. */
 export interface ProjectMember {
   userId: string;
-  email: string;
-  name: string;
+  /** Null when the stored value does not decrypt, as in {@link Member}. */
+  email: string | null;
+  name: string | null;
   role: ProjectRole;
   createdAt: Date;
   updatedAt: Date;
 }
 
-/**
- * Replaces the stored personal columns of each row with the decrypted email and name. Inside a
- * transaction on embedded PostgreSQL, the caller loads the user field keys before it opens.
- */
 const STORED_USER_FIELDS: (keyof StoredUserFields)[] = [
   'id',
   'email',
@@ -38,12 +41,24 @@ const STORED_USER_FIELDS: (keyof StoredUserFields)[] = [
   'phoneEncrypted',
 ];
 
+/**
+ * Replaces the stored personal columns of each row with the decrypted email and name, or null
+ * for a value that does not decrypt, so one damaged row does not fail a whole listing. Inside a
+ * transaction on embedded PostgreSQL, the caller loads the keys with
+ * {@link loadMemberFieldKeys} before it opens.
+ */
 async function withUserFields<R extends StoredUserFields>(
   rows: R[],
-): Promise<(Omit<R, keyof StoredUserFields> & { userId: string; email: string; name: string })[]> {
+): Promise<
+  (Omit<R, keyof StoredUserFields> & {
+    userId: string;
+    email: string | null;
+    name: string | null;
+  })[]
+> {
   const members = [];
   for (const row of rows) {
-    const fields = await decryptUserFields(row);
+    const fields = await decryptReadableUserFields(row);
     const rest = { ...row } as Record<string, unknown>;
     for (const column of STORED_USER_FIELDS) delete rest[column];
     members.push({
@@ -54,6 +69,29 @@ async function withUserFields<R extends StoredUserFields>(
     });
   }
   return members;
+}
+
+/**
+ * Loads the keys of the organization members' fields, and of the platform key, into the key
+ * cache, so that reading members inside a transaction that follows reads nothing from the key
+ * store. Embedded PostgreSQL runs no other query while a transaction is open.
+ *
+ * NOTE: the key cache keeps a bounded number of keys, so for an organization with more members
+ * than that, some keys are read again inside the transaction.
+ */
+export async function loadMemberFieldKeys(db: Database, orgId: string): Promise<void> {
+  const protection = currentUserFieldProtection();
+  if (protection === null) return;
+  await protection.loadKeys();
+  const result = await inTenant(db, orgId, (tx) =>
+    tx.query<StoredUserFields>(
+      `SELECT ${storedUserFieldColumns('u')}
+         FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.org_id = $1`,
+      [orgId],
+    ),
+  );
+  await protection.loadKeysOf(result.rows.flatMap(storedCiphertexts));
 }
 
 export async function listMembers(db: Queryable, orgId: string): Promise<Member[]> {

@@ -3,13 +3,17 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Permission } from '../../application/authorization/permissions.js';
 import type { Database } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
-import { loadUserFieldKeys } from '../users/user.repository.js';
 import { requestActor } from '../../http/actor.js';
 import { AppError } from '../../http/errors.js';
 import { orgPath, projectPath } from '../../http/params.js';
 import { requestContext } from '../../http/request-context.hook.js';
 import { parseOrThrow } from '../../http/validation.js';
-import { listMembers, listProjectMembers, type Member } from './member.repository.js';
+import {
+  listMembers,
+  listProjectMembers,
+  loadMemberFieldKeys,
+  type Member,
+} from './member.repository.js';
 import {
   changeMemberRoleSchema,
   memberPath,
@@ -53,7 +57,7 @@ export const memberRoutes: FastifyPluginAsync<{ db: Database }> = async (app, { 
 
   app.get(MEMBERS, orgRoute('member.read'), async (request) => {
     const { orgId } = orgPath(request.params);
-    await loadUserFieldKeys();
+    await loadMemberFieldKeys(db, orgId);
     const members = await inTenant(db, orgId, (tx) => listMembers(tx, orgId));
     return { data: members.map(memberView) };
   });
@@ -77,7 +81,7 @@ export const memberRoutes: FastifyPluginAsync<{ db: Database }> = async (app, { 
 
   app.get(PROJECT_MEMBERS, projectRoute('project_member.read'), async (request) => {
     const { orgId, projectId } = projectPath(request.params);
-    await loadUserFieldKeys();
+    await loadMemberFieldKeys(db, orgId);
     const members = await inTenant(db, orgId, (tx) => listProjectMembers(tx, orgId, projectId));
     return {
       data: members.map((member) => ({

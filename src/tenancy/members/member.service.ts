@@ -2,7 +2,6 @@ import { revokeUserSessions } from '../../application/auth/session.repository.js
 import type { Permission } from '../../application/authorization/permissions.js';
 import type { Database, Queryable } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
-import { loadUserFieldKeys } from '../users/user.repository.js';
 import { AppError } from '../../http/errors.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
@@ -12,6 +11,7 @@ import {
   countOwners,
   deleteMembership,
   findMemberForUpdate,
+  loadMemberFieldKeys,
   updateMemberRole,
   type Member,
 } from './member.repository.js';
@@ -55,7 +55,7 @@ export async function changeMemberRole(
   role: OrgRole,
 ): Promise<Member> {
   const { scope } = change;
-  await loadUserFieldKeys();
+  await loadMemberFieldKeys(db, scope.orgId);
   return inTenant(db, scope.orgId, async (tx) => {
     const before = await lockTarget(tx, change);
     assertCanHandleRole(change.held, { scope: 'organization', role });
@@ -86,7 +86,7 @@ export async function changeMemberRole(
 /** Removes a member from the organization and from its projects, under the same rules. */
 export async function removeMember(db: Database, change: MemberChange): Promise<void> {
   const { scope } = change;
-  await loadUserFieldKeys();
+  await loadMemberFieldKeys(db, scope.orgId);
   await inTenant(db, scope.orgId, async (tx) => {
     const before = await lockTarget(tx, change);
     await assertOwnerRemains(tx, scope.orgId, before);

@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
 
+import { DecryptionError } from '../../data/crypto/errors.js';
 import type { Queryable } from '../../data/database/database.js';
-import { normalizeEmail, type UserField } from '../../data/personal-data/user-field-protection.js';
+import {
+  normalizeEmail,
+  USER_FIELD_COLUMNS,
+  type UserField,
+} from '../../data/personal-data/user-field-protection.js';
 import {
   currentUserFieldProtection,
   requireUserFieldProtection,
 } from '../../data/personal-data/user-field-registry.js';
+import { AppError } from '../../http/errors.js';
 import type { OrgRole } from './user.schema.js';
 
 export interface User {
@@ -49,25 +55,72 @@ const COLUMNS = `${storedUserFieldColumns('u')}, u.status,
 type UserRow = StoredUserFields & Omit<User, 'email' | 'name' | 'phone'>;
 
 /**
+ * A stored user whose encrypted fields do not decrypt: a value was altered or moved from another
+ * row, or the user's data key was destroyed by an erasure. It maps to 401 where nothing catches
+ * it, so a request about such a user fails closed. Sign-in catches it and fails as for a
+ * wrong password.
+ */
+export class UnreadableUserError extends AppError {
+  constructor(readonly userId: string) {
+    super('unauthorized');
+    this.name = 'UnreadableUserError';
+  }
+}
+
+/** Personal fields of a stored row, each null when its value does not decrypt. */
+export interface ReadableUserFields {
+  email: string | null;
+  name: string | null;
+  phone: string | null;
+}
+
+/**
+ * Decrypts the personal fields of a stored row, and returns null for each field whose value
+ * does not decrypt. Each such field is logged by row id and column, without its value.
+ *
+ * @throws Error when the row is encrypted and this process has no key hierarchy.
+ */
+export async function decryptReadableUserFields(
+  row: StoredUserFields,
+): Promise<ReadableUserFields> {
+  const read = async (field: UserField, ciphertext: string | null, plaintext: string | null) => {
+    if (ciphertext === null) return plaintext;
+    const protection = requireUserFieldProtection();
+    try {
+      return await protection.decrypt(row.id, field, ciphertext);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      protection.reportUnreadable({
+        table: 'users',
+        column: USER_FIELD_COLUMNS[field],
+        rowId: row.id,
+      });
+      return null;
+    }
+  };
+  return {
+    email: await read('email', row.emailEncrypted, row.email),
+    name: await read('name', row.nameEncrypted, row.name),
+    phone: await read('phone', row.phoneEncrypted, null),
+  };
+}
+
+/**
  * Decrypts the personal fields of a stored row.
  *
  * @throws Error when the row is encrypted and this process has no key hierarchy.
- * @throws DecryptionError when a ciphertext does not belong to this row.
+ * @throws UnreadableUserError when a stored value does not decrypt for this row.
  */
 export async function decryptUserFields(
   row: StoredUserFields,
 ): Promise<Pick<User, 'email' | 'name' | 'phone'>> {
-  const read = async (field: UserField, ciphertext: string | null, plaintext: string | null) =>
-    ciphertext === null
-      ? plaintext
-      : requireUserFieldProtection().decrypt(row.id, field, ciphertext);
-  const email = await read('email', row.emailEncrypted, row.email);
-  const name = await read('name', row.nameEncrypted, row.name);
-  if (email === null || name === null) {
-    // The users_email_present and users_name_present constraints rule this out.
-    throw new Error(`user ${row.id} has neither a plaintext nor an encrypted email and name`);
+  const { email, name, phone } = await decryptReadableUserFields(row);
+  // A null email or name is either a failed decryption or a row without both columns, which the
+  // users_email_present and users_name_present constraints rule out.
+  if (email === null || name === null || (phone === null && row.phoneEncrypted !== null)) {
+    throw new UnreadableUserError(row.id);
   }
-  return { email, name, phone: await read('phone', row.phoneEncrypted, null) };
+  return { email, name, phone };
 }
 
 async function toUser<R extends UserRow>(row: R): Promise<Omit<R, keyof StoredUserFields> & User> {
@@ -117,7 +170,8 @@ export interface PreparedUser {
 }
 
 /**
- * Chooses the id of a new user and encrypts its fields under the platform data key. Without a
+ * Chooses the id of a new user and encrypts its fields under the user's own data key, which
+ * this creates, and computes the email index under the platform data key. Without a
  * key hierarchy in this process (the first-run bootstrap command), email and name stay in the
  * plaintext columns until the next server start encrypts them.
  *
@@ -220,9 +274,49 @@ export async function prepareEmailLookup(email: string): Promise<EmailLookup> {
 }
 
 /**
+ * Loads the keys of every user row whose email index matches `lookup` into the key cache, so
+ * that {@link findUserCredentialsByEmail} with the same lookup inside a transaction that follows
+ * reads nothing from the key store. Each user's fields are under that user's own key, which the
+ * platform key loaded by {@link prepareEmailLookup} does not cover.
+ */
+export async function loadKeysForEmailLookup(db: Queryable, lookup: EmailLookup): Promise<void> {
+  const protection = currentUserFieldProtection();
+  if (protection === null || lookup.indexes.length === 0) return;
+  const result = await db.query<StoredUserFields>(
+    `SELECT ${storedUserFieldColumns('u')} FROM users u WHERE u.email_index = ANY($1::text[])`,
+    [lookup.indexes],
+  );
+  await protection.loadKeysOf(result.rows.flatMap(storedCiphertexts));
+}
+
+/**
+ * Loads the keys of the given users' fields into the key cache, so that reading those users
+ * inside a transaction that follows reads nothing from the key store.
+ */
+export async function loadKeysOfUsers(db: Queryable, userIds: string[]): Promise<void> {
+  const protection = currentUserFieldProtection();
+  if (protection === null || userIds.length === 0) return;
+  const result = await db.query<StoredUserFields>(
+    `SELECT ${storedUserFieldColumns('u')} FROM users u WHERE u.id = ANY($1::uuid[])`,
+    [userIds],
+  );
+  await protection.loadKeysOf(result.rows.flatMap(storedCiphertexts));
+}
+
+/** Returns the ciphertexts of a stored row, for loading their keys. */
+export function storedCiphertexts(row: StoredUserFields): (string | null)[] {
+  return [row.emailEncrypted, row.nameEncrypted, row.phoneEncrypted];
+}
+
+/**
  * Finds a user by email through the blind index. Rows whose index matches are decrypted and
  * their email compared, so a truncated-HMAC collision never returns another user. Inside a
- * transaction, pass a lookup made by {@link prepareEmailLookup} before the transaction began.
+ * transaction, pass a lookup made by {@link prepareEmailLookup} before the transaction began,
+ * and load its users' keys with {@link loadKeysForEmailLookup}.
+ *
+ * @throws UnreadableUserError when no readable row matches but a row whose index matches does
+ * not decrypt, so the email may belong to that user. Creating another user with the same email
+ * would then fail on the unique index.
  */
 export async function findUserCredentialsByEmail(
   db: Queryable,
@@ -236,14 +330,24 @@ export async function findUserCredentialsByEmail(
       WHERE u.email_index = ANY($1::text[]) OR u.email = $2`,
     [lookup.indexes, normalized],
   );
+  let unreadable: UnreadableUserError | undefined;
   for (const row of result.rows) {
-    const user = await toUser(row);
-    if (normalizeEmail(user.email) === normalized) return user;
+    try {
+      const user = await toUser(row);
+      if (normalizeEmail(user.email) === normalized) return user;
+    } catch (error) {
+      if (!(error instanceof UnreadableUserError)) throw error;
+      unreadable ??= error;
+    }
   }
+  if (unreadable !== undefined) throw unreadable;
   return null;
 }
 
-/** Returns the ids of every user whose email equals `email` after normalization. */
+/**
+ * Returns the ids of every user whose email equals `email` after normalization. A user whose
+ * index matches but whose fields do not decrypt is left out and logged.
+ */
 export async function findUserIdsByEmail(db: Queryable, email: string): Promise<string[]> {
   const lookup = await prepareEmailLookup(email);
   const normalized = normalizeEmail(email);
@@ -253,7 +357,8 @@ export async function findUserIdsByEmail(db: Queryable, email: string): Promise<
   );
   const ids: string[] = [];
   for (const row of result.rows) {
-    if (normalizeEmail((await toUser(row)).email) === normalized) ids.push(row.id);
+    const fields = await decryptReadableUserFields(row);
+    if (fields.email !== null && normalizeEmail(fields.email) === normalized) ids.push(row.id);
   }
   return ids;
 }
@@ -271,9 +376,11 @@ export async function findUserCredentialsById(
 }
 
 /**
- * Loads the platform data key into the key cache, so that reading users inside the transaction
- * that follows reads nothing from the key store. Embedded PostgreSQL runs no other query while
- * a transaction is open, so a key store read inside one would wait forever.
+ * Loads the platform data key into the key cache, so that reading invitations and users still
+ * under that key inside the transaction that follows reads nothing from the key store.
+ * Embedded PostgreSQL runs no other query while a transaction is open, so a key store read
+ * inside one would wait forever. Users' own keys are loaded by {@link loadKeysOfUsers} and
+ * {@link loadKeysForEmailLookup}.
  */
 export async function loadUserFieldKeys(): Promise<void> {
   await currentUserFieldProtection()?.loadKeys();

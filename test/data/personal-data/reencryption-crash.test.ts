@@ -19,7 +19,10 @@ import {
   openDataProtection,
   type DataProtection,
 } from '../../../src/data/key-store/data-protection.js';
-import { UserFieldProtection } from '../../../src/data/personal-data/user-field-protection.js';
+import {
+  UserFieldProtection,
+  userKeyOwner,
+} from '../../../src/data/personal-data/user-field-protection.js';
 import {
   installUserFieldProtection,
   uninstallUserFieldProtection,
@@ -30,6 +33,7 @@ import {
   insertUser,
 } from '../../../src/tenancy/users/user.repository.js';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
+import { moveUsersToPlatformKey } from './platform-key-rows.js';
 
 const JOB = fileURLToPath(new URL('./reencrypt-users.process.ts', import.meta.url));
 const USERS = 12;
@@ -60,25 +64,41 @@ function runJob(pauseAfter?: number): Promise<{ stdout: string; signal: NodeJS.S
   });
 }
 
-/** Key versions of every user, invitation and TOTP ciphertext. */
-async function storedVersions(): Promise<number[]> {
-  const users = await db.query<{ values: (string | null)[] }>(
-    'SELECT ARRAY[email_encrypted, name_encrypted, phone_encrypted] AS values FROM users',
+/**
+ * Key of every user and TOTP ciphertext: 'platform' for the platform key, 'own' for the user's
+ * own key, and 'other' for anything else.
+ */
+async function storedUserKeys(): Promise<string[]> {
+  const platformKeyId = await protection.keyId();
+  const users = await db.query<{ id: string; values: (string | null)[] }>(
+    'SELECT id, ARRAY[email_encrypted, name_encrypted, phone_encrypted] AS values FROM users',
   );
-  const totp = await db.query<{ sealed: string }>('SELECT secret_sealed AS sealed FROM user_totp_factors');
+  const totp = await db.query<{ id: string; sealed: string }>(
+    'SELECT user_id AS id, secret_sealed AS sealed FROM user_totp_factors',
+  );
+  const pairs = [
+    ...users.rows.flatMap((row) => row.values.map((value) => [row.id, value] as const)),
+    ...totp.rows.map((row) => [row.id, row.sealed] as const),
+  ];
+  const kinds: string[] = [];
+  for (const [userId, value] of pairs) {
+    if (value === null) continue;
+    const keyId = parseCiphertext(value)?.keyId;
+    const own = await keys.hierarchy.dataKeyId(userKeyOwner(userId), 'test');
+    kinds.push(keyId === platformKeyId ? 'platform' : keyId === own ? 'own' : 'other');
+  }
+  return kinds;
+}
+
+/** Key versions of every invitation ciphertext. */
+async function storedInvitationVersions(): Promise<number[]> {
   const invitations = await inTenant(db, orgId, (tx) =>
     tx.query<{ sealed: string }>(
       'SELECT email_encrypted AS sealed FROM user_invitations WHERE org_id = $1',
       [orgId],
     ),
   );
-  return [
-    ...users.rows.flatMap((row) => row.values),
-    ...totp.rows.map((row) => row.sealed),
-    ...invitations.rows.map((row) => row.sealed),
-  ]
-    .filter((value): value is string => value !== null)
-    .map((value) => parseCiphertext(value)?.keyVersion ?? 0);
+  return invitations.rows.map((row) => parseCiphertext(row.sealed)?.keyVersion ?? 0);
 }
 
 beforeAll(async () => {
@@ -119,7 +139,7 @@ beforeAll(async () => {
       ]);
     }
     if (i === 0) {
-      const email = await prepareInvitationEmail('crash-invitee@example.org');
+      const email = await prepareInvitationEmail(orgId, 'crash-invitee@example.org');
       await inTenant(db, orgId, (tx) =>
         insertInvitation(tx, {
           orgId,
@@ -132,6 +152,13 @@ beforeAll(async () => {
       );
     }
   }
+  const ids = await db.query<{ id: string }>('SELECT id FROM users');
+  await moveUsersToPlatformKey(
+    db,
+    keys.fieldCipher,
+    protection,
+    ids.rows.map((row) => row.id),
+  );
   await keys.hierarchy.rotate(await protection.keyId(), 'test');
 }, 120_000);
 
@@ -148,9 +175,9 @@ describe('re-encryption killed part-way', () => {
     const killed = await runJob(PAUSE_AFTER);
     expect(killed.signal).toBe('SIGKILL');
     expect(killed.stdout).toContain(`paused after ${PAUSE_AFTER}`);
-    const versions = await storedVersions();
-    expect(versions).toContain(1);
-    expect(versions).toContain(2);
+    const userKeys = await storedUserKeys();
+    expect(userKeys).toContain('platform');
+    expect(userKeys).toContain('own');
   });
 
   it('finishes when run again', async () => {
@@ -162,7 +189,9 @@ describe('re-encryption killed part-way', () => {
     expect(result.current).toBeGreaterThan(0);
     expect(result.reencrypted).toBeGreaterThan(0);
     expect(result.skippedConcurrent).toBe(0);
-    expect(new Set(await storedVersions())).toEqual(new Set([2]));
+    expect(result.unreadable).toBe(0);
+    expect(new Set(await storedUserKeys())).toEqual(new Set(['own']));
+    expect(new Set(await storedInvitationVersions())).toEqual(new Set([2]));
   });
 
   it('keeps every value readable', async () => {

@@ -23,7 +23,10 @@ import {
   migratePlaintextPersonalData,
 } from '../../../src/data/personal-data/plaintext-migration.js';
 import { TotpSecretCipher } from '../../../src/data/personal-data/totp-secret-cipher.js';
-import { UserFieldProtection } from '../../../src/data/personal-data/user-field-protection.js';
+import {
+  UserFieldProtection,
+  userKeyOwner,
+} from '../../../src/data/personal-data/user-field-protection.js';
 import {
   installUserFieldProtection,
   uninstallUserFieldProtection,
@@ -35,7 +38,9 @@ import {
   findUserCredentialsById,
   insertUser,
   prepareEmailLookup,
+  UnreadableUserError,
 } from '../../../src/tenancy/users/user.repository.js';
+import { moveUsersToPlatformKey } from './platform-key-rows.js';
 
 const logger = pino({ level: 'silent' });
 const LEGACY_KEY = randomBytes(32);
@@ -84,6 +89,31 @@ async function storedVersions(): Promise<number[]> {
     ...invitations.rows.map((row) => row.sealed),
   ].filter((value): value is string => value !== null);
   return values.map((value) => parseCiphertext(value)?.keyVersion ?? 0);
+}
+
+/** Key ids of every user and TOTP ciphertext. */
+async function storedKeyIds(): Promise<string[]> {
+  const users = await storedUsers();
+  const totp = await db.query<{ sealed: string }>(
+    'SELECT secret_sealed AS sealed FROM user_totp_factors',
+  );
+  return [
+    ...users.flatMap((user) => [user.emailEncrypted, user.nameEncrypted, user.phoneEncrypted]),
+    ...totp.rows.map((row) => row.sealed),
+  ]
+    .filter((value): value is string => value !== null)
+    .map((value) => parseCiphertext(value)?.keyId ?? '');
+}
+
+/** Key versions of every invitation ciphertext. */
+async function storedInvitationVersions(): Promise<number[]> {
+  const invitations = await inTenant(db, orgId, (tx) =>
+    tx.query<{ sealed: string }>(
+      'SELECT email_encrypted AS sealed FROM user_invitations WHERE org_id = $1',
+      [orgId],
+    ),
+  );
+  return invitations.rows.map((row) => parseCiphertext(row.sealed)?.keyVersion ?? 0);
 }
 
 /** Writes users, an invitation and a TOTP secret the way versions before encryption did. */
@@ -163,7 +193,7 @@ describe('start migration of plaintext', () => {
     expect((await countPlaintextPersonalData(db)).users).toBe(2);
 
     const finished = await migratePlaintextPersonalData(db, protection, { legacyTotp, logger });
-    expect(finished).toEqual({ users: 2, invitations: 1, totpSecrets: 1 });
+    expect(finished).toEqual({ users: 2, invitations: 1, totpSecrets: 1, invitationIndexes: 0 });
     expect(await countPlaintextPersonalData(db)).toEqual({
       users: 0,
       invitations: 0,
@@ -173,7 +203,7 @@ describe('start migration of plaintext', () => {
 
   it('is idempotent', async () => {
     const again = await migratePlaintextPersonalData(db, protection, { legacyTotp, logger });
-    expect(again).toEqual({ users: 0, invitations: 0, totpSecrets: 0 });
+    expect(again).toEqual({ users: 0, invitations: 0, totpSecrets: 0, invitationIndexes: 0 });
   });
 
   it('keeps no plaintext columns', async () => {
@@ -242,7 +272,7 @@ describe('login lookup by email', () => {
       first.id,
       second.nameEncrypted,
     ]);
-    await expect(findUserCredentialsById(db, first.id)).rejects.toThrow('decryption failed');
+    await expect(findUserCredentialsById(db, first.id)).rejects.toThrow(UnreadableUserError);
     await db.query('UPDATE users SET name_encrypted = $2 WHERE id = $1', [
       first.id,
       first.nameEncrypted,
@@ -252,24 +282,50 @@ describe('login lookup by email', () => {
 });
 
 describe('rotation and re-encryption', () => {
-  it('moves every value to the new version', async () => {
+  it('moves platform key values to per-user keys', async () => {
     expect(new Set(await storedVersions())).toEqual(new Set([1]));
+    const ids = (await storedUsers()).map((user) => user.id);
+    await moveUsersToPlatformKey(db, keys.fieldCipher, protection, ids);
+    const platformKeyId = await protection.keyId();
+    expect(new Set(await storedKeyIds())).toEqual(new Set([platformKeyId]));
 
-    await keys.hierarchy.rotate(await protection.keyId(), 'test');
-    // Before re-encryption, version 1 values and indexes still work.
+    await keys.hierarchy.rotate(platformKeyId, 'test');
+    // Before re-encryption, platform key values and indexes of version 1 still work.
     expect((await findUserCredentialsByEmail(db, 'legacy1@example.org'))?.name).toBe(
       'Legacy Person 1',
     );
 
     const result = await reencryptUserFields(db, protection, { batchSize: 3 });
     expect(result.skippedConcurrent).toBe(0);
+    expect(result.unreadable).toBe(0);
     expect(result.current).toBe(0);
     expect(result.reencrypted).toBe(result.examined);
-    expect(new Set(await storedVersions())).toEqual(new Set([2]));
+    expect(await storedKeyIds()).not.toContain(platformKeyId);
+    for (const user of await storedUsers()) {
+      const own = await keys.hierarchy.dataKeyId(userKeyOwner(user.id), 'test');
+      for (const value of [user.emailEncrypted, user.nameEncrypted, user.phoneEncrypted]) {
+        if (value !== null) expect(parseCiphertext(value)?.keyId).toBe(own);
+      }
+    }
+    expect(new Set(await storedInvitationVersions())).toEqual(new Set([2]));
 
     const rerun = await reencryptUserFields(db, protection, { batchSize: 3 });
     expect(rerun.reencrypted).toBe(0);
     expect(rerun.current).toBe(rerun.examined);
+  });
+
+  it('moves values to a rotated user key', async () => {
+    const user = await findUserCredentialsByEmail(db, 'legacy2@example.org');
+    if (user === null) throw new Error('expected legacy2');
+    const own = await keys.hierarchy.dataKeyId(userKeyOwner(user.id), 'test');
+    await keys.hierarchy.rotate(own, 'test');
+
+    const result = await reencryptUserFields(db, protection);
+    expect(result.reencrypted).toBe(1);
+    const [stored] = (await storedUsers()).filter((row) => row.id === user.id);
+    expect(parseCiphertext(stored?.emailEncrypted ?? '')?.keyVersion).toBe(2);
+    expect(parseCiphertext(stored?.nameEncrypted ?? '')?.keyVersion).toBe(2);
+    expect((await findUserCredentialsById(db, user.id))?.name).toBe('Legacy Person 2');
   });
 
   it('reads every value after version 1 is destroyed', async () => {
