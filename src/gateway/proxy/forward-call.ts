@@ -103,15 +103,17 @@ export async function forwardCall(
   options: ForwardOptions,
 ): Promise<CallOutcome> {
   const { provider, call } = options;
-  const abort = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  };
-  reply.raw.on('close', onClose);
+  const headers = provider.upstreamHeaders(request.headers, options.providerKey);
+  const body = serializeBody(request.body);
+  if (!call.stream) return forwardBuffered(reply, options, headers, body);
 
+  const abort = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
   const upstream = await options.upstream.send(options.url, {
-    headers: provider.upstreamHeaders(request.headers, options.providerKey),
-    body: serializeBody(request.body),
+    headers,
+    body,
     signal: abort.signal,
   });
 
@@ -121,25 +123,74 @@ export async function forwardCall(
     throw denied;
   }
 
-  const contentType = headerValue(upstream.headers['content-type']) ?? 'application/json';
-  const retryAfter = headerValue(upstream.headers['retry-after']);
-  if (retryAfter) reply.header('retry-after', retryAfter);
-  reply.code(upstream.status).header('content-type', contentType);
-
-  const streamed =
-    call.stream && upstream.status < 300 && contentType.startsWith('text/event-stream');
+  const contentType = relayHeaders(reply, upstream.status, upstream.headers);
+  const streamed = upstream.status < 300 && contentType.startsWith('text/event-stream');
   if (!streamed) {
     const bytes = await readBody(upstream.body).catch((error: unknown) => {
       throw toGatewayError(error);
     });
-    const parsed = parseJson(bytes);
-    if (options.beforeSend && upstream.status < 300) await options.beforeSend(parsed);
-    await reply.send(bytes);
-    const usage = provider.usageFromResponse(parsed);
-    return { status: upstream.status, errorCode: null, usage };
+    return sendBufferedReply(reply, options, upstream.status, bytes);
   }
 
   return relayStream(reply, upstream, provider, abort.signal, options);
+}
+
+/**
+ * Copies the status, content type and retry-after of the provider's response to the reply, and
+ * returns the content type.
+ */
+function relayHeaders(
+  reply: FastifyReply,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+): string {
+  const contentType = headerValue(headers['content-type']) ?? 'application/json';
+  const retryAfter = headerValue(headers['retry-after']);
+  if (retryAfter) reply.header('retry-after', retryAfter);
+  reply.code(status).header('content-type', contentType);
+  return contentType;
+}
+
+/**
+ * Forwards a call that did not ask for a stream. The response is read whole through the
+ * client's buffered path, which costs less per call than a response stream.
+ */
+async function forwardBuffered(
+  reply: FastifyReply,
+  options: ForwardOptions,
+  headers: Record<string, string>,
+  body: string,
+): Promise<CallOutcome> {
+  const upstream = await options.upstream.sendBuffered(options.url, {
+    headers,
+    body,
+    maxBytes: MAX_RESPONSE_BYTES,
+    onStart: (call) => {
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) call.cancel();
+      });
+    },
+  });
+
+  const denied = credentialFailure(upstream.status);
+  if (denied) throw denied;
+
+  relayHeaders(reply, upstream.status, upstream.headers);
+  return sendBufferedReply(reply, options, upstream.status, upstream.body);
+}
+
+/** Sends a buffered provider response to the client and reads the usage it reports. */
+async function sendBufferedReply(
+  reply: FastifyReply,
+  options: ForwardOptions,
+  status: number,
+  bytes: Buffer,
+): Promise<CallOutcome> {
+  const parsed = parseJson(bytes);
+  if (options.beforeSend && status < 300) await options.beforeSend(parsed);
+  await reply.send(bytes);
+  const usage = options.provider.usageFromResponse(parsed);
+  return { status, errorCode: null, usage };
 }
 
 async function relayStream(

@@ -1,23 +1,113 @@
 import type { Readable } from 'node:stream';
 
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 
 import { GatewayError } from '../gateway-error.js';
+
+type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 /** An upstream response whose body the caller must consume or destroy. */
 export interface UpstreamResponse {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: ResponseHeaders;
   body: Readable;
+}
+
+/** An upstream response read to its end. */
+export interface BufferedUpstreamResponse {
+  status: number;
+  headers: ResponseHeaders;
+  body: Buffer;
+}
+
+/** Headers and body of a request to a provider. */
+export interface UpstreamRequest {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Handle that aborts a buffered call under way, used when the client has gone. */
+export interface UpstreamCancel {
+  cancel(): void;
 }
 
 /** Sends requests to the model providers. */
 export interface UpstreamClient {
-  send(
+  send(url: string, init: UpstreamRequest & { signal: AbortSignal }): Promise<UpstreamResponse>;
+  /**
+   * Sends a request and reads the whole response body, up to `maxBytes`. A larger body fails
+   * with `upstream_error`. `onStart` receives a handle that aborts the call.
+   */
+  sendBuffered(
     url: string,
-    init: { headers: Record<string, string>; body: string; signal: AbortSignal },
-  ): Promise<UpstreamResponse>;
+    init: UpstreamRequest & { maxBytes: number; onStart?: (call: UpstreamCancel) => void },
+  ): Promise<BufferedUpstreamResponse>;
   close(): Promise<void>;
+}
+
+/** Cache size for the parsed provider URLs. They come from the config, so there are few. */
+const MAX_CACHED_TARGETS = 64;
+
+/**
+ * Collects a response body in memory through undici's dispatch interface. It skips the stream
+ * and abort-signal objects that `request()` creates for each call, which a buffered call does
+ * not need.
+ */
+class BufferingHandler implements Dispatcher.DispatchHandler, UpstreamCancel {
+  #controller: Dispatcher.DispatchController | null = null;
+  #cancelled = false;
+  #status = 0;
+  #headers: ResponseHeaders = {};
+  #chunks: Buffer[] = [];
+  #size = 0;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly resolve: (response: BufferedUpstreamResponse) => void,
+    private readonly reject: (error: GatewayError) => void,
+  ) {}
+
+  cancel(): void {
+    this.#cancelled = true;
+    this.#controller?.abort(new undiciErrors.RequestAbortedError());
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    // A client that left while the call waited for a connection.
+    if (this.#cancelled) controller.abort(new undiciErrors.RequestAbortedError());
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: ResponseHeaders,
+  ): void {
+    this.#status = statusCode;
+    this.#headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#size += chunk.length;
+    if (this.#size > this.maxBytes) {
+      this.#chunks = [];
+      controller.abort(
+        new GatewayError('upstream_error', 'The model provider response is too large'),
+      );
+      return;
+    }
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const body =
+      this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
+    this.resolve({ status: this.#status, headers: this.#headers, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.reject(toGatewayError(error));
+  }
 }
 
 /**
@@ -32,6 +122,17 @@ export function createUpstreamClient(options: { timeoutMs: number }): UpstreamCl
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,
   });
+  const targets = new Map<string, { origin: string; path: string }>();
+  const targetOf = (url: string): { origin: string; path: string } => {
+    let target = targets.get(url);
+    if (!target) {
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+      if (targets.size >= MAX_CACHED_TARGETS) targets.clear();
+      targets.set(url, target);
+    }
+    return target;
+  };
 
   return {
     async send(url, init) {
@@ -51,6 +152,17 @@ export function createUpstreamClient(options: { timeoutMs: number }): UpstreamCl
       } catch (error) {
         throw toGatewayError(error);
       }
+    },
+    sendBuffered(url, init) {
+      return new Promise<BufferedUpstreamResponse>((resolve, reject) => {
+        const handler = new BufferingHandler(init.maxBytes, resolve, reject);
+        init.onStart?.(handler);
+        const { origin, path } = targetOf(url);
+        agent.dispatch(
+          { origin, path, method: 'POST', headers: init.headers, body: init.body },
+          handler,
+        );
+      });
     },
     close: () => agent.close(),
   };
