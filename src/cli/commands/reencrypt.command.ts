@@ -98,7 +98,7 @@ async function reencrypt(
     }
     if (target.userFields) {
       progress('user fields: re-encrypting');
-      const fields = new UserFieldProtection(protection.fieldCipher, protection.hierarchy);
+      const fields = new UserFieldProtection(protection.fieldCipher, protection.hierarchy, logger);
       summary.userFields = await reencryptUserFields(db, fields, {
         logger,
         afterRow: (examined) => {
@@ -109,7 +109,8 @@ async function reencrypt(
       const done = summary.userFields;
       progress(
         `user fields: ${done.reencrypted} re-encrypted, ${done.current} already current, ` +
-          `${done.skippedConcurrent} changed meanwhile`,
+          `${done.skippedConcurrent} changed meanwhile, ${done.unreadable} unreadable ` +
+          '(altered, or the user is erased)',
       );
     }
   } finally {
