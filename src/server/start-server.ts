@@ -33,6 +33,7 @@ import { assertServerLimits } from '../perimeter/request-limits/http-server.js';
 import { assertTransportSecurity, loadTlsOptions } from '../perimeter/tls/tls-options.js';
 import { legacyTotpOpener, totpKeyPath } from '../application/auth/identity.js';
 import { buildApp } from './build-app.js';
+import { auditKeyDestroyed, auditSubjectErased } from './key-deletion-audit.js';
 import { auditScheduledRotation } from './key-rotation-audit.js';
 import { reloadSecretFiles, type SecretReloadResult } from './secret-reload.js';
 
@@ -123,6 +124,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const keyMaintenance = startKeyMaintenance(dataProtection.hierarchy, logger, {
     rotationDays: config.KEY_ROTATION_DAYS,
     onRotated: (ref) => auditScheduledRotation(db, dataProtection.hierarchy, ref),
+    onDestroyed: (ref) => auditKeyDestroyed(db, dataProtection.hierarchy, ref),
+    subjectErasure: { db, audit: auditSubjectErased },
   });
 
   const upstream = createUpstreamClient({ timeoutMs: config.UPSTREAM_TIMEOUT_MS });

@@ -4,22 +4,32 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { FieldCipher } from '../../src/data/crypto/field-cipher.js';
+import { KeyHierarchy } from '../../src/data/crypto/key-hierarchy.js';
+import { DatabaseKeyStore } from '../../src/data/key-store/database-key-store.js';
+import { DatabaseKeyUsageSink } from '../../src/data/key-store/database-key-usage-sink.js';
 import {
   openDataProtection,
+  sweepDueDeletions,
   type DataProtection,
 } from '../../src/data/key-store/data-protection.js';
 import {
   complianceKeyWrapping,
   PersonalDataSealer,
 } from '../../src/data/personal-data/personal-data-sealer.js';
+import { auditKeyDestroyed, auditSubjectErased } from '../../src/server/key-deletion-audit.js';
 import { ownerSession } from '../support/admin-session.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const run = promisify(execFile);
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 let t: TestServer;
 let keys: DataProtection;
 let subject: string;
+/** A user field encrypted under a data key owned by the subject, as user fields are stored. */
+const userField = { tenant: 'platform', table: 'users', column: 'phone', rowId: 'subject-row' };
+let userFieldCiphertext: string;
 
 /** Runs the CLI as its own process against the test server's database and data folder. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -43,9 +53,20 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-/** Opens the subject's sealed actor emails with a sealer of its own, so no server cache is involved. */
-async function openedEmails(): Promise<(string | null)[]> {
-  const sealer = new PersonalDataSealer();
+/** A key hierarchy over the test database whose clock is `now`, with an empty cache. */
+function hierarchyAt(now: Date): KeyHierarchy {
+  return new KeyHierarchy({
+    kms: keys.kms,
+    masterKeyId: keys.masterKeyId,
+    store: new DatabaseKeyStore(t.owner),
+    usageSink: new DatabaseKeyUsageSink(t.owner),
+    clock: () => now,
+  });
+}
+
+/** Opens the subject's sealed actor emails with a sealer of its own, at time `now`. */
+async function openedEmails(now = new Date()): Promise<(string | null)[]> {
+  const sealer = new PersonalDataSealer(() => now);
   sealer.useWrapping(complianceKeyWrapping(keys.hierarchy));
   const { rows } = await t.owner.query<{ email: string }>(
     `SELECT actor_email AS email FROM audit_logs
@@ -56,12 +77,36 @@ async function openedEmails(): Promise<(string | null)[]> {
   return Promise.all(rows.map((row) => sealer.unseal(t.owner, row.email, 'actor_email')));
 }
 
+/** Decrypts the subject's user field with a fresh hierarchy, so no cached key is involved. */
+function openUserField(now = new Date()): Promise<string> {
+  return new FieldCipher(hierarchyAt(now)).decryptString(userField, userFieldCiphertext);
+}
+
+async function subjectDataKeyStates(): Promise<string[]> {
+  const { rows } = await t.owner.query<{ state: string }>(
+    `SELECT v.state FROM encryption_key_versions v JOIN encryption_keys k USING (key_id)
+      WHERE k.owner_kind = 'subject' AND k.owner_subject = $1 ORDER BY v.version`,
+    [subject],
+  );
+  return rows.map((row) => row.state);
+}
+
+async function auditActions(action: string): Promise<Record<string, unknown>[]> {
+  const { rows } = await t.owner.query<{ metadata: Record<string, unknown>; sensitivity: string }>(
+    `SELECT metadata, sensitivity FROM audit_logs WHERE action = $1 ORDER BY seq`,
+    [action],
+  );
+  for (const row of rows) expect(row.sensitivity).toBe('critical');
+  return rows.map((row) => row.metadata);
+}
+
 beforeAll(async () => {
   t = await startTestServer();
   // The sign-in writes audit entries with the owner's email sealed under the owner's key.
   await ownerSession(t);
   keys = await openDataProtection(t.config, t.owner, pino({ level: 'silent' }), 'test');
   subject = `user:${t.boot.adminUserId}`;
+  userFieldCiphertext = await keys.fieldCipher.encrypt(userField, '+15550100', { subject });
 }, 120_000);
 
 afterAll(async () => {
@@ -69,7 +114,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-describe('mindweave subjects erase', () => {
+describe('mindweave subjects erase', { timeout: 120_000 }, () => {
   it('rejects a malformed subject id', async () => {
     const result = await cli(
       'subjects',
@@ -78,29 +123,168 @@ describe('mindweave subjects erase', () => {
       "user:x'; DROP TABLE users",
       '--yes',
     );
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('is not a subject id');
+    expect(result.stderr).not.toContain('    at ');
+  });
+
+  it('rejects a waiting period below 7 days', async () => {
+    for (const days of ['6', '7.5']) {
+      const result = await cli(
+        'subjects',
+        'erase',
+        '--subject',
+        subject,
+        '--waiting-days',
+        days,
+        '--yes',
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('--waiting-days');
+    }
+    expect(await subjectDataKeyStates()).toEqual(['active']);
   });
 
   it('only shows the key state without --yes', async () => {
     const result = await cli('subjects', 'erase', '--subject', subject, '--json');
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toEqual({ subjectId: subject, state: 'live', erased: false });
+    expect(JSON.parse(result.stdout)).toEqual({
+      subjectId: subject,
+      state: 'live',
+      deletionDate: null,
+      waitingDays: 30,
+      changed: false,
+    });
     expect(await openedEmails()).toContain(t.boot.adminEmail);
+    expect(await subjectDataKeyStates()).toEqual(['active']);
   });
 
-  it('destroys the key, leaves the fields unreadable and the log verifiable', async () => {
+  it('schedules the erasure; keys keep working until the date', async () => {
+    const started = Date.now();
+    const erased = await cli(
+      'subjects',
+      'erase',
+      '--subject',
+      subject,
+      '--waiting-days',
+      '7',
+      '--yes',
+      '--json',
+    );
+    expect(erased.stderr).toBe('');
+    expect(erased.code).toBe(0);
+    const change = JSON.parse(erased.stdout) as {
+      previousState: string;
+      state: string;
+      deletionDate: string;
+      dataKeys: { keyId: string; versions: number[] }[];
+    };
+    expect(change.previousState).toBe('live');
+    expect(change.state).toBe('scheduled');
+    const due = new Date(change.deletionDate).getTime();
+    expect(due).toBeGreaterThanOrEqual(started + 7 * DAY_MS);
+    expect(due).toBeLessThan(started + 7 * DAY_MS + 60_000);
+    expect(change.dataKeys).toHaveLength(1);
+    expect(change.dataKeys[0]?.versions).toEqual([1]);
+    expect(await subjectDataKeyStates()).toEqual(['scheduled_for_deletion']);
+
+    // During the waiting period: old values open and new values seal.
+    expect(await openedEmails()).toContain(t.boot.adminEmail);
+    expect(await openUserField()).toBe('+15550100');
+    const sealer = new PersonalDataSealer();
+    sealer.useWrapping(complianceKeyWrapping(keys.hierarchy));
+    const sealed = await sealer.seal(t.owner, subject, 'actor_email', 'new@example.com');
+    expect(sealed).not.toBeNull();
+    expect(await sealer.unseal(t.owner, sealed ?? '', 'actor_email')).toBe('new@example.com');
+
+    // Once the date has passed, the subject key reads as destroyed even before the sweep.
+    const late = new Date(due + 1000);
+    expect((await openedEmails(late)).every((email) => email === null)).toBe(true);
+
+    const status = await cli('keys', 'status', '--json');
+    expect(status.code).toBe(0);
+    const erasures = (JSON.parse(status.stdout) as { subjectErasures: unknown[] }).subjectErasures;
+    expect(erasures).toEqual([
+      {
+        subjectId: subject,
+        state: 'scheduled',
+        deletionDate: change.deletionDate,
+        destroyedAt: null,
+      },
+    ]);
+    const text = await cli('keys', 'status');
+    expect(text.stdout).toContain(`subject erasure  ${subject}`);
+    expect(text.stdout).toContain(change.deletionDate);
+
+    const audited = await auditActions('personal_data.erasure_scheduled');
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ subject, previousKeyState: 'live' });
+  });
+
+  it('reports a second erasure as already scheduled', async () => {
+    const again = await cli('subjects', 'erase', '--subject', subject, '--yes', '--json');
+    expect(again.code).toBe(0);
+    const change = JSON.parse(again.stdout) as { previousState: string; changed: boolean };
+    expect(change.previousState).toBe('scheduled');
+    expect(change.changed).toBe(false);
+    expect(await auditActions('personal_data.erasure_scheduled')).toHaveLength(1);
+  });
+
+  it('cancels the erasure and restores the keys', async () => {
+    const preview = await cli('subjects', 'cancel-erasure', '--subject', subject);
+    expect(preview.code).toBe(1);
+    expect(await subjectDataKeyStates()).toEqual(['scheduled_for_deletion']);
+
+    const cancelled = await cli(
+      'subjects',
+      'cancel-erasure',
+      '--subject',
+      subject,
+      '--yes',
+      '--json',
+    );
+    expect(cancelled.stderr).toBe('');
+    expect(cancelled.code).toBe(0);
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({
+      previousState: 'scheduled',
+      state: 'live',
+      deletionDate: null,
+      changed: true,
+    });
+    expect(await subjectDataKeyStates()).toEqual(['active']);
+    const far = new Date(Date.now() + 400 * DAY_MS);
+    expect(await openedEmails(far)).toContain(t.boot.adminEmail);
+    const audited = await auditActions('personal_data.erasure_cancelled');
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ subject, previousKeyState: 'scheduled' });
+  });
+
+  it('destroys the keys after the date; the log still verifies', async () => {
     const before = await cli('audit', 'verify', '--json');
     expect(before.code).toBe(0);
-
     const erased = await cli('subjects', 'erase', '--subject', subject, '--yes', '--json');
     expect(erased.code).toBe(0);
-    expect(JSON.parse(erased.stdout)).toEqual({
-      subjectId: subject,
-      previousState: 'live',
-      state: 'erased',
-      erased: true,
+    const due = new Date((JSON.parse(erased.stdout) as { deletionDate: string }).deletionDate);
+
+    // One day before the date the sweep destroys nothing.
+    const early = new Date(due.getTime() - DAY_MS);
+    const earlyHierarchy = hierarchyAt(early);
+    const nothing = await sweepDueDeletions(earlyHierarchy, pino({ level: 'silent' }), {
+      subjectErasure: { db: t.owner, audit: auditSubjectErased },
+      clock: () => early,
     });
+    expect(nothing).toEqual({ keys: [], subjects: [] });
+    expect(await openUserField(early)).toBe('+15550100');
+
+    const late = new Date(due.getTime() + 1000);
+    const hierarchy = hierarchyAt(late);
+    const swept = await sweepDueDeletions(hierarchy, pino({ level: 'silent' }), {
+      subjectErasure: { db: t.owner, audit: auditSubjectErased },
+      onDestroyed: (ref) => auditKeyDestroyed(t.owner, hierarchy, ref),
+      clock: () => late,
+    });
+    expect(swept.subjects.map((s) => s.subjectId)).toEqual([subject]);
+    expect(swept.keys).toHaveLength(1);
 
     const { rows } = await t.owner.query<{
       keyMaterial: Buffer | null;
@@ -113,26 +297,51 @@ describe('mindweave subjects erase', () => {
       [subject],
     );
     expect(rows).toEqual([{ keyMaterial: null, wrappedKey: null, destroyed: true }]);
+    expect(await subjectDataKeyStates()).toEqual(['destroyed']);
+    expect((await openedEmails()).every((email) => email === null)).toBe(true);
+    await expect(openUserField(late)).rejects.toThrow();
 
-    const opened = await openedEmails();
-    expect(opened.every((email) => email === null)).toBe(true);
+    const usage = await t.owner.query<{ actor: string; purpose: string }>(
+      `SELECT actor, purpose FROM key_usage_log
+        WHERE operation = 'destroy' AND encryption_context->>'subject' = $1
+        ORDER BY purpose`,
+      [subject],
+    );
+    // The personal data key under the compliance key, and the subject's data key.
+    expect(usage.rows).toEqual([
+      { actor: 'server', purpose: 'compliance' },
+      { actor: 'server', purpose: 'data' },
+    ]);
+    const erasedEntries = await auditActions('personal_data.erased');
+    expect(erasedEntries).toEqual([{ subject, deletionDate: due.toISOString() }]);
+    const destroyedEntries = await auditActions('encryption_key.destroyed');
+    expect(destroyedEntries).toHaveLength(1);
+    expect(destroyedEntries[0]).toMatchObject({ ownerKind: 'subject', subject, version: 1 });
 
     const after = await cli('audit', 'verify', '--json');
     expect(after.code).toBe(0);
     expect((JSON.parse(after.stdout) as { ok: boolean }).ok).toBe(true);
   });
 
-  it('records the erasure in the key usage log and the audit log', async () => {
-    const usage = await t.owner.query<{ actor: string; purpose: string }>(
-      `SELECT actor, purpose FROM key_usage_log
-        WHERE operation = 'destroy' AND encryption_context->>'subject' = $1`,
-      [subject],
-    );
-    expect(usage.rows).toEqual([{ actor: 'cli', purpose: 'compliance' }]);
-    const audit = await t.owner.query<{ subject: string }>(
-      `SELECT metadata->>'subject' AS subject FROM audit_logs WHERE action = 'personal_data.erased'`,
-    );
-    expect(audit.rows).toEqual([{ subject }]);
+  it('shows the erasure to another process', async () => {
+    const state = await cli('subjects', 'erase', '--subject', subject, '--json');
+    expect(state.code).toBe(1);
+    expect(JSON.parse(state.stdout)).toMatchObject({ subjectId: subject, state: 'erased' });
+
+    const status = await cli('keys', 'status', '--json');
+    const parsed = JSON.parse(status.stdout) as {
+      subjectErasures: { subjectId: string; state: string; destroyedAt: string | null }[];
+    };
+    expect(parsed.subjectErasures).toHaveLength(1);
+    expect(parsed.subjectErasures[0]?.state).toBe('erased');
+    expect(parsed.subjectErasures[0]?.destroyedAt).not.toBeNull();
+  });
+
+  it('rejects cancelling a finished erasure', async () => {
+    const result = await cli('subjects', 'cancel-erasure', '--subject', subject, '--yes');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('already erased');
+    expect(result.stderr).not.toContain('    at ');
   });
 
   it('reports a second erasure as already done', async () => {

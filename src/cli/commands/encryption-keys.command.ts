@@ -15,6 +15,10 @@ import {
   openDataProtection,
   type KmsLocation,
 } from '../../data/key-store/data-protection.js';
+import {
+  listSubjectErasures,
+  type SubjectErasureStatus,
+} from '../../data/personal-data/subject-erasure.js';
 import { PLATFORM_KEY_TENANT } from '../../data/personal-data/user-field-protection.js';
 import { reencryptProviderKeys } from '../../gateway/provider-keys/provider-key-reencryption.js';
 import type { ReencryptionResult } from '../../gateway/provider-keys/provider-key-reencryption.js';
@@ -23,6 +27,7 @@ import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
 import { createLogger } from '../../monitoring/logging/logger.js';
 import { printJson, UsageError, withDatabase } from '../cli-context.js';
+import { registerKeyDeletionCommands } from './key-deletion.command.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -117,6 +122,28 @@ function printStatus(statuses: readonly KeyVersionStatus[]): void {
     }
     process.stdout.write(`${columns.join('  ')}\n`);
   }
+}
+
+function printSubjectErasures(erasures: readonly SubjectErasureStatus[]): void {
+  for (const erasure of erasures) {
+    const when =
+      erasure.state === 'scheduled'
+        ? `keys destroyed after ${erasure.deletionDate.toISOString()}`
+        : `erased ${erasure.destroyedAt?.toISOString() ?? ''}`;
+    process.stdout.write(
+      `subject erasure  ${erasure.subjectId.padEnd(44)}  ${erasure.state.padEnd(9)}  ${when}\n`,
+    );
+  }
+}
+
+/** A subject erasure as `keys status --json` lists it. */
+function subjectErasureJson(erasure: SubjectErasureStatus): Record<string, string | null> {
+  return {
+    subjectId: erasure.subjectId,
+    state: erasure.state,
+    deletionDate: erasure.deletionDate.toISOString(),
+    destroyedAt: erasure.destroyedAt?.toISOString() ?? null,
+  };
 }
 
 /** A rotation request from the command line, validated. */
@@ -251,14 +278,15 @@ function printRotations(rotated: readonly RotatedKey[]): void {
 }
 
 /**
- * Registers `keys status` and `keys rotate`, which manage the encryption keys of the key
- * hierarchy, under the `keys` command.
+ * Registers `keys status`, `keys rotate`, `keys schedule-deletion` and `keys cancel-deletion`,
+ * which manage the encryption keys of the key hierarchy, under the `keys` command.
  */
 export function registerEncryptionKeyCommands(keys: Command): void {
   keys
     .command('status')
     .description(
-      'show encryption keys: purposes, versions, ages, states, scheduled deletions and next rotation dates',
+      'show encryption keys: purposes, versions, ages, states, scheduled deletions and next ' +
+        'rotation dates, then scheduled and done subject erasures',
     )
     .option(
       '--rotation-days <days>',
@@ -275,20 +303,28 @@ export function registerEncryptionKeyCommands(keys: Command): void {
       ) {
         throw new UsageError('--rotation-days must be a whole number between 1 and 3650');
       }
-      const { kms, versions, rotationDays } = await withDatabase(
+      const { kms, versions, rotationDays, erasures } = await withDatabase(
         'mindweave keys status',
         async (db, config) => ({
           kms: describeKms(config),
           versions: await new DatabaseKeyStore(db).listAllVersions(),
+          erasures: await listSubjectErasures(db),
           // With automatic rotation off (0), the dates show when a manual rotation is due
           // after the default period.
           rotationDays: requestedDays ?? (config.KEY_ROTATION_DAYS || DEFAULT_ROTATION_DAYS),
         }),
       );
       const statuses = keyStatus(versions, new Date(), rotationDays);
-      if (options.json) return printJson({ kms, data: statuses });
+      if (options.json) {
+        return printJson({
+          kms,
+          data: statuses,
+          subjectErasures: erasures.map(subjectErasureJson),
+        });
+      }
       printKms(kms);
       printStatus(statuses);
+      printSubjectErasures(erasures);
     });
 
   keys
@@ -319,4 +355,6 @@ export function registerEncryptionKeyCommands(keys: Command): void {
         printRotations(rotated);
       },
     );
+
+  registerKeyDeletionCommands(keys);
 }

@@ -6,11 +6,13 @@ import type { Config } from '../../config/config.schema.js';
 import { ConfigError } from '../../config/load-config.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { KeyHierarchy } from '../crypto/key-hierarchy.js';
-import type { KeyVersionRef } from '../crypto/key-types.js';
-import type { Database } from '../database/database.js';
+import type { Clock, KeyVersionRef } from '../crypto/key-types.js';
+import type { Database, Queryable } from '../database/database.js';
 import { configuredMasterKeyId, createKmsProvider } from '../kms/create-kms-provider.js';
 import type { KmsProviderConfig } from '../kms/create-kms-provider.js';
 import type { KmsProvider } from '../kms/kms-provider.js';
+import { destroyDueSubjectKeys } from '../personal-data/subject-erasure.js';
+import type { DestroyedSubjectKey } from '../personal-data/subject-erasure.js';
 import { DatabaseKeyStore } from './database-key-store.js';
 import { DatabaseKeyUsageSink } from './database-key-usage-sink.js';
 
@@ -131,7 +133,7 @@ export interface DataProtection {
  * has no such key, or the master key is disabled.
  */
 export async function openDataProtection(
-  config: KmsSettings,
+  config: KmsSettings & Partial<Pick<Config, 'KEY_DELETION_WAITING_DAYS'>>,
   db: Database,
   logger: Logger,
   nodeEnv: string | undefined = process.env.NODE_ENV,
@@ -150,6 +152,7 @@ export async function openDataProtection(
       masterKeyId,
       store,
       usageSink: new DatabaseKeyUsageSink(db),
+      deletionWaitingDays: config.KEY_DELETION_WAITING_DAYS,
       onRotationNeeded: (notice) =>
         logger.warn(
           { keyId: notice.keyId, keyVersion: notice.version, encryptions: notice.encryptions },
@@ -196,13 +199,26 @@ export interface KeyMaintenanceOptions {
   checkIntervalMs?: number;
   /** Called with each key version the schedule created, after its rotation is stored. */
   onRotated?: (ref: KeyVersionRef) => Promise<void>;
+  /** Called with each key version the check destroyed, after its destruction is stored. */
+  onDestroyed?: (ref: KeyVersionRef) => Promise<void>;
+  /**
+   * With this set, the check also destroys the personal data keys of subjects whose erasure
+   * date has passed. `audit` appends the audit entry of each erasure inside its transaction.
+   */
+  subjectErasure?: {
+    db: Database;
+    audit: (tx: Queryable, destroyed: DestroyedSubjectKey) => Promise<void>;
+  };
+  /** Time source for subject erasure dates. Defaults to the system clock. */
+  clock?: Clock;
 }
 
 /**
  * Starts the key maintenance timers. One zeroes expired cached keys every minute. The other,
  * once soon after start and then every `checkIntervalMs`, rotates keys whose active version
- * is older than `rotationDays` and destroys key versions whose deletion date has passed.
- * Failures are logged and retried at the next tick.
+ * is older than `rotationDays` and destroys key versions, and subject keys when
+ * `subjectErasure` is set, whose deletion date has passed. Failures are logged and retried at
+ * the next tick.
  */
 export function startKeyMaintenance(
   hierarchy: KeyHierarchy,
@@ -217,9 +233,9 @@ export function startKeyMaintenance(
     // A slow run is not overlapped by the next tick.
     if (running) return;
     running = true;
-    // Both steps log their own failures, so the chain never rejects.
+    // Each step logs its own failures, so the chain never rejects.
     void rotateDueKeys(hierarchy, logger, rotationDays, options.onRotated)
-      .then(() => destroyDueKeys(hierarchy, logger))
+      .then(() => sweepDueDeletions(hierarchy, logger, options))
       .finally(() => {
         running = false;
       });
@@ -260,12 +276,49 @@ async function rotateDueKeys(
   }
 }
 
-async function destroyDueKeys(hierarchy: KeyHierarchy, logger: Logger): Promise<void> {
+/** What one {@link sweepDueDeletions} run destroyed. */
+export interface DeletionSweepResult {
+  keys: KeyVersionRef[];
+  subjects: DestroyedSubjectKey[];
+}
+
+/**
+ * Destroys every key version whose deletion date has passed, then, when
+ * `options.subjectErasure` is set, the personal data keys of subjects whose erasure date has
+ * passed. The key versions go first, because a subject's hierarchy data keys are due no later
+ * than its personal data key. Failures are logged, and what failed is retried by the next run.
+ */
+export async function sweepDueDeletions(
+  hierarchy: KeyHierarchy,
+  logger: Logger,
+  options: Pick<KeyMaintenanceOptions, 'onDestroyed' | 'subjectErasure' | 'clock'> = {},
+): Promise<DeletionSweepResult> {
+  const result: DeletionSweepResult = { keys: [], subjects: [] };
   try {
     for (const ref of await hierarchy.destroyDueKeys(SERVER_ACTOR)) {
+      result.keys.push(ref);
       logger.info({ keyId: ref.keyId, keyVersion: ref.version }, 'destroyed key version');
+      await options.onDestroyed?.(ref).catch((error: unknown) =>
+        logger.error({ err: error, keyId: ref.keyId }, 'failed to record a key destruction'),
+      );
     }
   } catch (error) {
     logger.error({ err: error }, 'failed to destroy due key versions');
   }
+  const erasure = options.subjectErasure;
+  if (erasure === undefined) return result;
+  try {
+    result.subjects = await destroyDueSubjectKeys(erasure.db, hierarchy, {
+      actor: SERVER_ACTOR,
+      now: (options.clock ?? (() => new Date()))(),
+      audit: erasure.audit,
+    });
+    // Subject ids are pseudonymous ids such as user:<uuid>, never names or emails.
+    for (const subject of result.subjects) {
+      logger.info({ subjectId: subject.subjectId }, 'erased data subject: destroyed its key');
+    }
+  } catch (error) {
+    logger.error({ err: error }, 'failed to erase data subjects due for erasure');
+  }
+  return result;
 }

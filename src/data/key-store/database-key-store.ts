@@ -244,6 +244,20 @@ export class DatabaseKeyStore implements KeyStore {
     return result.rows[0]?.keyId;
   }
 
+  /**
+   * Returns the id and organization of every data key owned by data subject `subject`, whatever
+   * organization the key is stored under, ordered by key id.
+   */
+  async findSubjectDataKeys(subject: string): Promise<{ keyId: string; tenant: string }[]> {
+    const result = await this.#db.query<{ keyId: string; tenant: string }>(
+      `SELECT key_id AS "keyId", owner_tenant AS tenant FROM encryption_keys
+        WHERE purpose = 'data' AND owner_kind = 'subject' AND owner_subject = $1
+        ORDER BY key_id`,
+      [subject],
+    );
+    return result.rows;
+  }
+
   async listScheduledForDeletion(): Promise<KeyRecord[]> {
     const result = await this.#db.query<VersionRow>(
       `${SELECT_VERSIONS} WHERE v.state = 'scheduled_for_deletion'

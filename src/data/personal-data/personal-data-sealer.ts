@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 import type { KeyHierarchy } from '../crypto/key-hierarchy.js';
+import type { Clock } from '../crypto/key-types.js';
 import type { Queryable } from '../database/database.js';
 import { DatabaseKeyUsageSink } from '../key-store/database-key-usage-sink.js';
 
@@ -71,6 +72,7 @@ interface KeyRow {
   wrapped_key: Buffer | null;
   compliance_key_version: number | null;
   destroyed_at: Date | null;
+  deletion_date: Date | null;
 }
 
 /**
@@ -84,12 +86,22 @@ interface KeyRow {
  * keys are stored wrapped under the compliance purpose key, and unwrapped keys are kept in a
  * bounded cache for a minute. Without one (commands that run without the key hierarchy), new
  * keys are stored unwrapped and the next server start wraps them.
+ *
+ * A key whose erasure is scheduled (`deletion_date` set) still seals and opens values until
+ * that date. From then on it reads as destroyed, even before the server's key maintenance
+ * timer destroys it, and a cached copy is never used past the date.
  */
 export class PersonalDataSealer {
   private readonly cache = new Map<string, { key: Buffer | null; until: number }>();
+  private readonly clock: Clock;
   // Installed by each running server, latest last: a server that stops removes only its own,
   // so another server in the same process (tests start several) keeps wrapping.
   private readonly wrappings: SubjectKeyWrapping[] = [];
+
+  /** `clock` defaults to the system clock; tests pass one they move forward. */
+  constructor(clock: Clock = () => new Date()) {
+    this.clock = clock;
+  }
 
   private get wrapping(): SubjectKeyWrapping | null {
     return this.wrappings.at(-1) ?? null;
@@ -160,25 +172,40 @@ export class PersonalDataSealer {
    * Destroys a subject's key for good; values sealed under it can no longer be opened. Returns
    * false when the subject had no live key. A subject without any key gets a destroyed row, so
    * no key is created for it later and nothing sealed for it again.
+   *
+   * With `dueBy`, only a key whose scheduled deletion date is at or before `dueBy` is
+   * destroyed, and no row is created, so a cancelled or postponed erasure is left alone.
    */
-  async destroySubjectKey(db: Queryable, subjectId: string): Promise<boolean> {
+  async destroySubjectKey(
+    db: Queryable,
+    subjectId: string,
+    options: { dueBy?: Date } = {},
+  ): Promise<boolean> {
+    const due = options.dueBy === undefined ? '' : 'AND deletion_date <= $2';
     const result = await db.query(
       `UPDATE personal_data_keys
           SET key_material = NULL, wrapped_key = NULL, compliance_key_version = NULL,
               destroyed_at = now()
-        WHERE subject_id = $1 AND destroyed_at IS NULL`,
-      [subjectId],
+        WHERE subject_id = $1 AND destroyed_at IS NULL ${due}`,
+      options.dueBy === undefined ? [subjectId] : [subjectId, options.dueBy],
     );
-    if (result.rowCount === 0) {
+    if (result.rowCount === 0 && options.dueBy === undefined) {
       await db.query(
         `INSERT INTO personal_data_keys (subject_id, destroyed_at) VALUES ($1, now())
          ON CONFLICT (subject_id) DO NOTHING`,
         [subjectId],
       );
     }
-    this.forget(subjectId);
-    this.cache.set(subjectId, { key: null, until: Date.now() + CACHE_TTL_MS });
+    if (result.rowCount > 0 || options.dueBy === undefined) {
+      this.forget(subjectId);
+      this.cache.set(subjectId, { key: null, until: this.now() + CACHE_TTL_MS });
+    }
     return result.rowCount > 0;
+  }
+
+  /** Drops the cached key of `subjectId`, so the next use reads its row again. */
+  forgetSubject(subjectId: string): void {
+    this.forget(subjectId);
   }
 
   /** Removes every cached subject key. */
@@ -188,13 +215,13 @@ export class PersonalDataSealer {
 
   private async subjectKey(db: Queryable, subjectId: string, create: boolean): Promise<Buffer | null> {
     const cached = this.cache.get(subjectId);
-    if (cached && cached.until > Date.now()) return cached.key;
+    if (cached && cached.until > this.now()) return cached.key;
     if (cached) this.forget(subjectId);
 
     const found = await this.loadKey(db, subjectId);
     if (found !== undefined) {
-      this.remember(subjectId, found);
-      return found;
+      this.remember(subjectId, found.key, found.usableUntil);
+      return found.key;
     }
     if (!create) return null;
     // A key created inside the caller's transaction is not cached: if that transaction rolls
@@ -216,19 +243,32 @@ export class PersonalDataSealer {
       );
     }
     // Another writer may have created the subject's key meanwhile; then that key is the one.
-    return inserted.rowCount > 0 ? material : ((await this.loadKey(db, subjectId)) ?? null);
+    if (inserted.rowCount > 0) return material;
+    return (await this.loadKey(db, subjectId))?.key ?? null;
   }
 
-  /** The subject's key; null when destroyed, undefined when the subject has none yet. */
-  private async loadKey(db: Queryable, subjectId: string): Promise<Buffer | null | undefined> {
+  /**
+   * The subject's key (null when destroyed or past its scheduled deletion date) and the time
+   * until which it may be used; undefined when the subject has no key yet.
+   */
+  private async loadKey(
+    db: Queryable,
+    subjectId: string,
+  ): Promise<{ key: Buffer | null; usableUntil?: number } | undefined> {
     const result = await db.query<KeyRow>(
-      `SELECT key_material, wrapped_key, compliance_key_version, destroyed_at
+      `SELECT key_material, wrapped_key, compliance_key_version, destroyed_at, deletion_date
          FROM personal_data_keys WHERE subject_id = $1`,
       [subjectId],
     );
     const row = result.rows[0];
     if (row === undefined) return undefined;
-    if (row.destroyed_at !== null) return null;
+    if (row.destroyed_at !== null) return { key: null };
+    const usableUntil = row.deletion_date === null ? undefined : new Date(row.deletion_date).getTime();
+    if (usableUntil !== undefined && usableUntil <= this.now()) return { key: null };
+    return { key: await this.unwrapRow(db, subjectId, row), usableUntil };
+  }
+
+  private async unwrapRow(db: Queryable, subjectId: string, row: KeyRow): Promise<Buffer | null> {
     if (row.wrapped_key !== null && row.compliance_key_version !== null) {
       if (!this.wrapping) {
         throw new Error(
@@ -240,12 +280,16 @@ export class PersonalDataSealer {
     return row.key_material;
   }
 
-  private remember(subjectId: string, key: Buffer | null): void {
+  private remember(subjectId: string, key: Buffer | null, usableUntil = Infinity): void {
     if (this.cache.size >= MAX_CACHED_KEYS) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.forget(oldest);
     }
-    this.cache.set(subjectId, { key, until: Date.now() + CACHE_TTL_MS });
+    this.cache.set(subjectId, { key, until: Math.min(this.now() + CACHE_TTL_MS, usableUntil) });
+  }
+
+  private now(): number {
+    return this.clock().getTime();
   }
 
   private forget(subjectId: string): void {

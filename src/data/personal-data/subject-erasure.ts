@@ -1,10 +1,22 @@
-import type { KeyHierarchy } from '../crypto/key-hierarchy.js';
-import type { Database, Queryable } from '../database/database.js';
-import { DatabaseKeyUsageSink } from '../key-store/database-key-usage-sink.js';
-import { personalDataSealer } from './personal-data-sealer.js';
+import { randomBytes } from 'node:crypto';
 
-/** State of a data subject's key: usable, destroyed by an erasure, or never created. */
-export type SubjectKeyState = 'live' | 'erased' | 'none';
+import type { KeyHierarchy } from '../crypto/key-hierarchy.js';
+import { MIN_DELETION_WAITING_DAYS } from '../crypto/key-lifecycle.js';
+import type { Database, Queryable } from '../database/database.js';
+import type { DatabaseKeyStore } from '../key-store/database-key-store.js';
+import { DatabaseKeyUsageSink } from '../key-store/database-key-usage-sink.js';
+import { complianceKeyWrapping, personalDataSealer } from './personal-data-sealer.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Subjects destroyed per sweep query, so one sweep never loads an unbounded list. */
+const SWEEP_BATCH = 100;
+
+/**
+ * State of a data subject's key: usable, scheduled for erasure (still usable until its
+ * deletion date), destroyed by an erasure, or never created.
+ */
+export type SubjectKeyState = 'live' | 'scheduled' | 'erased' | 'none';
 
 /** A subject id as audit entries name it: `anonymous`, or `<actor type>:<actor id>`. */
 const SUBJECT_ID = /^(anonymous|[a-z_]{1,40}:[A-Za-z0-9._@-]{1,150})$/;
@@ -14,73 +26,313 @@ export function isSubjectId(subjectId: string): boolean {
   return SUBJECT_ID.test(subjectId);
 }
 
+/** Raised when an erasure cannot be scheduled or cancelled in the subject's current state. */
+export class SubjectErasureError extends Error {
+  override name = 'SubjectErasureError';
+}
+
 interface SubjectKeyRow {
   version: number | null;
   destroyed: boolean;
+  deletionDate: Date | null;
 }
 
 async function subjectKeyRow(db: Queryable, subjectId: string): Promise<SubjectKeyRow | undefined> {
   const result = await db.query<SubjectKeyRow>(
-    `SELECT compliance_key_version AS version, destroyed_at IS NOT NULL AS destroyed
+    `SELECT compliance_key_version AS version, destroyed_at IS NOT NULL AS destroyed,
+            deletion_date AS "deletionDate"
        FROM personal_data_keys WHERE subject_id = $1`,
     [subjectId],
   );
-  return result.rows[0];
+  const row = result.rows[0];
+  if (row === undefined) return undefined;
+  return { ...row, deletionDate: row.deletionDate === null ? null : new Date(row.deletionDate) };
 }
 
-/** Returns whether the subject's key is live, erased, or was never created. */
-export async function subjectKeyState(db: Queryable, subjectId: string): Promise<SubjectKeyState> {
-  return stateOf(await subjectKeyRow(db, subjectId));
+/** The state of a subject's key and, when an erasure is scheduled or done, its deletion date. */
+export interface SubjectKeyStatus {
+  state: SubjectKeyState;
+  deletionDate: Date | null;
 }
 
-function stateOf(row: SubjectKeyRow | undefined): SubjectKeyState {
-  if (row === undefined) return 'none';
-  return row.destroyed ? 'erased' : 'live';
+/** Returns whether the subject's key is live, scheduled for erasure, erased or never created. */
+export async function subjectKeyStatus(db: Queryable, subjectId: string): Promise<SubjectKeyStatus> {
+  return statusOf(await subjectKeyRow(db, subjectId));
 }
 
-/** Outcome of {@link eraseSubject}. */
-export interface SubjectErasureResult {
+function statusOf(row: SubjectKeyRow | undefined): SubjectKeyStatus {
+  if (row === undefined) return { state: 'none', deletionDate: null };
+  if (row.destroyed) return { state: 'erased', deletionDate: row.deletionDate };
+  return { state: row.deletionDate === null ? 'live' : 'scheduled', deletionDate: row.deletionDate };
+}
+
+/** One subject erasure that is scheduled or done, as `keys status` lists it. */
+export interface SubjectErasureStatus {
   subjectId: string;
-  /** Key state before the erasure. */
-  previousState: SubjectKeyState;
+  state: 'scheduled' | 'erased';
+  deletionDate: Date;
+  destroyedAt: Date | null;
 }
 
 /**
- * Erases a data subject by destroying its key (crypto-shredding). The wrapped key is deleted, so
- * every personal field sealed for the subject in the audit log stays stored with its hash but can
- * no longer be opened, and `audit verify` still passes. A subject without a key gets a
- * destroyed row, so nothing is sealed for it afterwards either. The destruction, its key usage
- * record (operation `destroy` under the compliance key) and the `audit` entry run in one
- * transaction, so either all are stored or none.
- *
- * `audit` appends the audit entry inside the transaction. It is passed in so this module does
- * not depend on the audit log.
+ * Lists the subject erasures that were scheduled: pending ones and those done since the
+ * deletion date was introduced, ordered by deletion date.
  */
-export async function eraseSubject(
+export async function listSubjectErasures(db: Queryable): Promise<SubjectErasureStatus[]> {
+  const result = await db.query<{
+    subjectId: string;
+    deletionDate: Date;
+    destroyedAt: Date | null;
+  }>(
+    `SELECT subject_id AS "subjectId", deletion_date AS "deletionDate",
+            destroyed_at AS "destroyedAt"
+       FROM personal_data_keys WHERE deletion_date IS NOT NULL
+      ORDER BY deletion_date, subject_id`,
+  );
+  return result.rows.map((row) => ({
+    subjectId: row.subjectId,
+    state: row.destroyedAt === null ? 'scheduled' : 'erased',
+    deletionDate: new Date(row.deletionDate),
+    destroyedAt: row.destroyedAt === null ? null : new Date(row.destroyedAt),
+  }));
+}
+
+/** Outcome of {@link scheduleSubjectErasure} and {@link cancelSubjectErasure}. */
+export interface SubjectErasureChange {
+  subjectId: string;
+  /** Key state before the change. */
+  previousState: SubjectKeyState;
+  /** Key state after the change. */
+  state: SubjectKeyState;
+  /** Deletion date of the subject's key after the change; null once cancelled. */
+  deletionDate: Date | null;
+  /** Key-hierarchy data keys owned by the subject whose versions the change touched. */
+  dataKeys: { keyId: string; versions: number[] }[];
+  /** Whether anything was changed; false when the erasure was already in the requested state. */
+  changed: boolean;
+}
+
+/** Settings shared by the erasure steps. */
+export interface SubjectErasureOptions {
+  /** User or component recorded in the key usage log. */
+  actor: string;
+  /** Appends the audit entry of the change inside its transaction. */
+  audit: (tx: Queryable, change: SubjectErasureChange) => Promise<void>;
+}
+
+/**
+ * Schedules the erasure of a data subject (crypto-shredding): its personal data key, and every
+ * key-hierarchy data key owned by `{ kind: 'subject', subject: subjectId }`, get a deletion date
+ * `waitingDays` from `now`. Until that date the keys keep working, so sealed audit fields still
+ * open and new entries still seal, and {@link cancelSubjectErasure} undoes the erasure. After it,
+ * the server's key maintenance timer destroys the keys ({@link destroyDueSubjectKeys}).
+ *
+ * A subject without a personal data key gets one, already scheduled, so values sealed for it
+ * during the waiting period are erased with it. The hierarchy keys are scheduled first, each
+ * with its own key usage record; the personal data key row and the `audit` entry are then
+ * written in one transaction. A subject already scheduled or erased is left unchanged.
+ *
+ * @throws RangeError when `waitingDays` is below 7 days.
+ */
+export async function scheduleSubjectErasure(
   db: Database,
   hierarchy: KeyHierarchy,
+  store: DatabaseKeyStore,
   subjectId: string,
-  actor: string,
-  audit: (tx: Queryable, result: SubjectErasureResult) => Promise<void>,
-): Promise<SubjectErasureResult> {
+  options: SubjectErasureOptions & { waitingDays: number; now: Date },
+): Promise<SubjectErasureChange> {
+  const { waitingDays, now } = options;
+  if (!Number.isInteger(waitingDays) || waitingDays < MIN_DELETION_WAITING_DAYS) {
+    throw new RangeError(
+      `invalid erasure waiting period ${waitingDays} days: expected a whole number of at least ` +
+        `${MIN_DELETION_WAITING_DAYS}`,
+    );
+  }
+  const before = statusOf(await subjectKeyRow(db, subjectId));
+  if (before.state === 'scheduled' || before.state === 'erased') {
+    return { subjectId, previousState: before.state, ...before, dataKeys: [], changed: false };
+  }
+
+  let deletionDate = new Date(now.getTime() + waitingDays * DAY_MS);
+  const dataKeys: SubjectErasureChange['dataKeys'] = [];
+  for (const { keyId } of await store.findSubjectDataKeys(subjectId)) {
+    const scheduled = await hierarchy.scheduleDeletion(keyId, {
+      actor: options.actor,
+      waitingDays,
+    });
+    dataKeys.push({ keyId, versions: scheduled.map((record) => record.version) });
+    // The subject's row is due no earlier than its hierarchy keys, so the sweep that erases the
+    // subject finds them due as well.
+    for (const record of scheduled) {
+      if (record.deletionDate !== undefined && record.deletionDate > deletionDate) {
+        deletionDate = record.deletionDate;
+      }
+    }
+  }
+
   // Embedded PostgreSQL runs no other query while the transaction below is open, so the
   // compliance key is loaded before it.
-  await hierarchy.loadPurposeKey('compliance', actor);
-  return db.transaction(async (tx) => {
-    const row = await subjectKeyRow(tx, subjectId);
-    const previousState = stateOf(row);
-    const destroyed = await personalDataSealer.destroySubjectKey(tx, subjectId);
-    if (destroyed) {
-      await hierarchy.recordWrappedKeyDestroyed(
-        'compliance',
-        row?.version ?? undefined,
-        { use: 'personal_data_key', subject: subjectId },
-        actor,
-        new DatabaseKeyUsageSink(tx),
+  await hierarchy.loadPurposeKey('compliance', options.actor);
+  const change = await db.transaction(async (tx) => {
+    const updated = await tx.query(
+      `UPDATE personal_data_keys SET deletion_date = $2
+        WHERE subject_id = $1 AND destroyed_at IS NULL AND deletion_date IS NULL`,
+      [subjectId, deletionDate],
+    );
+    if (updated.rowCount === 0) {
+      const { version, wrapped } = await complianceKeyWrapping(hierarchy).wrap(
+        subjectId,
+        randomBytes(32),
+        tx,
       );
+      const inserted = await tx.query(
+        `INSERT INTO personal_data_keys
+           (subject_id, wrapped_key, compliance_key_version, deletion_date)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (subject_id) DO NOTHING`,
+        [subjectId, wrapped, version, deletionDate],
+      );
+      if (inserted.rowCount === 0) {
+        throw new SubjectErasureError(
+          `the key of subject ${subjectId} changed while its erasure was being scheduled; run ` +
+            'the command again',
+        );
+      }
     }
-    const result = { subjectId, previousState };
-    await audit(tx, result);
+    const result: SubjectErasureChange = {
+      subjectId,
+      previousState: before.state,
+      state: 'scheduled',
+      deletionDate,
+      dataKeys,
+      changed: true,
+    };
+    await options.audit(tx, result);
     return result;
   });
+  personalDataSealer.forgetSubject(subjectId);
+  return change;
+}
+
+/**
+ * Cancels a scheduled subject erasure: the personal data key loses its deletion date and every
+ * scheduled version of the subject's hierarchy data keys gets its earlier state back. The
+ * personal data key row and the `audit` entry are written in one transaction.
+ *
+ * @throws SubjectErasureError when the subject is already erased, because its key material is
+ * gone.
+ */
+export async function cancelSubjectErasure(
+  db: Database,
+  hierarchy: KeyHierarchy,
+  store: DatabaseKeyStore,
+  subjectId: string,
+  options: SubjectErasureOptions,
+): Promise<SubjectErasureChange> {
+  const before = statusOf(await subjectKeyRow(db, subjectId));
+  if (before.state === 'erased') {
+    throw new SubjectErasureError(
+      `subject ${subjectId} is already erased: its key is destroyed, so the erasure cannot be ` +
+        'cancelled',
+    );
+  }
+  const dataKeys: SubjectErasureChange['dataKeys'] = [];
+  for (const { keyId } of await store.findSubjectDataKeys(subjectId)) {
+    const restored = await hierarchy.cancelDeletion(keyId, { actor: options.actor });
+    if (restored.length > 0) {
+      dataKeys.push({ keyId, versions: restored.map((record) => record.version) });
+    }
+  }
+  if (before.state !== 'scheduled' && dataKeys.length === 0) {
+    return { subjectId, previousState: before.state, ...before, dataKeys, changed: false };
+  }
+  const change = await db.transaction(async (tx) => {
+    await tx.query(
+      `UPDATE personal_data_keys SET deletion_date = NULL
+        WHERE subject_id = $1 AND destroyed_at IS NULL`,
+      [subjectId],
+    );
+    const result: SubjectErasureChange = {
+      subjectId,
+      previousState: before.state,
+      state: before.state === 'none' ? 'none' : 'live',
+      deletionDate: null,
+      dataKeys,
+      changed: true,
+    };
+    await options.audit(tx, result);
+    return result;
+  });
+  personalDataSealer.forgetSubject(subjectId);
+  return change;
+}
+
+/** One subject whose key {@link destroyDueSubjectKeys} destroyed. */
+export interface DestroyedSubjectKey {
+  subjectId: string;
+  deletionDate: Date;
+}
+
+/**
+ * Destroys the personal data key of every subject whose erasure date is at or before `now`
+ * (crypto-shredding). For each subject, the destruction, its key usage record (operation
+ * `destroy` under the compliance key) and the `audit` entry run in one transaction, so either
+ * all are stored or none. Every sealed audit field of the subject then reads as null, while
+ * the entries and their hashes stay, so `audit verify` still passes. A subject whose erasure
+ * was cancelled meanwhile is skipped, because the update only applies to a row still due.
+ *
+ * The subject's hierarchy data keys are not destroyed here: they carry the same or an earlier
+ * deletion date, and {@link KeyHierarchy.destroyDueKeys} destroys them.
+ */
+export async function destroyDueSubjectKeys(
+  db: Database,
+  hierarchy: KeyHierarchy,
+  options: {
+    actor: string;
+    now: Date;
+    audit: (tx: Queryable, destroyed: DestroyedSubjectKey) => Promise<void>;
+  },
+): Promise<DestroyedSubjectKey[]> {
+  const destroyed: DestroyedSubjectKey[] = [];
+  let loaded = false;
+  for (;;) {
+    const due = await db.query<{ subjectId: string; deletionDate: Date; version: number | null }>(
+      `SELECT subject_id AS "subjectId", deletion_date AS "deletionDate",
+              compliance_key_version AS version
+         FROM personal_data_keys
+        WHERE deletion_date <= $1 AND destroyed_at IS NULL
+        ORDER BY deletion_date, subject_id LIMIT ${SWEEP_BATCH}`,
+      [options.now],
+    );
+    if (due.rows.length === 0) return destroyed;
+    if (!loaded) {
+      // Loaded before the first transaction, as embedded PostgreSQL runs one query at a time.
+      await hierarchy.loadPurposeKey('compliance', options.actor);
+      loaded = true;
+    }
+    let progress = false;
+    for (const row of due.rows) {
+      const subject = { subjectId: row.subjectId, deletionDate: new Date(row.deletionDate) };
+      const done = await db.transaction(async (tx) => {
+        const changed = await personalDataSealer.destroySubjectKey(tx, row.subjectId, {
+          dueBy: options.now,
+        });
+        if (!changed) return false;
+        await hierarchy.recordWrappedKeyDestroyed(
+          'compliance',
+          row.version ?? undefined,
+          { use: 'personal_data_key', subject: row.subjectId },
+          options.actor,
+          new DatabaseKeyUsageSink(tx),
+        );
+        await options.audit(tx, subject);
+        return true;
+      });
+      if (done) {
+        destroyed.push(subject);
+        progress = true;
+      }
+    }
+    // Rows skipped because another process handled them would be selected again forever.
+    if (!progress) return destroyed;
+  }
 }
