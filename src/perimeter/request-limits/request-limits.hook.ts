@@ -1,3 +1,5 @@
+import { isIPv6 } from 'node:net';
+
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { Config } from '../../config/config.schema.js';
@@ -70,11 +72,54 @@ function smugglingProblem(request: FastifyRequest): string | null {
   return null;
 }
 
-/** Returns true when `host` (a Host header) matches an entry, with or without its port. */
-function isAllowedHost(host: string, allowed: readonly string[]): boolean {
-  const value = host.toLowerCase();
-  const name = value.startsWith('[') ? value.slice(0, value.indexOf(']') + 1) : value.split(':')[0];
-  return allowed.includes(value) || (name !== undefined && allowed.includes(name));
+const HOST_LABEL_PATTERN = /^[a-z0-9_-]+$/;
+
+/**
+ * Returns true for a lowercase DNS name or IPv4 address: labels of letters, digits, `-` and `_`
+ * separated by dots, at most 253 characters, and an optional trailing dot.
+ */
+function isHostName(name: string): boolean {
+  const labels = (name.endsWith('.') ? name.slice(0, -1) : name).split('.');
+  const length = labels.join('.').length;
+  return length >= 1 && length <= 253 && labels.every((label) => HOST_LABEL_PATTERN.test(label));
+}
+
+/** A Host header split into its host and port, lowercase. `port` is null when none was sent. */
+interface HostHeader {
+  name: string;
+  port: number | null;
+}
+
+/**
+ * Parses a Host header value (`name`, `name:port`, `[IPv6]` or `[IPv6]:port`). Returns null for
+ * anything else, such as a port that is not a decimal number from 1 to 65535, an empty port,
+ * an IPv6 address without brackets, or characters no host name contains.
+ */
+export function parseHostHeader(value: string): HostHeader | null {
+  const host = value.toLowerCase();
+  let name: string;
+  let rest: string;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end === -1 || !isIPv6(host.slice(1, end))) return null;
+    name = host.slice(0, end + 1);
+    rest = host.slice(end + 1);
+  } else {
+    const colon = host.indexOf(':');
+    name = colon === -1 ? host : host.slice(0, colon);
+    rest = colon === -1 ? '' : host.slice(colon);
+    if (!isHostName(name)) return null;
+  }
+  if (rest === '') return { name, port: null };
+  if (!/^:[0-9]{1,5}$/.test(rest)) return null;
+  const port = Number(rest.slice(1));
+  return port >= 1 && port <= 65_535 ? { name, port } : null;
+}
+
+/** Returns true when `host` matches an entry of `allowed`, either as `name:port` or as `name`. */
+function isAllowedHost(host: HostHeader, allowed: readonly string[]): boolean {
+  if (allowed.includes(host.name)) return true;
+  return host.port !== null && allowed.includes(`${host.name}:${host.port}`);
 }
 
 /**
@@ -128,9 +173,26 @@ export function registerRequestLimits(
     }
 
     // request.host follows X-Forwarded-Host only when the peer is in TRUSTED_PROXIES.
-    if (config.ALLOWED_HOSTS && !isAllowedHost(request.host, config.ALLOWED_HOSTS)) {
-      reportBlock(onBlock, request, 'host', 'header:host', request.host);
-      throw rejection(request, 'validation_failed', 'The Host header names a host not served here');
+    if (config.ALLOWED_HOSTS) {
+      // An HTTP/1.0 request may come without a Host header, and then fails the check.
+      const host = parseHostHeader(request.host ?? '');
+      if (!host) {
+        reportBlock(onBlock, request, 'host', 'header:host', request.host ?? null);
+        throw rejection(
+          request,
+          'validation_failed',
+          'The Host header is malformed: send a host name or IP address, optionally with a ' +
+            'port from 1 to 65535',
+        );
+      }
+      if (!isAllowedHost(host, config.ALLOWED_HOSTS)) {
+        reportBlock(onBlock, request, 'host', 'header:host', request.host);
+        throw rejection(
+          request,
+          'validation_failed',
+          'The Host header names a host not served here',
+        );
+      }
     }
   });
 

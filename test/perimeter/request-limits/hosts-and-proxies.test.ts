@@ -97,3 +97,80 @@ describe('trusted proxy', () => {
     expect(await probe(t, 'gateway.example.com', from('203.0.113.8'))).toBe(200);
   });
 });
+
+describe('Host header syntax', () => {
+  let t: TestServer;
+  let port: string;
+
+  beforeAll(async () => {
+    t = await startTestServer({
+      env: { ALLOWED_HOSTS: 'gateway.example.com,[::1],admin.example.com:8443' },
+    });
+    port = new URL(t.url).port;
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('well-formed allowed hosts pass', async () => {
+    expect(await probe(t, 'gateway.example.com')).toBe(200);
+    expect(await probe(t, `gateway.example.com:${port}`)).toBe(200);
+    expect(await probe(t, '[::1]')).toBe(200);
+    expect(await probe(t, `[::1]:${port}`)).toBe(200);
+    expect(await probe(t, 'admin.example.com:8443')).toBe(200);
+  });
+
+  it('entry with a port admits only that port', async () => {
+    expect(await probe(t, 'admin.example.com')).toBe(400);
+    expect(await probe(t, 'admin.example.com:8444')).toBe(400);
+  });
+
+  it('malformed hosts get 400', async () => {
+    const malformed = [
+      'gateway.example.com:junk',
+      'gateway.example.com:',
+      'gateway.example.com:0',
+      'gateway.example.com:65536',
+      'gateway.example.com:123456',
+      'gateway.example.com:80:80',
+      'gateway.example.com:+80',
+      'gateway.example.com/evil',
+      'gateway.example.com@evil.example.net',
+      'gateway..example.com',
+      '[::1',
+      '[::1]junk',
+      '[::1]:junk',
+      '[not-an-address]',
+      '::1',
+    ];
+    for (const host of malformed) {
+      const result = await sendRaw(
+        t.url,
+        `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: ${USER_AGENT}\r\n` +
+          'Connection: close\r\n\r\n',
+      );
+      expect(result.status, host).toBe(400);
+      expect(result.text, host).toContain('Host header is malformed');
+    }
+  });
+
+  it('HTTP/1.0 without Host gets 400', async () => {
+    const result = await sendRaw(
+      t.url,
+      `GET /healthz HTTP/1.0\r\nUser-Agent: ${USER_AGENT}\r\n\r\n`,
+    );
+    expect(result.status).toBe(400);
+    expect(result.text).toContain('Host header is malformed');
+  });
+
+  it('malformed host on a gateway route gets provider shape', async () => {
+    const result = await sendRaw(
+      t.url,
+      `GET /v1/models HTTP/1.1\r\nHost: gateway.example.com:junk\r\n` +
+        `User-Agent: ${USER_AGENT}\r\nx-api-key: ${t.boot.apiKey}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(result.status).toBe(400);
+    expect(result.text).toContain('"type":"invalid_request_error"');
+  });
+});
