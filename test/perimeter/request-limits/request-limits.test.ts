@@ -152,8 +152,9 @@ describe('header limits', () => {
 
   it('slow header client is dropped', async () => {
     const socket = await openSocket(t.url);
-    const started = Date.now();
-    const result = readUntilClose(socket, 8000);
+    // HEADERS_TIMEOUT_MS is 1 s here. The wait is 30 times longer to leave a busy machine
+    // ample time, and the server's close ends the wait as soon as it happens.
+    const result = readUntilClose(socket, 30_000);
     socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\n`);
     // Trickle one header byte at a time, never finishing the header block.
     const trickle = setInterval(() => {
@@ -161,10 +162,13 @@ describe('header limits', () => {
     }, 200);
     const outcome = await result;
     clearInterval(trickle);
+
     expect(outcome.closedByServer).toBe(true);
-    expect(Date.now() - started).toBeLessThan(4000);
-    expect(outcome.status === null || outcome.status === 408).toBe(true);
-  });
+    // The server never serves the partial request. It sends nothing, or only a 408 Request
+    // Timeout, before it closes the connection.
+    expect([null, 408]).toContain(outcome.status);
+    expect(outcome.text.match(/^HTTP\/1\.[01] /gm) ?? []).toHaveLength(outcome.status ? 1 : 0);
+  }, 40_000);
 });
 
 describe('User-Agent check', () => {
