@@ -1,7 +1,14 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { FieldCipher } from '../../src/data/crypto/field-cipher.js';
+import { KeyHierarchy } from '../../src/data/crypto/key-hierarchy.js';
+import { DatabaseKeyStore } from '../../src/data/key-store/database-key-store.js';
+import { DatabaseKeyUsageSink } from '../../src/data/key-store/database-key-usage-sink.js';
+import { openDataProtection } from '../../src/data/key-store/data-protection.js';
 
 import { ownerSession } from '../support/admin-session.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -10,20 +17,22 @@ const run = promisify(execFile);
 
 let t: TestServer;
 
+function cliEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: t.config.DATABASE_URL,
+    MINDWEAVE_DATA_DIR: t.config.MINDWEAVE_DATA_DIR,
+    LOG_LEVEL: 'warn',
+  };
+}
+
 /** Runs the CLI as its own process against the test server's database and data folder. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: t.config.DATABASE_URL,
-          MINDWEAVE_DATA_DIR: t.config.MINDWEAVE_DATA_DIR,
-          LOG_LEVEL: 'warn',
-        },
-      },
+      { env: cliEnv() },
     );
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -100,4 +109,82 @@ describe('mindweave keys rewrap', () => {
     expect(verified.code).toBe(0);
     expect((JSON.parse(verified.stdout) as { ok: boolean }).ok).toBe(true);
   });
+
+  it('finishes after the process is killed midway', async () => {
+    const keys = await openDataProtection(t.config, t.owner, pino({ level: 'silent' }), 'test');
+    const values: {
+      location: { tenant: string; table: string; column: string; rowId: string };
+      ciphertext: string;
+    }[] = [];
+    try {
+      for (let index = 0; index < 250; index += 1) {
+        const location = {
+          tenant: `kill-org-${index}`,
+          table: 'notes',
+          column: 'body',
+          rowId: `row-${index}`,
+        };
+        values.push({
+          location,
+          ciphertext: await keys.fieldCipher.encrypt(location, `note ${index}`),
+        });
+      }
+    } finally {
+      await keys.close();
+    }
+    expect((await cli('keys', 'rotate', '--purpose', 'database')).code).toBe(0);
+
+    // Killed once the first progress line shows that 100 keys are re-wrapped.
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'keys', 'rewrap', '--purpose', 'database'],
+      { env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      if (stderr.includes('data keys: 100 re-wrapped')) child.kill('SIGKILL');
+    });
+    expect(await exited).toBe('SIGKILL');
+
+    const { rows } = await t.owner.query<{ parentVersion: number; count: string }>(
+      `SELECT v.parent_version AS "parentVersion", count(*) FROM encryption_key_versions v
+         JOIN encryption_keys k USING (key_id)
+        WHERE k.purpose = 'data' AND v.state <> 'destroyed' GROUP BY v.parent_version`,
+    );
+    const underNew = Number(rows.find((row) => row.parentVersion === 3)?.count ?? 0);
+    const underOld = Number(rows.find((row) => row.parentVersion === 2)?.count ?? 0);
+    expect(underNew).toBeGreaterThanOrEqual(100);
+    expect(underOld).toBeGreaterThan(0);
+
+    const rerun = await cli('keys', 'rewrap', '--purpose', 'database', '--json');
+    expect(rerun.code).toBe(0);
+    const summary = JSON.parse(rerun.stdout) as Summary;
+    expect(summary.database?.rewrapped).toBe(underOld);
+
+    const keysAfter = await openDataProtection(
+      t.config,
+      t.owner,
+      pino({ level: 'silent' }),
+      'test',
+    );
+    try {
+      const cipher = new FieldCipher(
+        new KeyHierarchy({
+          kms: keysAfter.kms,
+          masterKeyId: keysAfter.masterKeyId,
+          store: new DatabaseKeyStore(t.owner),
+          usageSink: new DatabaseKeyUsageSink(t.owner),
+        }),
+      );
+      for (const [index, value] of values.entries()) {
+        expect(await cipher.decryptString(value.location, value.ciphertext)).toBe(`note ${index}`);
+      }
+    } finally {
+      await keysAfter.close();
+    }
+  }, 120_000);
 });
