@@ -174,10 +174,10 @@ export function registerRequestLimits(
 
     // request.host follows X-Forwarded-Host only when the peer is in TRUSTED_PROXIES.
     if (config.ALLOWED_HOSTS) {
-      // An HTTP/1.0 request may come without a Host header, and then fails the check.
-      const host = parseHostHeader(request.host ?? '');
+      // Fastify returns '' for an HTTP/1.0 request without a Host header, which fails the check.
+      const host = parseHostHeader(request.host);
       if (!host) {
-        reportBlock(onBlock, request, 'host', 'header:host', request.host ?? null);
+        reportBlock(onBlock, request, 'host', 'header:host', request.host);
         throw rejection(
           request,
           'validation_failed',
