@@ -22,7 +22,13 @@ const requestSchema = z
     system: z.union([z.string().max(MAX_CONTENT_CHARS), z.array(z.looseObject({}))]).optional(),
     stream: z.boolean().optional(),
   })
-  .transform((body) => ({ ...body, stream: body.stream === true, maxTokens: body.max_tokens }));
+  // The output contains only the fields the gateway reads. The forwarded body is the request body
+  // itself, so copying every field here would be wasted work on each call.
+  .transform((body) => ({
+    model: body.model,
+    stream: body.stream === true,
+    maxTokens: body.max_tokens,
+  }));
 
 // Error `type` values of the Anthropic API by HTTP status.
 const ERROR_TYPES: Readonly<Record<number, string>> = {

@@ -28,7 +28,7 @@ const requestSchema = z
   // Without a limit in the request the provider may generate up to the model's maximum, so
   // the worst case counted for limits is the gateway's own maximum.
   .transform((body) => ({
-    ...body,
+    model: body.model,
     stream: body.stream === true,
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? MAX_OUTPUT_TOKENS,
   }));

@@ -8,7 +8,7 @@ export interface Usage {
   outputTokens: number | null;
 }
 
-/** The request fields the gateway's policy reads; the rest is forwarded as received. */
+/** The request fields the gateway's policy reads. The request body itself is forwarded. */
 export interface ParsedCall {
   model: string;
   stream: boolean;
