@@ -53,7 +53,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-/** A key hierarchy over the test database whose clock is `now`, with an empty cache. */
+/** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
 function hierarchyAt(now: Date): KeyHierarchy {
   return new KeyHierarchy({
     kms: keys.kms,

@@ -136,7 +136,7 @@ function printSubjectErasures(erasures: readonly SubjectErasureStatus[]): void {
   }
 }
 
-/** A subject erasure as `keys status --json` lists it. */
+/** Converts a subject erasure to the form that `keys status --json` prints. */
 function subjectErasureJson(erasure: SubjectErasureStatus): Record<string, string | null> {
   return {
     subjectId: erasure.subjectId,

@@ -276,7 +276,7 @@ async function rotateDueKeys(
   }
 }
 
-/** What one {@link sweepDueDeletions} run destroyed. */
+/** Key versions and subject keys destroyed by one {@link sweepDueDeletions} run. */
 export interface DeletionSweepResult {
   keys: KeyVersionRef[];
   subjects: DestroyedSubjectKey[];

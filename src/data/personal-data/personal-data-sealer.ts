@@ -248,8 +248,9 @@ export class PersonalDataSealer {
   }
 
   /**
-   * The subject's key (null when destroyed or past its scheduled deletion date) and the time
-   * until which it may be used; undefined when the subject has no key yet.
+   * Loads the subject's key and the time until which it may be used. The key is null when
+   * destroyed or past its scheduled deletion date, and the result undefined for a subject
+   * without a key.
    */
   private async loadKey(
     db: Queryable,

@@ -129,7 +129,7 @@ export interface SubjectErasureOptions {
  *
  * A subject without a personal data key gets one, already scheduled, so values sealed for it
  * during the waiting period are erased with it. The hierarchy keys are scheduled first, each
- * with its own key usage record; the personal data key row and the `audit` entry are then
+ * with its own key usage record. Then the personal data key row and the `audit` entry are
  * written in one transaction. A subject already scheduled or erased is left unchanged.
  *
  * @throws RangeError when `waitingDays` is below 7 days.

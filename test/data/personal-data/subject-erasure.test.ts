@@ -38,7 +38,7 @@ let dataDir: string;
 let db: Database;
 let keys: DataProtection;
 
-/** A key hierarchy over the test database whose clock is `now`, with an empty cache. */
+/** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
 function hierarchyAt(now: Date): KeyHierarchy {
   return new KeyHierarchy({
     kms: keys.kms,
