@@ -21,4 +21,4 @@ CREATE TABLE login_throttle_keys (
   application_key_version integer NOT NULL CHECK (application_key_version > 0),
   created_at timestamptz NOT NULL DEFAULT now()
 );
-GRANT SELECT, INSERT ON login_throttle_keys TO mindweave_app;
+GRANT SELECT, INSERT, UPDATE ON login_throttle_keys TO mindweave_app;

@@ -12,6 +12,7 @@ import {
   RedisLoginThrottle,
   type LoginThrottle,
 } from '../../src/application/auth/login-throttle.js';
+import { LoginThrottleKeyHash } from '../../src/application/auth/login-throttle-key.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import {
   createUser,
@@ -46,7 +47,7 @@ async function fail(throttle: LoginThrottle, key: string, times: number, now: nu
 
 describe.each([
   ['memory', () => new MemoryLoginThrottle()],
-  ['redis', () => new RedisLoginThrottle(redis, prefix)],
+  ['redis', () => new RedisLoginThrottle(redis, prefix, new LoginThrottleKeyHash(randomBytes(32)))],
 ] as const)('%s throttle', (_name, create) => {
   it('locks at the failure limit', async () => {
     const throttle = create();

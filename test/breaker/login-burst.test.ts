@@ -8,6 +8,7 @@ import {
   RedisLoginThrottle,
   type LoginThrottle,
 } from '../../src/application/auth/login-throttle.js';
+import { LoginThrottleKeyHash } from '../../src/application/auth/login-throttle-key.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import {
   auditRows,
@@ -119,7 +120,12 @@ describe.each<[string, () => LoginThrottle]>([
   ['memory', () => new MemoryLoginThrottle()],
   [
     'redis',
-    () => new RedisLoginThrottle(sharedRedis, `mindweave-test:${randomBytes(6).toString('hex')}:`),
+    () =>
+      new RedisLoginThrottle(
+        sharedRedis,
+        `mindweave-test:${randomBytes(6).toString('hex')}:`,
+        new LoginThrottleKeyHash(randomBytes(32)),
+      ),
   ],
 ])('attempt claim in %s', (_name, create) => {
   it('admits one attempt at a time', async () => {

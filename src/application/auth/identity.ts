@@ -10,6 +10,7 @@ import type { SecurityEventSink } from '../../monitoring/security-events/securit
 import { TotpSecretCipher } from '../../data/personal-data/totp-secret-cipher.js';
 import { TotpSecretSealer } from '../mfa/totp-secret-sealer.js';
 import { identitySettingsFromConfig, type IdentitySettings } from './identity-settings.js';
+import { loadLoginThrottleKey } from './login-throttle-key.js';
 import {
   FailClosedLoginThrottle,
   MemoryLoginThrottle,
@@ -53,25 +54,36 @@ export async function createIdentityServices(options: {
   db: Database;
   redis?: Redis | null;
   securityEvents?: SecurityEventSink | null;
-  /** Key hierarchy that encrypts the client address and user agent of sessions. Without it, sessions record neither. */
+  /**
+   * Key hierarchy that encrypts the client address and user agent of sessions and wraps the key
+   * that names sign-in counters in Redis. Without it, sessions record neither, and Redis cannot
+   * be used.
+   */
   dataProtection?: DataProtection | null;
   clock?: () => number;
 }): Promise<IdentityServices> {
   const settings = identitySettingsFromConfig(options.config);
   const clock = options.clock ?? Date.now;
+  const dataProtection = options.dataProtection ?? null;
+  let throttle: LoginThrottle = new MemoryLoginThrottle();
+  if (options.redis) {
+    if (dataProtection === null) {
+      throw new Error('sign-in counters in Redis need the key hierarchy, which is not open');
+    }
+    const names = await loadLoginThrottleKey(options.db, dataProtection.hierarchy);
+    throttle = new FailClosedLoginThrottle(
+      new RedisLoginThrottle(options.redis, options.config.LOGIN_THROTTLE_REDIS_PREFIX, names),
+    );
+  }
   return {
     db: options.db,
     settings,
-    throttle: options.redis
-      ? new FailClosedLoginThrottle(
-          new RedisLoginThrottle(options.redis, options.config.LOGIN_THROTTLE_REDIS_PREFIX),
-        )
-      : new MemoryLoginThrottle(),
+    throttle,
     sessions: new SessionService(
       options.db,
       settings,
       clock,
-      options.dataProtection ? new SessionClientCipher(options.dataProtection.fieldCipher) : null,
+      dataProtection ? new SessionClientCipher(dataProtection.fieldCipher) : null,
     ),
     totpSealer: new TotpSecretCipher(legacyTotpOpener(totpKeyPath(options.config))),
     // A getter, because SIGHUP replaces a rotated SMTP password in the config object.

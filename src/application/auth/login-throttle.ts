@@ -4,6 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 
 import { AppError } from '../../http/errors.js';
+import type { LoginThrottleKeyHash } from './login-throttle-key.js';
 
 /** The target a failed attempt is counted against. */
 export type ThrottleScope = 'account' | 'ip';
@@ -58,7 +59,10 @@ export interface LoginThrottle {
   releaseAttempt(key: string, claim: string): Promise<void>;
 }
 
-/** Returns the key of an account counter: SHA-256 of the lower-case email, so no email is stored. */
+/**
+ * Returns the key of an account counter: SHA-256 of the lower-case email. Process memory keeps
+ * it as is, and Redis only under an HMAC of it (see {@link RedisLoginThrottle}).
+ */
 export function accountThrottleKey(email: string): string {
   return createHash('sha256').update(email.toLowerCase(), 'utf8').digest('base64url');
 }
@@ -195,11 +199,17 @@ end
 return 0
 `;
 
-/** Counters in Redis, shared by every server process that uses the same Redis. */
+/**
+ * Counters in Redis, shared by every server process that uses the same Redis. Each counter is
+ * named by HMAC-SHA256 of its scope and key under `names`, so Redis stores no email hash or
+ * client address that could be tested against a list. Servers that share counters must use the
+ * same key, which {@link loadLoginThrottleKey} provides from the database.
+ */
 export class RedisLoginThrottle implements LoginThrottle {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix = 'mindweave:login:',
+    private readonly prefix: string,
+    private readonly names: LoginThrottleKeyHash,
   ) {}
 
   async lockedForMs(scope: ThrottleScope, key: string, now: number): Promise<number> {
@@ -241,11 +251,11 @@ export class RedisLoginThrottle implements LoginThrottle {
   }
 
   private claimKey(key: string): string {
-    return `${this.prefix}attempt:${key}`;
+    return `${this.prefix}attempt:${this.names.name('account', key)}`;
   }
 
   private key(scope: ThrottleScope, key: string): string {
-    return `${this.prefix}${scope}:${key}`;
+    return `${this.prefix}${scope}:${this.names.name(scope, key)}`;
   }
 }
 
