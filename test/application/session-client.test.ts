@@ -17,7 +17,10 @@ import {
   type DataProtection,
 } from '../../src/data/key-store/data-protection.js';
 import type { RequestContext } from '../../src/http/request-context.js';
+import { base32Decode } from '../../src/application/mfa/totp.js';
 import { insertUser } from '../../src/tenancy/users/user.repository.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+import { call, codeAt, SecretRecorder } from './identity-api.js';
 
 const logger = pino({ level: 'silent' });
 const CONTEXT: RequestContext = {
@@ -127,5 +130,62 @@ describe('session client on embedded PostgreSQL', () => {
     const prepared = await sessions.prepare({ requestId: null, ip: null, userAgent: null });
     expect(prepared.ipEncrypted).toBeNull();
     expect(prepared.userAgentEncrypted).toBeNull();
+  });
+});
+
+describe('session client on an embedded server', () => {
+  const recorder = new SecretRecorder();
+  const userAgent = 'Mozilla/5.0 EmbeddedSessionProbe/2.0';
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer({ embedded: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('MFA enrollment session records the client', async () => {
+    const login = await call(t, recorder, 'POST', '/api/v1/auth/login', {
+      body: { email: t.boot.adminEmail, password: t.boot.adminPassword, sessionType: 'bearer' },
+      headers: { 'user-agent': userAgent },
+    });
+    expect(login.status).toBe(200);
+    const headers = { 'user-agent': userAgent };
+    // The bootstrap owner must change the one-time password before enrolling.
+    const newPassword = 'Embedded-Probe-Lantern-77!';
+    recorder.add(newPassword);
+    const changed = await call(t, recorder, 'POST', '/api/v1/auth/password', {
+      token: login.body.token as string,
+      body: { currentPassword: t.boot.adminPassword, newPassword },
+      headers,
+    });
+    expect(changed.status).toBe(204);
+    const begin = await call(t, recorder, 'POST', '/api/v1/auth/mfa/totp', {
+      token: login.body.token as string,
+      body: {},
+      headers,
+    });
+    expect(begin.status).toBe(201);
+    const secret = base32Decode(begin.body.secret as string);
+    recorder.add(secret.toString('hex'), secret.toString('base64'), secret.toString('base64url'));
+    // Confirming the enrollment replaces the session inside a transaction, with the client
+    // encrypted before it began.
+    const confirm = await call(t, recorder, 'POST', '/api/v1/auth/mfa/totp/confirm', {
+      token: login.body.token as string,
+      body: { code: codeAt(secret) },
+      headers,
+    });
+    expect(confirm.status).toBe(200);
+
+    const list = await call(t, recorder, 'GET', '/api/v1/auth/sessions', {
+      token: confirm.body.token as string,
+    });
+    expect(list.status).toBe(200);
+    const sessions = list.body.sessions as { current: boolean; ip: string; userAgent: string }[];
+    const current = sessions.find((session) => session.current);
+    expect(current?.userAgent).toBe(userAgent);
+    expect(current?.ip).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
   });
 });
