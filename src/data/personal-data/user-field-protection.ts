@@ -6,9 +6,10 @@ import { parseCiphertext } from '../crypto/ciphertext-format.js';
 import type { FieldCipher } from '../crypto/field-cipher.js';
 import type { FieldLocation } from '../crypto/field-context.js';
 import type { KeyHierarchy } from '../crypto/key-hierarchy.js';
-import { KeyNotFoundError, KeyStateError } from '../crypto/errors.js';
+import { DecryptionError, KeyNotFoundError, KeyStateError } from '../crypto/errors.js';
 import { canDecrypt } from '../crypto/key-lifecycle.js';
 import type { KeyOwner, KeyVersionRef } from '../crypto/key-types.js';
+import { LruCache } from '../crypto/lru-cache.js';
 
 /**
  * Owner tenant of the platform data key and of the users' own data keys, which cover data that
@@ -42,6 +43,13 @@ export const USER_FIELD_COLUMNS: Record<UserField, string> = {
 const EMAIL_INDEX_COLUMN: BlindIndexColumn = { table: 'users', column: 'email' };
 const INVITATION_INDEX_COLUMN: BlindIndexColumn = { table: 'user_invitations', column: 'email' };
 const ACTOR = 'user-fields';
+
+/**
+ * Bounds of the memory of key versions found destroyed or missing. A destroyed version never
+ * becomes usable again, so the time-to-live only bounds memory use.
+ */
+const UNAVAILABLE_KEYS_MAX_ENTRIES = 10_000;
+const UNAVAILABLE_KEYS_TTL_MS = 5 * 60 * 1000;
 
 /** Location of a user's encrypted field, which binds the ciphertext to the user's row. */
 export function userFieldLocation(userId: string, field: UserField): FieldLocation {
@@ -82,6 +90,13 @@ export class UserFieldProtection {
   readonly #hierarchy: KeyHierarchy;
   readonly #indexer: BlindIndexer;
   readonly #logger: Logger | undefined;
+  // Versions that loadKeysOf found destroyed or missing. Decrypting under one fails at once
+  // instead of reading the key store again, which inside a transaction on embedded PostgreSQL
+  // would wait forever.
+  readonly #unavailableKeys = new LruCache<string, true>({
+    maxEntries: UNAVAILABLE_KEYS_MAX_ENTRIES,
+    ttlMs: UNAVAILABLE_KEYS_TTL_MS,
+  });
 
   /** `logger` receives integrity failures of stored values, with ids and no personal data. */
   constructor(cipher: FieldCipher, hierarchy: KeyHierarchy, logger?: Logger) {
@@ -105,8 +120,16 @@ export class UserFieldProtection {
   }
 
   /** @throws DecryptionError when the value was not encrypted for this user and field. */
-  decrypt(userId: string, field: UserField, ciphertext: string): Promise<string> {
+  async decrypt(userId: string, field: UserField, ciphertext: string): Promise<string> {
+    this.#assertKeyNotUnavailable(ciphertext);
     return this.#cipher.decryptString(userFieldLocation(userId, field), ciphertext, { actor: ACTOR });
+  }
+
+  #assertKeyNotUnavailable(ciphertext: string): void {
+    const parsed = parseCiphertext(ciphertext);
+    if (parsed !== undefined && this.#unavailableKeys.get(refId(parsed)) !== undefined) {
+      throw new DecryptionError();
+    }
   }
 
   /** Returns the blind index stored with a new or changed email, under the active key version. */
@@ -132,7 +155,8 @@ export class UserFieldProtection {
   }
 
   /** @throws DecryptionError when the value was not encrypted for this invitation. */
-  decryptInvitationEmail(invitationId: string, ciphertext: string): Promise<string> {
+  async decryptInvitationEmail(invitationId: string, ciphertext: string): Promise<string> {
+    this.#assertKeyNotUnavailable(ciphertext);
     return this.#cipher.decryptString(invitationEmailLocation(invitationId), ciphertext, {
       actor: ACTOR,
     });
@@ -182,7 +206,8 @@ export class UserFieldProtection {
   }
 
   /** @throws DecryptionError when the value was not encrypted for this user's TOTP factor. */
-  decryptTotpSecret(userId: string, ciphertext: string): Promise<Buffer> {
+  async decryptTotpSecret(userId: string, ciphertext: string): Promise<Buffer> {
+    this.#assertKeyNotUnavailable(ciphertext);
     return this.#cipher.decrypt(totpSecretLocation(userId), ciphertext, { actor: ACTOR });
   }
 
@@ -207,8 +232,8 @@ export class UserFieldProtection {
   /**
    * Loads the key versions named by `ciphertexts` into the key cache, so that decrypting them
    * inside a transaction that follows reads nothing from the key store. Values that do not
-   * parse, and versions that are unknown or destroyed, are skipped: their decryption fails
-   * either way and is reported then.
+   * parse are skipped. Versions that are missing or destroyed are remembered, so decrypting
+   * under them fails without a key store read.
    */
   async loadKeysOf(ciphertexts: Iterable<string | null>): Promise<void> {
     const seen = new Set<string>();
@@ -216,7 +241,7 @@ export class UserFieldProtection {
       if (ciphertext === null) continue;
       const parsed = parseCiphertext(ciphertext);
       if (parsed === undefined) continue;
-      const id = `${parsed.keyId}:${parsed.keyVersion}`;
+      const id = refId(parsed);
       if (seen.has(id)) continue;
       seen.add(id);
       try {
@@ -225,6 +250,7 @@ export class UserFieldProtection {
         key.fill(0);
       } catch (error) {
         if (!isKeyUnavailable(error)) throw error;
+        this.#unavailableKeys.set(id, true);
       }
     }
   }
@@ -250,6 +276,10 @@ export class UserFieldProtection {
     const versions = await this.#hierarchy.listVersions(await this.keyId());
     return versions.filter(canDecrypt).map((record) => ({ keyId: record.keyId, version: record.version }));
   }
+}
+
+function refId(parsed: { keyId: string; keyVersion: number }): string {
+  return `${parsed.keyId}:${parsed.keyVersion}`;
 }
 
 function isKeyUnavailable(error: unknown): boolean {

@@ -6,8 +6,14 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import {
+  prepareInvitationEmail,
+  prepareInvitationLookup,
+  revokeOpenInvitationOf,
+} from '../../../src/application/auth/invitation.repository.js';
 import { TotpSecretSealer } from '../../../src/application/mfa/totp-secret-sealer.js';
 import { parseCiphertext } from '../../../src/data/crypto/ciphertext-format.js';
+import { KeyStateError } from '../../../src/data/crypto/errors.js';
 import type { Database } from '../../../src/data/database/database.js';
 import { openMemoryDatabase } from '../../../src/data/database/embedded-database.js';
 import { migrate } from '../../../src/data/database/migrate.js';
@@ -32,10 +38,15 @@ import {
   uninstallUserFieldProtection,
 } from '../../../src/data/personal-data/user-field-registry.js';
 import { reencryptUserFields } from '../../../src/data/personal-data/user-field-reencryption.js';
+import {
+  listMembers,
+  loadMemberFieldKeys,
+} from '../../../src/tenancy/members/member.repository.js';
 import { insertOrganization } from '../../../src/tenancy/organizations/organization.repository.js';
 import {
   findUserCredentialsByEmail,
   findUserCredentialsById,
+  insertMembership,
   insertUser,
   prepareEmailLookup,
   UnreadableUserError,
@@ -357,5 +368,121 @@ describe('rotation and re-encryption', () => {
         'invitee@example.org',
       );
     }
+  });
+});
+
+describe('per-user keys and erasure', () => {
+  let kept: { id: string; email: string };
+  let erased: { id: string; email: string };
+
+  it('encrypts two users under different keys', async () => {
+    const insert = (email: string) =>
+      insertUser(db, { email, name: 'Key Owner', passwordHash: null, mustChangePassword: false });
+    kept = await insert('kept@example.org');
+    erased = await insert('erased@example.org');
+    await inTenant(db, orgId, async (tx) => {
+      await insertMembership(tx, { orgId, userId: kept.id, role: 'member' });
+      await insertMembership(tx, { orgId, userId: erased.id, role: 'member' });
+    });
+
+    const byId = new Map((await storedUsers()).map((user) => [user.id, user]));
+    const keptKey = parseCiphertext(byId.get(kept.id)?.emailEncrypted ?? '')?.keyId;
+    const erasedKey = parseCiphertext(byId.get(erased.id)?.emailEncrypted ?? '')?.keyId;
+    expect(keptKey).toBe(await keys.hierarchy.dataKeyId(userKeyOwner(kept.id), 'test'));
+    expect(erasedKey).toBe(await keys.hierarchy.dataKeyId(userKeyOwner(erased.id), 'test'));
+    expect(keptKey).not.toBe(erasedKey);
+    expect(keptKey).not.toBe(await protection.keyId());
+  });
+
+  it('makes only the erased user unreadable', async () => {
+    const keyId = await keys.hierarchy.dataKeyId(userKeyOwner(erased.id), 'test');
+    await keys.hierarchy.scheduleDeletion(keyId, { actor: 'test', waitingDays: 7 });
+    await db.query(
+      `UPDATE encryption_key_versions SET deletion_date = now() - interval '1 day'
+        WHERE key_id = $1`,
+      [keyId],
+    );
+    expect(await keys.hierarchy.destroyDueKeys('test')).toEqual([{ keyId, version: 1 }]);
+    keys.hierarchy.clearCache();
+
+    await expect(findUserCredentialsById(db, erased.id)).rejects.toThrow(UnreadableUserError);
+    await expect(findUserCredentialsByEmail(db, erased.email)).rejects.toThrow(
+      UnreadableUserError,
+    );
+    expect((await findUserCredentialsById(db, kept.id))?.email).toBe('kept@example.org');
+    expect((await findUserCredentialsByEmail(db, 'kept@example.org'))?.id).toBe(kept.id);
+  });
+
+  it('lists an erased member as unavailable', async () => {
+    keys.hierarchy.clearCache();
+    await loadMemberFieldKeys(db, orgId);
+    const members = await inTenant(db, orgId, (tx) => listMembers(tx, orgId));
+    const erasedMember = members.find((member) => member.userId === erased.id);
+    const keptMember = members.find((member) => member.userId === kept.id);
+    expect(erasedMember?.email).toBeNull();
+    expect(erasedMember?.name).toBeNull();
+    expect(keptMember?.email).toBe('kept@example.org');
+  });
+
+  it('leaves erased rows in re-encryption', async () => {
+    const result = await reencryptUserFields(db, protection);
+    expect(result.unreadable).toBe(1);
+    expect(result.skippedConcurrent).toBe(0);
+    await expect(protection.encrypt(erased.id, 'email', 'new@example.org')).rejects.toThrow(
+      KeyStateError,
+    );
+  });
+});
+
+describe('invitation email index', () => {
+  let otherOrgId: string;
+
+  beforeAll(async () => {
+    const id = randomUUID();
+    otherOrgId = (await inTenant(db, id, (tx) => insertOrganization(tx, 'Other', id))).id;
+  });
+
+  it('differs across organizations', async () => {
+    const first = await prepareInvitationEmail(orgId, 'same.person@example.org');
+    const second = await prepareInvitationEmail(otherOrgId, 'same.person@example.org');
+    expect(first.emailIndex).not.toBe(second.emailIndex);
+    const lookup = await prepareInvitationLookup(orgId, 'Same.Person@example.org');
+    expect(lookup.indexes).toContain(first.emailIndex);
+    expect(lookup.indexes).not.toContain(second.emailIndex);
+  });
+
+  it('moves platform indexes to the organization at start', async () => {
+    const invitee = 'moved.invitee@example.org';
+    const [inviter] = await storedUsers();
+    const prepared = await prepareInvitationEmail(otherOrgId, invitee);
+    const [legacyIndex] = await protection.legacyInvitationIndexesForLookup(invitee);
+    await inTenant(db, otherOrgId, (tx) =>
+      tx.query(
+        `INSERT INTO user_invitations (id, org_id, email_encrypted, email_index, role, token_hash,
+                                       invited_by, expires_at)
+         VALUES ($1, $2, $3, $4, 'member', $5, $6, now() + interval '1 day')`,
+        [prepared.id, otherOrgId, prepared.emailEncrypted, legacyIndex, randomBytes(32), inviter?.id],
+      ),
+    );
+
+    const result = await migratePlaintextPersonalData(db, protection, { legacyTotp, logger });
+    expect(result.invitationIndexes).toBe(1);
+    const stored = await inTenant(db, otherOrgId, (tx) =>
+      tx.query<{ emailIndex: string; scope: string }>(
+        `SELECT email_index AS "emailIndex", email_index_scope AS scope
+           FROM user_invitations WHERE id = $1`,
+        [prepared.id],
+      ),
+    );
+    expect(stored.rows[0]?.scope).toBe('organization');
+    expect(stored.rows[0]?.emailIndex).toBe(prepared.emailIndex);
+    const lookup = await prepareInvitationLookup(otherOrgId, invitee);
+    const revoked = await inTenant(db, otherOrgId, (tx) =>
+      revokeOpenInvitationOf(tx, otherOrgId, lookup),
+    );
+    expect(revoked).toBe(prepared.id);
+
+    const again = await migratePlaintextPersonalData(db, protection, { legacyTotp, logger });
+    expect(again.invitationIndexes).toBe(0);
   });
 });
