@@ -132,7 +132,7 @@ describe('tampered user row', () => {
     expect(members.filter((entry) => entry.email !== null).length).toBeGreaterThan(0);
   });
 
-  it('answers a reset request as for an unknown email', async () => {
+  it('treats a reset request as unknown email', async () => {
     const unknown = await call(t, recorder, 'POST', '/api/v1/auth/password/reset', {
       body: { email: 'nobody-here@example.com' },
     });
@@ -206,7 +206,7 @@ describe('erased user', () => {
 
   beforeAll(async () => {
     // A second key hierarchy on the same key store writes and erases the user, so the server's
-    // key cache never holds the erased user's key.
+    // key cache never keeps the erased user's key.
     keys = await openDataProtection(t.config, t.owner, pino({ level: 'silent' }), 'test');
     const writer = new UserFieldProtection(keys.fieldCipher, keys.hierarchy);
     installUserFieldProtection(writer);

@@ -180,8 +180,8 @@ export class UserFieldProtection {
   }
 
   /**
-   * Returns the index that invitations written before organization-bound indexes stored: one
-   * under the active platform key version. Only the start migration uses it.
+   * Returns the indexes that invitations written before organization-bound indexes stored, one
+   * per decryptable platform key version. Only the start migration and its tests use them.
    */
   legacyInvitationIndexesForLookup(email: string): Promise<string[]> {
     return this.#indexer.indexesForLookup(
