@@ -39,6 +39,7 @@ import { createPerimeterServer } from '../perimeter/request-limits/http-server.j
 import { registerRequestLimits } from '../perimeter/request-limits/request-limits.hook.js';
 import { registerWaf } from '../perimeter/waf/waf.hook.js';
 import type { TlsServerOptions } from '../perimeter/tls/tls-options.js';
+import { requestLoggerFactory } from '../http/request-logger.js';
 import { securityHeaders } from '../http/security-headers.js';
 import type { UsageRecorder } from '../gateway/usage/usage-recorder.js';
 import { apiKeyRoutes } from '../tenancy/api-keys/api-key.routes.js';
@@ -88,6 +89,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       disableRequestLogging: true,
       requestIdLogLabel: 'requestId',
     }),
+    // Each request's pino child is created only when the request writes a log line.
+    childLoggerFactory: requestLoggerFactory,
     genReqId: () => randomUUID(),
     bodyLimit: MAX_BODY_BYTES,
     return503OnClosing: true,
