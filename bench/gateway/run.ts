@@ -3,7 +3,8 @@
  *
  *   npx tsx bench/gateway/run.ts [--rate 1000] [--duration 20] [--warmup 5]
  *     [--max-connections 50] [--max-duration 20] [--log-levels warn,info]
- *     [--source head|worktree] [--baseline COMMIT] [--profile] [--idle-wait 120]
+ *     [--source head|worktree] [--baseline COMMIT] [--profile] [--profile-dir DIR]
+ *     [--idle-wait 120]
  *
  * It starts a minimal Anthropic upstream (upstream.ts) in its own process. It builds
  * MindWeave and runs `node bin/mindweave.js serve` in another process on a fresh PostgreSQL
@@ -12,10 +13,12 @@
  * autocannon). `--baseline` also builds an older commit and measures it at the fixed rate right
  * before the build under test, for a comparison under the same load. Every address is on 127.0.0.1. The processes, the database and the temporary
  * folder are removed at the end, also after a failure or Ctrl-C. `--profile` adds a run with
- * `node --cpu-prof` on MindWeave and prints where its time went.
+ * `node --cpu-prof` on MindWeave and prints where its time went. `--profile-dir` implies
+ * `--profile` and copies the `.cpuprofile` files of every thread into DIR, for a closer look in
+ * Chrome DevTools.
  */
 import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -63,6 +66,7 @@ const { values } = parseArgs({
     source: { type: 'string', default: 'head' },
     baseline: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    'profile-dir': { type: 'string' },
     'idle-wait': { type: 'string', default: '120' },
     'database-admin-url': {
       type: 'string',
@@ -89,7 +93,8 @@ const settings = {
   logLevels: (values['log-levels'] ?? '').split(',').filter((level) => level !== ''),
   source: values.source,
   baseline: values.baseline,
-  profile: values.profile === true,
+  profile: values.profile === true || values['profile-dir'] !== undefined,
+  profileDir: values['profile-dir'] === undefined ? undefined : resolve(values['profile-dir']),
   idleWaitSeconds: positiveInteger('idle-wait', values['idle-wait'], 3600),
 };
 if (settings.baseline !== undefined && !/^[0-9a-f]{7,40}$/.test(settings.baseline)) {
@@ -414,6 +419,10 @@ async function main(): Promise<void> {
     const first = files.find((name) => name.split('.')[4] === '0') ?? files[0];
     if (first === undefined) throw new Error(`no .cpuprofile was written to ${profileDir}`);
     const summary = await summarizeCpuProfile(join(profileDir, first), buildDir, 20);
+    if (settings.profileDir !== undefined) {
+      await cp(profileDir, settings.profileDir, { recursive: true });
+      log(`CPU profiles copied to ${settings.profileDir}`);
+    }
     profileText = [
       '## CPU profile of MindWeave (LOG_LEVEL=warn)',
       '',
