@@ -153,7 +153,7 @@ async function isMemberByEmail(
     user = await findUserCredentialsByEmail(tx, lookup);
   } catch (error) {
     // An account whose stored email no longer decrypts cannot be confirmed as this email's.
-    // Accepting the invitation fails for that email until the account is repaired or erased.
+    // Accepting the invitation fails while that account row exists.
     if (!(error instanceof UnreadableUserError)) throw error;
     return false;
   }
@@ -241,8 +241,10 @@ export async function acceptInvitation(
   const peeked = { ...locked, email: locked.email };
   const lookup = await prepareEmailLookup(peeked.email);
   await loadKeysForEmailLookup(db, lookup);
+  // Encrypting a new user's fields creates the user's own data key, so they are prepared only
+  // when no account has the email yet. Otherwise the key would stay unused.
   const prepared =
-    input.name === undefined
+    input.name === undefined || (await accountExists(db, lookup))
       ? null
       : await prepareUser({ email: peeked.email, name: input.name, phone: input.phone ?? null });
 
@@ -302,6 +304,16 @@ export async function acceptInvitation(
   );
 }
 
+/** Reports whether an account has the email, counting one whose fields do not decrypt. */
+async function accountExists(db: Queryable, lookup: EmailLookup): Promise<boolean> {
+  try {
+    return (await findUserCredentialsByEmail(db, lookup)) !== null;
+  } catch (error) {
+    if (error instanceof UnreadableUserError) return true;
+    throw error;
+  }
+}
+
 /** The existing account's password was wrong; the transaction rolls back before it is counted. */
 class WrongAccountPasswordError extends Error {
   constructor(readonly user: { id: string; email: string }) {
@@ -345,7 +357,8 @@ async function completeAcceptance(
       user = existing;
     } else {
       requireName(input.name);
-      if (prepared === null) throw new Error('a named invitee has no prepared user');
+      // The account seen before the transaction was deleted meanwhile, so nothing is prepared.
+      if (prepared === null) throw invalidToken();
       user = await insertPreparedUser(tx, prepared, {
         passwordHash: await hashPassword(requireNewPassword(input.password)),
         mustChangePassword: false,

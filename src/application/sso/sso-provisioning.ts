@@ -7,8 +7,10 @@ import {
   findUserCredentialsByEmail,
   findUserCredentialsById,
   insertMembership,
+  loadKeysForEmailLookup,
   prepareEmailLookup,
   prepareUser,
+  UnreadableUserError,
   type EmailLookup,
   type PreparedUser,
   type User,
@@ -54,17 +56,30 @@ function nameFor(claims: SsoClaims & { email: string }): string {
  */
 export interface PreparedSsoUser {
   lookup: EmailLookup;
-  newUser: PreparedUser;
+  /** Fields of the user to create, or null when an account with the email already exists. */
+  newUser: PreparedUser | null;
 }
 
-/** Prepares the user lookup and creation of a validated sign-in; see {@link PreparedSsoUser}. */
+/**
+ * Prepares the user lookup and creation of a validated sign-in; see {@link PreparedSsoUser}.
+ * Encrypting a new user's fields creates that user's own data key, so they are prepared only
+ * when no account has the email. Otherwise every sign-in would leave an unused key behind.
+ */
 export async function prepareSsoUser(
+  db: Queryable,
   claims: SsoClaims & { email: string },
 ): Promise<PreparedSsoUser> {
-  return {
-    lookup: await prepareEmailLookup(claims.email),
-    newUser: await prepareUser({ email: claims.email, name: nameFor(claims) }),
-  };
+  const lookup = await prepareEmailLookup(claims.email);
+  await loadKeysForEmailLookup(db, lookup);
+  let exists: boolean;
+  try {
+    exists = (await findUserCredentialsByEmail(db, lookup)) !== null;
+  } catch (error) {
+    if (!(error instanceof UnreadableUserError)) throw error;
+    exists = true;
+  }
+  const newUser = exists ? null : await prepareUser({ email: claims.email, name: nameFor(claims) });
+  return { lookup, newUser };
 }
 
 async function existingUser(
@@ -122,6 +137,13 @@ export async function provisionUser(
   if (!user) {
     if (!config.jitProvisioning) {
       throw new SsoLoginError('not_provisioned', 'No MindWeave account exists for this person');
+    }
+    if (prepared.newUser === null) {
+      // The account found before the transaction was deleted meanwhile.
+      throw new SsoLoginError(
+        'account_changed',
+        'The account changed during sign-in; sign in again',
+      );
     }
     const id = await insertSsoUser(tx, prepared.newUser);
     const created = await findUserCredentialsById(tx, id);
