@@ -281,10 +281,13 @@ export class KeyHierarchy {
   ): Promise<{ version: number; wrapped: Buffer }> {
     const record = await this.#activePurposeRecord(name, actor);
     const context = contextOf(record.version);
-    const wrappingKey = await this.#material.unwrap(record, actor);
+    const logger = this.#usageLogger(usage);
+    // The unwrap record goes to `usage` too: on embedded PostgreSQL a write to the hierarchy's
+    // own sink would wait for the caller's open transaction forever.
+    const wrappingKey = await this.#material.unwrap(record, actor, logger);
     try {
       const wrapped = concatSealed(aesGcmEncrypt(wrappingKey, material, contextAad(context)));
-      await this.#usageLogger(usage).write('wrap', record, actor, { ...kmsContext(record), ...context });
+      await logger.write('wrap', record, actor, { ...kmsContext(record), ...context });
       return { version: record.version, wrapped };
     } finally {
       wrappingKey.fill(0);
@@ -311,7 +314,7 @@ export class KeyHierarchy {
     const logger = this.#usageLogger(usage);
     let wrappingKey: Buffer | undefined;
     try {
-      wrappingKey = await this.#material.unwrap(record, actor);
+      wrappingKey = await this.#material.unwrap(record, actor, logger);
       const sealed = splitSealed(wrapped);
       const material = aesGcmDecrypt(wrappingKey, sealed.iv, sealed.ciphertext, sealed.tag, contextAad(context));
       await logger.write('unwrap', record, actor, logged);

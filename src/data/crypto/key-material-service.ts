@@ -110,12 +110,17 @@ export class KeyMaterialService {
 
   /**
    * Returns a copy of the unwrapped material of `record`, unwrapping its parents as needed. The
-   * caller zeroes the copy after use.
+   * caller zeroes the copy after use. `logger` receives the unwrap records, so a caller inside an
+   * open transaction can write them there.
    *
    * @throws KeyStateError when the version or one of its parents is destroyed.
    * @throws DecryptionError when a wrapped key does not authenticate.
    */
-  async unwrap(record: KeyRecord, actor: string): Promise<Buffer> {
+  async unwrap(
+    record: KeyRecord,
+    actor: string,
+    logger: KeyUsageLogger = this.#logger,
+  ): Promise<Buffer> {
     const cached = this.#cache.getMaterial(record);
     if (cached !== undefined) {
       return cached;
@@ -123,22 +128,27 @@ export class KeyMaterialService {
     const context = identityContext(record);
     if (!canDecrypt(record) || record.wrappedKey === undefined) {
       const error = new KeyStateError(`key ${record.keyId} version ${record.version} is destroyed`);
-      await this.#logger.write('unwrap', record, actor, context, error);
+      await logger.write('unwrap', record, actor, context, error);
       throw error;
     }
     let material: Buffer;
     try {
-      material = await this.#unwrapWithParent(record, record.wrappedKey, actor);
+      material = await this.#unwrapWithParent(record, record.wrappedKey, actor, logger);
     } catch (error) {
-      await this.#logger.write('unwrap', record, actor, context, error);
+      await logger.write('unwrap', record, actor, context, error);
       throw error;
     }
     this.#cache.set(record, record, material);
-    await this.#logger.write('unwrap', record, actor, context);
+    await logger.write('unwrap', record, actor, context);
     return material;
   }
 
-  async #unwrapWithParent(record: KeyRecord, wrappedKey: Buffer, actor: string): Promise<Buffer> {
+  async #unwrapWithParent(
+    record: KeyRecord,
+    wrappedKey: Buffer,
+    actor: string,
+    logger: KeyUsageLogger,
+  ): Promise<Buffer> {
     const parent = record.parent;
     if (parent.kind === 'kms') {
       return this.#kms.decrypt(parent.masterKeyId, wrappedKey, kmsContext(record));
@@ -147,7 +157,7 @@ export class KeyMaterialService {
     if (parentRecord === undefined) {
       throw new KeyNotFoundError(`key ${parent.keyId} version ${parent.version} not found`);
     }
-    const parentMaterial = await this.unwrap(parentRecord, actor);
+    const parentMaterial = await this.unwrap(parentRecord, actor, logger);
     try {
       return unwrapKey(parentMaterial, wrappedKey, record);
     } finally {

@@ -148,4 +148,20 @@ describe('purpose key re-wrap on embedded PostgreSQL', () => {
     expect(destroyed.map((ref) => ref.keyId).sort()).toEqual(old.map((row) => row.keyId).sort());
     await expectEverythingReadable();
   });
+
+  it('reads a rotation after the TTL inside a transaction', async () => {
+    const reader = freshHierarchy();
+    const active = await reader.loadPurposeKey('compliance', 'test');
+    await hierarchy.rotate(await purposeKeyId('compliance'), 'test');
+    now = new Date(now.getTime() + 6 * 60 * 1000);
+    const wrapping = complianceKeyWrapping(reader);
+    const material = randomBytes(32);
+
+    // The read of the store that this wrap starts waits until the transaction ends.
+    const inTransaction = await db.transaction((tx) => wrapping.wrap('user:late', material, tx));
+    expect(inTransaction.version).toBe(active);
+    await expect
+      .poll(async () => (await wrapping.wrap('user:late', material, db)).version)
+      .toBe(active + 1);
+  });
 });
