@@ -370,8 +370,8 @@ export class KeyHierarchy {
    * The active version of a purpose key, remembered so that a wrap inside an open transaction
    * reads nothing from the key store (embedded PostgreSQL runs no other query then). Once the
    * remembered record is older than the cache TTL, it is still returned, and a read of the store
-   * starts without being awaited, so the next wraps use the result of a rotation or
-   * destruction by another process. Until then new wraps use the older version. A purpose key version is
+   * starts without being awaited, so the next wraps use the result of a rotation or destruction
+   * by another process. Until then new wraps use the older version. A purpose key version is
    * deleted only when nothing is wrapped under it, and a wrap made meanwhile blocks that.
    */
   async #activePurposeRecord(name: PurposeKeyName, actor: string): Promise<KeyRecord> {
@@ -383,7 +383,7 @@ export class KeyHierarchy {
     return known.record;
   }
 
-  /** Reads every version of a purpose key from the store, remembers them and returns the active one. */
+  /** Reads every version of a purpose key from the store and returns the active one. */
   async #readPurposeRecords(name: PurposeKeyName, actor: string): Promise<KeyRecord> {
     const keyId = await this.#purposeKeyIdOf(name, actor);
     const versions = await this.#store.listVersions(keyId);
@@ -392,7 +392,9 @@ export class KeyHierarchy {
     }
     const active = versions.find(canEncrypt);
     if (active === undefined) {
-      throw new KeyStateError(`${name} key ${keyId} has no active version. Rotate it to encrypt again.`);
+      throw new KeyStateError(
+        `${name} key ${keyId} has no active version. Rotate it to encrypt again.`,
+      );
     }
     this.#activePurposeRecords.set(name, { record: active, readAt: this.#clock().getTime() });
     return active;
