@@ -136,7 +136,11 @@ function startIpCheck(
       })
       .then((check) => {
         pending.result = check;
-        reportRefusal(onBlock, request, check, limiter.rules.perIp.name);
+        try {
+          reportRefusal(onBlock, request, check, limiter.rules.perIp.name);
+        } catch (error) {
+          request.log.error({ err: error }, 'reporting a per-IP rate-limit rejection failed');
+        }
         return check;
       }),
     result: null,
@@ -189,8 +193,9 @@ export function ipLimitRefusal(
  * the handler awaits it together with the per-key check, so a call waits for one store round
  * trip instead of two. The request is counted at onRequest all the same. A decision that has
  * arrived by preValidation or preHandler is enforced there, before the body is inspected or
- * the key looked up. The gateway's error handler awaits it through `ipLimitRefusal`, so a
- * request over the IP limit gets 429 even when it also fails authentication.
+ * the key looked up. The gateway's error handler awaits it through `ipLimitRefusal`, and an
+ * onSend hook awaits it for responses sent by other hooks, so a request over the IP limit
+ * gets 429 even when it also fails authentication or the WAF.
  */
 export function registerRateLimits(
   app: FastifyInstance,
@@ -214,11 +219,18 @@ export function registerRateLimits(
       enforce(request, reply, authCheck, 'authentication');
     }
   });
-  // NOTE: the WAF sends its 403 itself instead of throwing, so the gateway's error handler never
-  // sees it. A request the WAF blocks before its per-IP decision arrives gets 403, not 429,
-  // and still counts against the IP.
   app.addHook('preValidation', async (request, reply) => enforceSettledIpCheck(request, reply));
   app.addHook('preHandler', async (request, reply) => enforceSettledIpCheck(request, reply));
+  // A response sent without the handler or the error handler, such as the WAF's 403, waits
+  // here for the per-IP decision. Throwing hands the request to the route's error handler,
+  // which sends the rejection (429, or 503 with the store down) in place of that response.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const pending = pendingIpChecks.get(request);
+    if (!pending || pending.refusal) return payload;
+    const refusal = await ipLimitRefusal(request, reply);
+    if (refusal) throw refusal;
+    return payload;
+  });
 }
 
 /**

@@ -284,6 +284,7 @@ describe('per-IP limit with a slow Redis', () => {
       env: {
         REDIS_URL: proxy.url,
         RATE_LIMIT_REDIS_PREFIX: uniquePrefix(),
+        TRUSTED_PROXIES: '127.0.0.1',
         RATE_LIMIT_IP_MAX: String(IP_LIMIT),
       },
     });
@@ -304,6 +305,34 @@ describe('per-IP limit with a slow Redis', () => {
 
     expect(statuses.slice(0, IP_LIMIT)).toEqual([401, 401]);
     expect(statuses.slice(IP_LIMIT)).toEqual([429, 429]);
+  });
+
+  it('late decision turns a WAF block into 429', async () => {
+    const clientIp = '198.51.100.20';
+    const wafBlocked = () =>
+      fetch(`${t.url}/v1/messages?__proto__[admin]=1`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': BAD_KEY,
+          'anthropic-version': '2023-06-01',
+          'user-agent': USER_AGENT,
+          'x-forwarded-for': clientIp,
+        },
+        body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [] }),
+      });
+    const statuses: number[] = [];
+    let limited: Outcome | null = null;
+    for (let i = 0; i < IP_LIMIT + 1; i++) {
+      const response = await wafBlocked();
+      statuses.push(response.status);
+      if (response.status === 429) limited = await outcomeOf(response);
+      else await response.arrayBuffer();
+    }
+
+    expect(statuses).toEqual([403, 403, 429]);
+    expect(limited?.retryAfter).toMatch(/^[1-9][0-9]*$/);
+    expect(limited?.message).toContain('Too many client requests');
   });
 });
 
