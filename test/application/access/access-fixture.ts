@@ -5,7 +5,11 @@ import { expect } from 'vitest';
 import type { Database } from '../../../src/data/database/database.js';
 import { inTenant } from '../../../src/data/database/tenant-scope.js';
 import { hashPassword } from '../../../src/tenancy/users/password.js';
-import { insertMembership, insertUser } from '../../../src/tenancy/users/user.repository.js';
+import {
+  insertMembership,
+  insertPreparedUser,
+  prepareUser,
+} from '../../../src/tenancy/users/user.repository.js';
 import type { OrgRole } from '../../../src/tenancy/users/user.schema.js';
 import { MFA_REQUIRED_ROLES } from '../../../src/application/mfa/mfa.repository.js';
 import { api, login, type ApiResponse } from '../../admin/admin-api.js';
@@ -30,11 +34,13 @@ export async function signedInMember(
 ): Promise<Member> {
   const email = `${role}-${randomBytes(4).toString('hex')}@example.com`;
   const password = `Sturdy-Lantern-${randomBytes(4).toString('hex')}-Quartz!`;
+  // Encryption creates the user's data key, which embedded PostgreSQL cannot do while a
+  // transaction is open, so the user is prepared before the transaction.
+  const prepared = await prepareUser({ email, name: 'Test Member' });
+  const passwordHash = await hashPassword(password);
   const id = await inTenant(t.server.db, orgId, async (tx) => {
-    const user = await insertUser(tx, {
-      email,
-      name: 'Test Member',
-      passwordHash: await hashPassword(password),
+    const user = await insertPreparedUser(tx, prepared, {
+      passwordHash,
       mustChangePassword: false,
     });
     await insertMembership(tx, { orgId, userId: user.id, role });
