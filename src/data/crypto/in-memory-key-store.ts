@@ -1,7 +1,7 @@
 import { KeyConflictError } from './errors.js';
 import type { KeyStore } from './key-store.js';
 import { ownerKey } from './key-store.js';
-import type { KeyOwner, KeyPurpose, KeyRecord } from './key-types.js';
+import type { KeyOwner, KeyPurpose, KeyRecord, KeyVersionRef } from './key-types.js';
 
 function copyRecord(record: KeyRecord): KeyRecord {
   const copy: KeyRecord = { ...record, owner: { ...record.owner }, parent: { ...record.parent } };
@@ -82,6 +82,68 @@ export class InMemoryKeyStore implements KeyStore {
       .filter((record) => record.state === 'active')
       .map(copyRecord);
     return Promise.resolve(active);
+  }
+
+  listWrappedUnderOtherVersions(
+    parent: KeyVersionRef,
+    after: KeyVersionRef | undefined,
+    limit: number,
+  ): Promise<KeyRecord[]> {
+    const isAfter = (record: KeyRecord): boolean =>
+      after === undefined ||
+      record.keyId > after.keyId ||
+      (record.keyId === after.keyId && record.version > after.version);
+    const found = [...this.#records.values()]
+      .filter(
+        (record) =>
+          record.state !== 'destroyed' &&
+          record.parent.kind === 'key' &&
+          record.parent.keyId === parent.keyId &&
+          record.parent.version !== parent.version &&
+          isAfter(record),
+      )
+      .sort((a, b) => Number(a.keyId > b.keyId) - Number(a.keyId < b.keyId) || a.version - b.version)
+      .slice(0, limit)
+      .map(copyRecord);
+    return Promise.resolve(found);
+  }
+
+  replaceWrapping(record: KeyRecord, previousParent: KeyVersionRef): Promise<boolean> {
+    const id = versionKey(record.keyId, record.version);
+    const stored = this.#records.get(id);
+    if (
+      stored === undefined ||
+      stored.state === 'destroyed' ||
+      stored.parent.kind !== 'key' ||
+      stored.parent.keyId !== previousParent.keyId ||
+      stored.parent.version !== previousParent.version
+    ) {
+      return Promise.resolve(false);
+    }
+    stored.wrappedKey?.fill(0);
+    const replaced = copyRecord(stored);
+    replaced.parent = { ...record.parent };
+    if (record.wrappedKey !== undefined) {
+      replaced.wrappedKey = Buffer.from(record.wrappedKey);
+    }
+    this.#records.set(id, replaced);
+    return Promise.resolve(true);
+  }
+
+  /** Counts key versions wrapped under `parent`. This store contains no subject keys. */
+  countWrappedUnder(parent: KeyVersionRef): Promise<number> {
+    let count = 0;
+    for (const record of this.#records.values()) {
+      if (
+        record.state !== 'destroyed' &&
+        record.parent.kind === 'key' &&
+        record.parent.keyId === parent.keyId &&
+        record.parent.version === parent.version
+      ) {
+        count += 1;
+      }
+    }
+    return Promise.resolve(count);
   }
 
   addEncryptions(keyId: string, version: number, count: number): Promise<number> {
