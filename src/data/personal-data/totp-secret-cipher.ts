@@ -9,9 +9,10 @@ export interface LegacyTotpOpener {
 }
 
 /**
- * Seals TOTP secrets with the field cipher under the platform data key, bound to the user's
- * `user_totp_factors` row. Secrets sealed by the older local key file (`ts1.`) still open
- * until the server re-encrypts them at start.
+ * Seals TOTP secrets with the field cipher under the user's own data key, bound to the user's
+ * `user_totp_factors` row. Secrets sealed under the platform data key by earlier versions still
+ * open, and so do secrets sealed by the older local key file (`ts1.`) until the server
+ * re-encrypts them at start.
  */
 export class TotpSecretCipher {
   readonly #legacy: () => Promise<LegacyTotpOpener>;
@@ -21,7 +22,10 @@ export class TotpSecretCipher {
     this.#legacy = legacy;
   }
 
-  /** @throws Error when the server has no key hierarchy open. */
+  /**
+   * @throws Error when the server has no key hierarchy open.
+   * @throws KeyStateError when the user's key has no active version (erasure scheduled).
+   */
   seal(userId: string, secret: Uint8Array): Promise<string> {
     return requireUserFieldProtection().encryptTotpSecret(userId, secret);
   }
