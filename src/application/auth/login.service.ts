@@ -278,11 +278,15 @@ async function checkPassword(
     return { kind: 'mfa_required', challengeToken: challenge.token, expiresAt };
   }
 
+  // Encrypting the session client can read the key store, which on embedded PostgreSQL waits
+  // for any open transaction, so it happens before the transaction.
+  const prepared = await identity.sessions.prepare(context);
   const opened = await db.transaction(async (tx) => {
     await rehashIfWeak(tx, user, input.password);
     return identity.sessions.open(tx, user, context, {
       sessionType: input.sessionType,
       mfaMethod: null,
+      prepared,
     });
   });
   return {
