@@ -243,10 +243,12 @@ export class KeyHierarchy {
   /**
    * Returns a copy of the `purpose` sub-key of a data key version, with the key's owner. The
    * caller zeroes the key after use. A cache hit reads nothing from the key store, so a version
-   * destroyed by another process stays usable here until its cache entry expires.
+   * destroyed by another process stays usable here until its cache entry expires. A cached
+   * version whose deletion date was known when it was cached stops at that date.
    *
    * @throws KeyNotFoundError when the version does not exist.
-   * @throws KeyStateError when the version is destroyed or is not a data key.
+   * @throws KeyStateError when the version is destroyed or past its deletion date, or is not a
+   * data key.
    */
   async subkey(ref: KeyVersionRef, purpose: SubkeyPurpose, actor: string): Promise<CachedSubkey> {
     const cached = this.#cache.getSubkey(ref, purpose);
@@ -505,8 +507,8 @@ export class KeyHierarchy {
 
   /**
    * Schedules deletion of one version, or of every active and decrypt_only version. Scheduled
-   * versions still decrypt until {@link KeyHierarchy.destroy} runs after the deletion date. New
-   * writes are rejected at once.
+   * versions still decrypt until their deletion date, and stop at that date even before
+   * {@link KeyHierarchy.destroy} runs. New writes are rejected at once.
    *
    * A purpose key version can be scheduled only by its number, once it is no longer active and no
    * key is wrapped under it: {@link KeyHierarchy.rewrapDataKeys} and the subject key re-wrap
@@ -546,7 +548,7 @@ export class KeyHierarchy {
     for (const record of targets) {
       const updated = scheduleDeletion(record, now, options.waitingDays ?? this.#waitingDays);
       await this.#store.updateKey(updated);
-      this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
+      this.#forgetVersion(updated);
       await this.#logger.write('schedule_deletion', updated, options.actor, identityContext(updated));
       scheduled.push(updated);
     }
@@ -568,11 +570,24 @@ export class KeyHierarchy {
     for (const record of targets) {
       const updated = cancelDeletion(record);
       await this.#store.updateKey(updated);
-      this.#activeRefs.delete(ownerKey(record.purpose, record.owner));
+      this.#forgetVersion(updated);
       await this.#logger.write('cancel_deletion', updated, options.actor, identityContext(updated));
       restored.push(updated);
     }
     return restored;
+  }
+
+  /**
+   * Drops what this process remembers of a version whose deletion schedule changed. The next
+   * read of its key material reads the record again, so the cache entry carries the current
+   * deletion date, and a cached key stops decrypting once that date passes.
+   */
+  #forgetVersion(updated: KeyRecord): void {
+    this.#cache.delete({ keyId: updated.keyId, version: updated.version });
+    this.#activeRefs.delete(ownerKey(updated.purpose, updated.owner));
+    if (updated.purpose !== 'data') {
+      this.#purposeRecords.set(`${updated.keyId}:${updated.version}`, updated);
+    }
   }
 
   /**

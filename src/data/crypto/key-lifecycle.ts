@@ -18,9 +18,21 @@ export function canEncrypt(record: KeyRecord): boolean {
   return record.state === 'active' && record.wrappedKey !== undefined;
 }
 
-/** Reports whether a version may decrypt, which includes the waiting period before deletion. */
+/**
+ * Reports whether a version may decrypt, which includes the waiting period before deletion. It
+ * ignores the deletion date, so use {@link canDecryptAt} where the current time is known.
+ */
 export function canDecrypt(record: KeyRecord): boolean {
   return record.state !== 'destroyed' && record.wrappedKey !== undefined;
+}
+
+/**
+ * Reports whether a version may decrypt at `now`: it is not destroyed and, when scheduled for
+ * deletion, its deletion date has not passed. A version past its deletion date stops decrypting
+ * at once, before the maintenance sweep destroys it.
+ */
+export function canDecryptAt(record: KeyRecord, now: Date): boolean {
+  return canDecrypt(record) && !isDueForDestruction(record, now);
 }
 
 /**

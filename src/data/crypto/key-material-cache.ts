@@ -17,6 +17,11 @@ export interface KeyMaterialCacheOptions {
 export interface CachedKeyIdentity {
   purpose: KeyPurpose;
   owner: KeyOwner;
+  /**
+   * Scheduled deletion date of the version when it was cached. From this time on the entry is
+   * dropped instead of returned.
+   */
+  deletionDate?: Date;
 }
 
 /** Copy of a cached sub-key together with the identity of the key it came from. */
@@ -24,7 +29,11 @@ export interface CachedSubkey extends CachedKeyIdentity {
   key: Buffer;
 }
 
-interface CachedKey extends CachedKeyIdentity {
+interface CachedKey {
+  purpose: KeyPurpose;
+  owner: KeyOwner;
+  /** Deletion date in milliseconds since the epoch, or undefined when none is scheduled. */
+  deletionTime: number | undefined;
   material: Buffer;
   subkeys: Map<SubkeyPurpose, Buffer>;
 }
@@ -51,8 +60,10 @@ function zero(entry: CachedKey): void {
  */
 export class KeyMaterialCache {
   readonly #cache: LruCache<string, CachedKey>;
+  readonly #now: () => number;
 
   constructor(options: KeyMaterialCacheOptions = {}) {
+    this.#now = options.now ?? Date.now;
     this.#cache = new LruCache<string, CachedKey>({
       maxEntries: options.maxEntries ?? 1000,
       ttlMs: options.ttlMs ?? 5 * 60 * 1000,
@@ -71,6 +82,7 @@ export class KeyMaterialCache {
     this.#cache.set(cacheKey(ref), {
       purpose: identity.purpose,
       owner: identity.owner,
+      deletionTime: identity.deletionDate?.getTime(),
       material: Buffer.from(material),
       subkeys: new Map(),
     });
@@ -78,7 +90,7 @@ export class KeyMaterialCache {
 
   /** Returns a copy of the cached material for `ref`, or undefined on a miss. */
   getMaterial(ref: KeyVersionRef): Buffer | undefined {
-    const entry = this.#cache.get(cacheKey(ref));
+    const entry = this.#usableEntry(ref);
     return entry === undefined ? undefined : Buffer.from(entry.material);
   }
 
@@ -87,7 +99,7 @@ export class KeyMaterialCache {
    * use, or undefined on a miss.
    */
   getSubkey(ref: KeyVersionRef, purpose: SubkeyPurpose): CachedSubkey | undefined {
-    const entry = this.#cache.get(cacheKey(ref));
+    const entry = this.#usableEntry(ref);
     if (entry === undefined) {
       return undefined;
     }
@@ -97,6 +109,20 @@ export class KeyMaterialCache {
       entry.subkeys.set(purpose, subkey);
     }
     return { key: Buffer.from(subkey), purpose: entry.purpose, owner: entry.owner };
+  }
+
+  /**
+   * Returns the entry for `ref`, or undefined when there is none or its deletion date has
+   * passed. Such an entry is removed and zeroed, so the caller reads the key store, which
+   * rejects the version.
+   */
+  #usableEntry(ref: KeyVersionRef): CachedKey | undefined {
+    const entry = this.#cache.get(cacheKey(ref));
+    if (entry?.deletionTime !== undefined && this.#now() >= entry.deletionTime) {
+      this.#cache.delete(cacheKey(ref));
+      return undefined;
+    }
+    return entry;
   }
 
   /** Removes and zeroes the entry for `ref`. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { KmsProvider } from '../kms/kms-provider.js';
 import { KeyNotFoundError, KeyStateError } from './errors.js';
-import { canDecrypt } from './key-lifecycle.js';
+import { canDecryptAt } from './key-lifecycle.js';
 import type { KeyMaterialCache } from './key-material-cache.js';
 import type { KeyStore } from './key-store.js';
 import type { Clock, KeyOwner, KeyRecord, PurposeKeyName } from './key-types.js';
@@ -113,7 +113,8 @@ export class KeyMaterialService {
    * caller zeroes the copy after use. `logger` receives the unwrap records, so a caller inside an
    * open transaction can write them there.
    *
-   * @throws KeyStateError when the version or one of its parents is destroyed.
+   * @throws KeyStateError when the version or one of its parents is destroyed or past its
+   * deletion date.
    * @throws DecryptionError when a wrapped key does not authenticate.
    */
   async unwrap(
@@ -126,8 +127,10 @@ export class KeyMaterialService {
       return cached;
     }
     const context = identityContext(record);
-    if (!canDecrypt(record) || record.wrappedKey === undefined) {
-      const error = new KeyStateError(`key ${record.keyId} version ${record.version} is destroyed`);
+    if (!canDecryptAt(record, this.#clock()) || record.wrappedKey === undefined) {
+      const reason =
+        record.state === 'destroyed' ? 'is destroyed' : 'is past its deletion date';
+      const error = new KeyStateError(`key ${record.keyId} version ${record.version} ${reason}`);
       await logger.write('unwrap', record, actor, context, error);
       throw error;
     }
