@@ -1,3 +1,5 @@
+import { hash } from 'node:crypto';
+
 import type { Database } from '../../data/database/database.js';
 import { hashApiKey, isApiKeyShape } from '../../tenancy/api-keys/api-key-secret.js';
 import { findApiKeyGrant, type ApiKeyGrant } from '../../tenancy/api-keys/api-key.repository.js';
@@ -48,10 +50,11 @@ export class ApiKeyAuthenticator {
     if (!presented) return { ok: false, reason: 'missing' };
     if (!isApiKeyShape(presented)) return { ok: false, reason: 'malformed' };
 
-    const hash = hashApiKey(presented);
+    // The cache key is a one-call SHA-256 of the key, cheaper than building a Hash object on
+    // every request. The stored form from hashApiKey is computed only for a database lookup.
     const grant = await this.cache.get(
-      hash.toString('base64'),
-      () => findApiKeyGrant(this.db, hash),
+      hash('sha256', presented, 'base64'),
+      () => findApiKeyGrant(this.db, hashApiKey(presented)),
       now,
     );
     return judge(grant, now);
