@@ -121,19 +121,79 @@ describe('mindweave keys schedule-deletion and cancel-deletion', { timeout: 120_
     expect(await orgKeyStates()).toEqual(['active']);
   });
 
-  it('rejects a purpose key', async () => {
+  it('schedules a purpose key version only once unused', async () => {
     const status = await cli('keys', 'status', '--json');
     const data = (JSON.parse(status.stdout) as { data: KeyVersionStatus[] }).data;
-    const database = data.find((key) => key.purpose === 'database');
-    expect(database).toBeDefined();
-    const result = await cli('keys', 'schedule-deletion', '--key', database?.keyId ?? '', '--yes');
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('purpose key');
-    const states = await t.owner.query<{ state: string }>(
-      'SELECT state FROM encryption_key_versions WHERE key_id = $1',
-      [database?.keyId],
+    const databaseKeyId = data.find((key) => key.purpose === 'database')?.keyId ?? '';
+    expect(databaseKeyId).not.toBe('');
+    const states = async () =>
+      (
+        await t.owner.query<{ state: string }>(
+          'SELECT state FROM encryption_key_versions WHERE key_id = $1 ORDER BY version',
+          [databaseKeyId],
+        )
+      ).rows.map((row) => row.state);
+    const schedule = (...args: string[]) =>
+      cli('keys', 'schedule-deletion', '--key', databaseKeyId, ...args);
+
+    const withoutVersion = await schedule('--yes');
+    expect(withoutVersion.code).toBe(2);
+    expect(withoutVersion.stderr).toContain('pass --version');
+
+    const active = await schedule('--version', '1', '--yes');
+    expect(active.code).toBe(2);
+    expect(active.stderr).toContain('because it is the active version');
+    expect(active.stderr).not.toContain('    at ');
+
+    expect((await cli('keys', 'rotate', '--purpose', 'database')).code).toBe(0);
+    const newActive = await schedule('--version', '2', '--yes');
+    expect(newActive.code).toBe(2);
+    expect(newActive.stderr).toContain('because it is the active version');
+
+    // The organization's data key is still wrapped under version 1.
+    const withDependants = await schedule('--version', '1', '--yes');
+    expect(withDependants.code).toBe(2);
+    expect(withDependants.stderr).toContain('keys are still wrapped under it');
+    expect(withDependants.stderr).toContain('mindweave keys rewrap --purpose database');
+    const planWithDependants = await schedule('--version', '1');
+    expect(planWithDependants.code).toBe(2);
+    expect(await states()).toEqual(['decrypt_only', 'active']);
+
+    expect((await cli('keys', 'rewrap', '--purpose', 'database')).code).toBe(0);
+    const scheduled = await schedule('--version', '1', '--yes', '--json');
+    expect(scheduled.stderr).toBe('');
+    expect(scheduled.code).toBe(0);
+    expect(JSON.parse(scheduled.stdout)).toMatchObject({
+      changed: true,
+      keys: [
+        {
+          keyId: databaseKeyId,
+          purpose: 'database',
+          versions: [{ version: 1, state: 'scheduled_for_deletion' }],
+        },
+      ],
+    });
+    expect(await states()).toEqual(['scheduled_for_deletion', 'active']);
+    const audited = await auditEntries('encryption_key.deletion_scheduled');
+    expect(audited).toHaveLength(1);
+    expect(audited[0]?.orgId).toBeNull();
+    expect(audited[0]?.metadata).toMatchObject({ keyId: databaseKeyId, ownerKind: 'system' });
+
+    // Cancelled again, so the later sweep over the organization key destroys only that key.
+    const cancelled = await cli(
+      'keys',
+      'cancel-deletion',
+      '--key',
+      databaseKeyId,
+      '--version',
+      '1',
+      '--yes',
     );
-    expect(states.rows.every((row) => row.state === 'active')).toBe(true);
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stdout).toContain(
+      `cancelled the deletion of database key ${databaseKeyId} v1`,
+    );
+    expect(await states()).toEqual(['decrypt_only', 'active']);
   });
 
   it('only shows the change without --yes', async () => {
@@ -146,7 +206,8 @@ describe('mindweave keys schedule-deletion and cancel-deletion', { timeout: 120_
       keys: [{ keyId: orgKeyId, versions: [{ version: 1, state: 'active', deletionDate: null }] }],
     });
     expect(await orgKeyStates()).toEqual(['active']);
-    expect(await auditEntries('encryption_key.deletion_scheduled')).toEqual([]);
+    const audited = await auditEntries('encryption_key.deletion_scheduled');
+    expect(audited.filter((entry) => entry.metadata.keyId === orgKeyId)).toEqual([]);
   });
 
   it('schedules deletion; values still decrypt', async () => {
@@ -180,7 +241,9 @@ describe('mindweave keys schedule-deletion and cancel-deletion', { timeout: 120_
       'no active version',
     );
 
-    const audited = await auditEntries('encryption_key.deletion_scheduled');
+    const audited = (await auditEntries('encryption_key.deletion_scheduled')).filter(
+      (entry) => entry.metadata.ownerKind !== 'system',
+    );
     expect(audited).toHaveLength(1);
     expect(audited[0]?.orgId).toBe(t.boot.orgId);
     expect(audited[0]?.metadata).toMatchObject({
@@ -217,7 +280,10 @@ describe('mindweave keys schedule-deletion and cancel-deletion', { timeout: 120_
     );
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('is active');
-    expect(await auditEntries('encryption_key.deletion_cancelled')).toHaveLength(1);
+    const cancelled = (await auditEntries('encryption_key.deletion_cancelled')).filter(
+      (entry) => entry.metadata.ownerKind !== 'system',
+    );
+    expect(cancelled).toHaveLength(1);
   });
 
   it('destroys the key after the date; the log still verifies', async () => {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 import type { Config } from '../../config/config.schema.js';
 import { KeyNotFoundError, KeyStateError } from '../../data/crypto/errors.js';
-import type { KeyOwner, KeyRecord } from '../../data/crypto/key-types.js';
+import type { KeyOwner, KeyPurpose, KeyRecord } from '../../data/crypto/key-types.js';
 import type { Database } from '../../data/database/database.js';
 import { DatabaseKeyStore } from '../../data/key-store/database-key-store.js';
 import { openDataProtection } from '../../data/key-store/data-protection.js';
@@ -79,15 +79,23 @@ function parseVersion(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-/** One selected data key with all its versions. */
+/** One selected key with all its versions. */
 interface SelectedKey {
   keyId: string;
+  purpose: KeyPurpose;
   owner: KeyOwner;
   versions: KeyRecord[];
 }
 
-/** Returns the data keys that `selection` names. Purpose keys and unknown keys raise a UsageError. */
-async function selectKeys(store: DatabaseKeyStore, selection: Selection): Promise<SelectedKey[]> {
+/**
+ * Returns the keys that `selection` names. Unknown keys raise a UsageError, and so does a purpose
+ * key selected without `--version`, because only single versions of a purpose key can change.
+ */
+async function selectKeys(
+  store: DatabaseKeyStore,
+  selection: Selection,
+  version: number | undefined,
+): Promise<SelectedKey[]> {
   let keyIds: string[];
   if (selection.kind === 'org') {
     const keyId = await store.findKeyId('data', { kind: 'tenant', tenant: selection.orgId });
@@ -111,13 +119,14 @@ async function selectKeys(store: DatabaseKeyStore, selection: Selection): Promis
     const versions = await store.listVersions(keyId);
     const first = versions[0];
     if (first === undefined) throw new UsageError(`key ${keyId} not found`);
-    if (first.purpose !== 'data') {
+    if (first.purpose !== 'data' && version === undefined) {
       throw new UsageError(
-        `key ${keyId} is the ${first.purpose} purpose key, and purpose keys cannot be deleted, ` +
-          'because every key wrapped under them would become unreadable; pass a data key',
+        `key ${keyId} is the ${first.purpose} purpose key, whose versions change one at a time: ` +
+          'pass --version with a version that is no longer active and wraps no key ' +
+          '(keys status lists the wrapped keys per version)',
       );
     }
-    selected.push({ keyId, owner: first.owner, versions });
+    selected.push({ keyId, purpose: first.purpose, owner: first.owner, versions });
   }
   return selected;
 }
@@ -145,6 +154,37 @@ function affectedVersions(
   return [record];
 }
 
+/**
+ * Checks, before any change, that the purpose key versions among `records` can be scheduled for
+ * deletion: they are not active and no key is wrapped under them. The key hierarchy checks the
+ * same again under the key lock.
+ *
+ * @throws UsageError naming the reason and `keys rewrap` as the fix.
+ */
+async function checkPurposeVersions(
+  store: DatabaseKeyStore,
+  key: SelectedKey,
+  records: readonly KeyRecord[],
+): Promise<void> {
+  if (key.purpose === 'data') return;
+  for (const record of records) {
+    const name = `${key.purpose} key ${key.keyId} version ${record.version}`;
+    if (record.state === 'active') {
+      throw new UsageError(
+        `cannot schedule deletion of ${name}, because it is the active version. Rotate it ` +
+          `with mindweave keys rotate --purpose ${key.purpose}, then run mindweave keys rewrap.`,
+      );
+    }
+    const count = await store.countWrappedUnder({ keyId: key.keyId, version: record.version });
+    if (count > 0) {
+      throw new UsageError(
+        `cannot schedule deletion of ${name}, because ${count} keys are still wrapped under ` +
+          `it. Run mindweave keys rewrap --purpose ${key.purpose} first.`,
+      );
+    }
+  }
+}
+
 /** One version as the commands print it. */
 interface VersionOutput {
   version: number;
@@ -154,6 +194,7 @@ interface VersionOutput {
 
 interface KeyOutput {
   keyId: string;
+  purpose: KeyPurpose;
   owner: KeyOwner;
   versions: VersionOutput[];
 }
@@ -216,7 +257,12 @@ async function applyChange(
           deletionDate: records[0]?.deletionDate ?? null,
         }),
       );
-      changed.push({ keyId: key.keyId, owner: key.owner, versions: records.map(versionOutput) });
+      changed.push({
+        keyId: key.keyId,
+        purpose: key.purpose,
+        owner: key.owner,
+        versions: records.map(versionOutput),
+      });
     }
   } finally {
     await protection.close();
@@ -237,9 +283,9 @@ function printPlan(planned: readonly KeyOutput[], change: Change, waitingDays: n
     for (const version of key.versions) {
       process.stdout.write(
         change === 'schedule'
-          ? `would schedule deletion of data key ${key.keyId} v${version.version} (${describeOwner(key.owner)}, ` +
+          ? `would schedule deletion of ${key.purpose} key ${key.keyId} v${version.version} (${describeOwner(key.owner)}, ` +
               `${version.state}) in ${waitingDays} days\n`
-          : `would cancel the deletion of data key ${key.keyId} v${version.version} ` +
+          : `would cancel the deletion of ${key.purpose} key ${key.keyId} v${version.version} ` +
               `(${describeOwner(key.owner)}), due ${version.deletionDate ?? 'never'}\n`,
       );
     }
@@ -257,9 +303,9 @@ function printChanges(changed: readonly KeyOutput[], change: Change): void {
     for (const version of key.versions) {
       process.stdout.write(
         change === 'schedule'
-          ? `scheduled deletion of data key ${key.keyId} v${version.version} (${describeOwner(key.owner)}): ` +
+          ? `scheduled deletion of ${key.purpose} key ${key.keyId} v${version.version} (${describeOwner(key.owner)}): ` +
               `it still decrypts until ${version.deletionDate ?? ''}, then the server destroys it\n`
-          : `cancelled the deletion of data key ${key.keyId} v${version.version} ` +
+          : `cancelled the deletion of ${key.purpose} key ${key.keyId} v${version.version} ` +
               `(${describeOwner(key.owner)}): it is ${version.state} again\n`,
       );
     }
@@ -276,21 +322,28 @@ function deletionAction(change: Change) {
     }
     await withDatabase(`mindweave keys ${command}`, async (db, config) => {
       const waitingDays = parseWaitingDays(options.waitingDays, config.KEY_DELETION_WAITING_DAYS);
-      const keys = await selectKeys(new DatabaseKeyStore(db), selection);
-      if (!options.yes) {
-        const planned = keys.map((key) => ({
+      const store = new DatabaseKeyStore(db);
+      const keys = await selectKeys(store, selection, version);
+      // Checked before any change, so a bad --version or a purpose key version that still wraps
+      // keys changes no key at all.
+      const planned: KeyOutput[] = [];
+      for (const key of keys) {
+        const records = affectedVersions(key, change, version);
+        if (change === 'schedule') await checkPurposeVersions(store, key, records);
+        planned.push({
           keyId: key.keyId,
+          purpose: key.purpose,
           owner: key.owner,
-          versions: affectedVersions(key, change, version).map(versionOutput),
-        }));
+          versions: records.map(versionOutput),
+        });
+      }
+      if (!options.yes) {
         process.exitCode = 1;
         if (options.json) {
           return printJson({ action: command, changed: false, waitingDays, keys: planned });
         }
         return printPlan(planned, change, waitingDays);
       }
-      // Checked before any change, so a bad --version changes no key at all.
-      for (const key of keys) affectedVersions(key, change, version);
       const changed = await applyChange(db, config, keys, change, { version, waitingDays });
       if (options.json) {
         return printJson({ action: command, changed: changed.length > 0, keys: changed });
@@ -303,7 +356,10 @@ function deletionAction(change: Change) {
 function addSelectionOptions(command: Command): Command {
   return command
     .option('--org <id>', 'the data key of this organization (a UUID)')
-    .option('--key <id>', 'this data key, by the key id that keys status lists')
+    .option(
+      '--key <id>',
+      'this key, by the key id that keys status lists; a purpose key needs --version',
+    )
     .option('--subject <id>', 'every data key owned by this data subject, such as user:<user id>')
     .option(
       '--version <n>',
@@ -319,15 +375,17 @@ function addSelectionOptions(command: Command): Command {
 
 /**
  * Registers `keys schedule-deletion` and `keys cancel-deletion`, which start and stop the
- * waiting period after which the server destroys a data key (crypto-shredding).
+ * waiting period after which the server destroys a data key (crypto-shredding), or a purpose key
+ * version that is no longer active and wraps no key.
  */
 export function registerKeyDeletionCommands(keys: Command): void {
   const schedule = exitTwoOnUsageError(
     keys
       .command('schedule-deletion')
       .description(
-        'schedule the destruction of a data key: it still decrypts during the waiting period, ' +
-          'then the server destroys it and data under it can no longer be read',
+        'schedule the destruction of a data key, or of a purpose key version that is no longer ' +
+          'active and wraps no key: it decrypts until the deletion date, then the server ' +
+          'destroys it and data under it can no longer be read',
       ),
   );
   addSelectionOptions(schedule).option(
