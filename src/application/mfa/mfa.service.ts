@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 
+import { KeyStateError } from '../../data/crypto/errors.js';
 import { AppError } from '../../http/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../../monitoring/audit/audit.repository.js';
+import { loginFailedEvent } from '../../monitoring/security-events/identity-events.js';
 import { findUserCredentialsById, type User } from '../../tenancy/users/user.repository.js';
 import { verifyCurrentPassword } from '../auth/current-password.js';
 import type { IdentityServices } from '../auth/identity.js';
@@ -69,7 +71,7 @@ export async function beginTotpEnrollment(
   principal: SessionPrincipal,
 ): Promise<TotpEnrollment> {
   const secret = randomBytes(TOTP_SECRET_BYTES);
-  const sealed = await identity.totpSealer.seal(principal.user.id, secret);
+  const sealed = await sealTotpSecret(identity, principal.user.id, secret);
   const stored = await upsertPendingTotpFactor(identity.db, principal.user.id, sealed);
   if (!stored) {
     throw new AppError(
@@ -89,6 +91,53 @@ export async function beginTotpEnrollment(
     period: DEFAULT_TOTP.stepSeconds,
   };
 }
+
+/**
+ * Seals a new TOTP secret under the user's data key.
+ *
+ * @throws AppError `conflict` when the key is scheduled for deletion or destroyed, which
+ * happens once the user's erasure is scheduled, so no new personal data is written for the user.
+ */
+async function sealTotpSecret(
+  identity: IdentityServices,
+  userId: string,
+  secret: Buffer,
+): Promise<string> {
+  try {
+    return await identity.totpSealer.seal(userId, secret);
+  } catch (error) {
+    if (!(error instanceof KeyStateError)) throw error;
+    throw new AppError(
+      'conflict',
+      'This account is being erased, so its data can no longer change; ask an administrator ' +
+        'to cancel the erasure first',
+    );
+  }
+}
+
+/**
+ * Opens a stored TOTP secret, or returns null when it does not open: the value was altered or
+ * moved from another row, or the user's key is gone. The caller fails closed. Opening can read
+ * the key store on a key-cache miss, so it must run before any transaction, because on
+ * embedded PostgreSQL a key store query waits for an open transaction forever.
+ */
+async function openTotpSecret(
+  identity: IdentityServices,
+  context: RequestContext,
+  userId: string,
+  sealed: string,
+): Promise<Buffer | null> {
+  try {
+    return await identity.totpSealer.open(userId, sealed);
+  } catch {
+    // The error is not kept: its message may quote the stored value. The event names the user id.
+    identity.securityEvents?.record(loginFailedEvent(context, userId, TOTP_UNREADABLE));
+    return null;
+  }
+}
+
+/** Audit and security event reason of a stored TOTP secret that does not open. */
+const TOTP_UNREADABLE = 'totp_secret_unreadable';
 
 function wrongCode(field: string): AppError {
   return new AppError('validation_failed', 'Validation error', [
@@ -114,7 +163,13 @@ export async function confirmTotpEnrollment(
       'No TOTP enrollment is pending; start one with POST /api/v1/auth/mfa/totp',
     );
   }
-  const secret = await identity.totpSealer.open(user.id, factor.secretSealed);
+  const secret = await openTotpSecret(identity, context, user.id, factor.secretSealed);
+  if (!secret) {
+    throw new AppError(
+      'conflict',
+      'The pending TOTP enrollment cannot be read; start a new one with POST /api/v1/auth/mfa/totp',
+    );
+  }
   const step = matchTotpStep(secret, code, identity.clock() / 1000);
   if (step === null) throw wrongCode('code');
 
@@ -263,13 +318,16 @@ async function checkSecondFactor(
   const factor = await findTotpFactor(db, user.id);
   if (!factor?.confirmedAt) throw invalidChallenge();
 
+  const secret = isTotp
+    ? await openTotpSecret(identity, context, user.id, factor.secretSealed)
+    : null;
   const prepared = await identity.sessions.prepare(context);
   const result = await db.transaction(async (tx) => {
     let reason: string | null = null;
     if (isTotp) {
-      const secret = await identity.totpSealer.open(user.id, factor.secretSealed);
-      const step = matchTotpStep(secret, input.code, identity.clock() / 1000);
-      if (step === null) reason = 'wrong_code';
+      const step = secret ? matchTotpStep(secret, input.code, identity.clock() / 1000) : null;
+      if (!secret) reason = TOTP_UNREADABLE;
+      else if (step === null) reason = 'wrong_code';
       else if (!(await claimTotpStep(tx, user.id, step))) reason = 'code_reused';
     } else {
       const normalized = normalizeRecoveryCode(input.code);
