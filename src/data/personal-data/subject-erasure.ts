@@ -26,6 +26,56 @@ export function isSubjectId(subjectId: string): boolean {
   return SUBJECT_ID.test(subjectId);
 }
 
+const USER_SUBJECT = /^user:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** Returns the user id of a `user:<uuid>` subject, or null for any other subject. */
+function userIdOfSubject(subjectId: string): string | null {
+  return USER_SUBJECT.exec(subjectId)?.[1] ?? null;
+}
+
+/**
+ * Disables the account of a user subject whose erasure is being scheduled, so an erasure request
+ * stops sign-in and every open session at once. `erasure_disabled` records whether the account
+ * was active, so a cancel enables only what the erasure disabled.
+ */
+async function disableErasedUser(tx: Queryable, subjectId: string): Promise<void> {
+  const userId = userIdOfSubject(subjectId);
+  if (userId === null) return;
+  await tx.query(
+    `UPDATE users SET erasure_disabled = (status = 'active'), status = 'disabled',
+            updated_at = now()
+      WHERE id = $1 AND erased_at IS NULL AND NOT erasure_disabled`,
+    [userId],
+  );
+}
+
+/** Enables the account again when a cancelled erasure was what disabled it. */
+async function enableCancelledUser(tx: Queryable, subjectId: string): Promise<void> {
+  const userId = userIdOfSubject(subjectId);
+  if (userId === null) return;
+  await tx.query(
+    `UPDATE users SET status = 'active', erasure_disabled = false, updated_at = now()
+      WHERE id = $1 AND erased_at IS NULL AND erasure_disabled`,
+    [userId],
+  );
+}
+
+/**
+ * Clears the email blind index and any plaintext email of an erased user, and keeps the account
+ * disabled. Without the index nothing can find the row by email any more, so the same email can
+ * register or accept an invitation again.
+ */
+async function clearErasedUser(tx: Queryable, subjectId: string, now: Date): Promise<void> {
+  const userId = userIdOfSubject(subjectId);
+  if (userId === null) return;
+  await tx.query(
+    `UPDATE users SET status = 'disabled', erased_at = $2, email_index = NULL, email = NULL,
+            updated_at = now()
+      WHERE id = $1 AND erased_at IS NULL`,
+    [userId, now],
+  );
+}
+
 /** Raised when an erasure cannot be scheduled or cancelled in the subject's current state. */
 export class SubjectErasureError extends Error {
   override name = 'SubjectErasureError';
@@ -130,7 +180,9 @@ export interface SubjectErasureOptions {
  * A subject without a personal data key gets one, already scheduled, so values sealed for it
  * during the waiting period are erased with it. The hierarchy keys are scheduled first, each
  * with its own key usage record. Then the personal data key row and the `audit` entry are
- * written in one transaction. A subject already scheduled or erased is left unchanged.
+ * written in one transaction. A subject already scheduled or erased is left unchanged. For a
+ * `user:<uuid>` subject the same transaction disables the account, so the user can no longer
+ * sign in or use a session during the waiting period.
  *
  * @throws RangeError when `waitingDays` is below 7 days.
  */
@@ -198,6 +250,7 @@ export async function scheduleSubjectErasure(
         );
       }
     }
+    await disableErasedUser(tx, subjectId);
     const result: SubjectErasureChange = {
       subjectId,
       previousState: before.state,
@@ -216,7 +269,8 @@ export async function scheduleSubjectErasure(
 /**
  * Cancels a scheduled subject erasure: the personal data key loses its deletion date and every
  * scheduled version of the subject's hierarchy data keys gets its earlier state back. The
- * personal data key row and the `audit` entry are written in one transaction.
+ * personal data key row, the `audit` entry and, for a user disabled by the erasure, the account's
+ * re-enabling are written in one transaction.
  *
  * @throws SubjectErasureError when the subject is already erased, because its key material is
  * gone.
@@ -251,6 +305,7 @@ export async function cancelSubjectErasure(
         WHERE subject_id = $1 AND destroyed_at IS NULL`,
       [subjectId],
     );
+    await enableCancelledUser(tx, subjectId);
     const result: SubjectErasureChange = {
       subjectId,
       previousState: before.state,
@@ -277,7 +332,9 @@ export interface DestroyedSubjectKey {
  * (crypto-shredding). For each subject, the destruction, its key usage record (operation
  * `destroy` under the compliance key) and the `audit` entry run in one transaction, so either
  * all are stored or none. Every sealed audit field of the subject then reads as null, while
- * the entries and their hashes stay, so `audit verify` still passes. A subject whose erasure
+ * the entries and their hashes stay, so `audit verify` still passes. For a `user:<uuid>` subject
+ * the transaction also clears the user's email blind index and keeps the account disabled, so
+ * the email can register again. A subject whose erasure
  * was cancelled meanwhile is skipped, because the update only applies to a row still due.
  *
  * The subject's hierarchy data keys are not destroyed here: they carry the same or an earlier
@@ -317,6 +374,7 @@ export async function destroyDueSubjectKeys(
           dueBy: options.now,
         });
         if (!changed) return false;
+        await clearErasedUser(tx, row.subjectId, options.now);
         await hierarchy.recordWrappedKeyDestroyed(
           'compliance',
           row.version ?? undefined,
