@@ -27,12 +27,15 @@ export function canDecrypt(record: KeyRecord): boolean {
 }
 
 /**
- * Reports whether a version may decrypt at `now`: it is not destroyed and, when scheduled for
- * deletion, its deletion date has not passed. A version past its deletion date stops decrypting
- * at once, before the maintenance sweep destroys it.
+ * Reports whether a version may decrypt at `now`: it is not destroyed and, for a data key
+ * scheduled for deletion, its deletion date has not passed. Such a data key stops decrypting at
+ * once, before the maintenance sweep destroys it. A purpose key version keeps unwrapping after
+ * its date, because the sweep skips it while keys are still wrapped under it, and re-wrapping
+ * those keys needs it.
  */
 export function canDecryptAt(record: KeyRecord, now: Date): boolean {
-  return canDecrypt(record) && !isDueForDestruction(record, now);
+  if (!canDecrypt(record)) return false;
+  return record.purpose !== 'data' || !isDueForDestruction(record, now);
 }
 
 /**

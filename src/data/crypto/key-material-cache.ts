@@ -18,8 +18,8 @@ export interface CachedKeyIdentity {
   purpose: KeyPurpose;
   owner: KeyOwner;
   /**
-   * Scheduled deletion date of the version when it was cached. From this time on the entry is
-   * dropped instead of returned.
+   * Scheduled deletion date of the version when it was cached. From this time on the entry of a
+   * data key is dropped instead of returned. Purpose key entries ignore it.
    */
   deletionDate?: Date;
 }
@@ -82,7 +82,7 @@ export class KeyMaterialCache {
     this.#cache.set(cacheKey(ref), {
       purpose: identity.purpose,
       owner: identity.owner,
-      deletionTime: identity.deletionDate?.getTime(),
+      deletionTime: identity.purpose === 'data' ? identity.deletionDate?.getTime() : undefined,
       material: Buffer.from(material),
       subkeys: new Map(),
     });
