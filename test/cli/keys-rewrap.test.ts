@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadLoginThrottleKey } from '../../src/application/auth/login-throttle-key.js';
 import { FieldCipher } from '../../src/data/crypto/field-cipher.js';
 import { KeyHierarchy } from '../../src/data/crypto/key-hierarchy.js';
 import { DatabaseKeyStore } from '../../src/data/key-store/database-key-store.js';
@@ -44,12 +45,15 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 interface Summary {
   database?: { parentVersion: number; examined: number; rewrapped: number; skipped: number };
   compliance?: { complianceVersion: number; examined: number; rewrapped: number; skipped: number };
+  application?: { applicationVersion: number; examined: number; rewrapped: number };
   purposeKeys: {
     purpose: string;
+    keyId: string;
     version: number;
     state: string;
     dataKeys: number;
     subjectKeys: number;
+    loginThrottleKeys: number;
   }[];
 }
 
@@ -65,9 +69,9 @@ afterAll(async () => {
 
 describe('mindweave keys rewrap', () => {
   it('rejects an unknown purpose', async () => {
-    const result = await cli('keys', 'rewrap', '--purpose', 'application');
+    const result = await cli('keys', 'rewrap', '--purpose', 'data');
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('--purpose must be one of database, compliance');
+    expect(result.stderr).toContain('--purpose must be one of database, compliance, application');
   });
 
   it('re-wraps data keys after a database key rotation', async () => {
@@ -108,6 +112,73 @@ describe('mindweave keys rewrap', () => {
     const verified = await cli('audit', 'verify', '--json');
     expect(verified.code).toBe(0);
     expect((JSON.parse(verified.stdout) as { ok: boolean }).ok).toBe(true);
+  });
+
+  it('re-wraps the sign-in throttle key', async () => {
+    const keys = await openDataProtection(t.config, t.owner, pino({ level: 'silent' }), 'test');
+    try {
+      // Created as a server with Redis creates it at start.
+      await loadLoginThrottleKey(t.owner, keys.hierarchy);
+    } finally {
+      await keys.close();
+    }
+    const throttleVersion = async () =>
+      (
+        await t.owner.query<{ version: number }>(
+          'SELECT application_key_version AS version FROM login_throttle_keys WHERE id = 1',
+        )
+      ).rows[0]?.version;
+    expect(await throttleVersion()).toBe(1);
+    expect((await cli('keys', 'rotate', '--purpose', 'application')).code).toBe(0);
+
+    const before = await cli('keys', 'rewrap', '--purpose', 'compliance', '--json');
+    const blocked = (JSON.parse(before.stdout) as Summary).purposeKeys.find(
+      (key) => key.purpose === 'application' && key.version === 1,
+    );
+    expect(blocked).toEqual(
+      expect.objectContaining({ state: 'decrypt_only', dataKeys: 0, loginThrottleKeys: 1 }),
+    );
+    const refused = await cli(
+      'keys',
+      'schedule-deletion',
+      '--key',
+      blocked?.keyId ?? '',
+      '--version',
+      '1',
+      '--yes',
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('1 keys are still wrapped under it');
+
+    const result = await cli('keys', 'rewrap', '--purpose', 'application', '--json');
+    expect(result.stderr).not.toContain('unexpected failure');
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as Summary;
+    expect(summary.application).toEqual({ applicationVersion: 2, examined: 1, rewrapped: 1 });
+    expect(summary.database).toBeUndefined();
+    const old = summary.purposeKeys.find(
+      (key) => key.purpose === 'application' && key.version === 1,
+    );
+    expect(old?.loginThrottleKeys).toBe(0);
+    expect(await throttleVersion()).toBe(2);
+
+    const again = await cli('keys', 'rewrap', '--purpose', 'application', '--json');
+    expect((JSON.parse(again.stdout) as Summary).application?.rewrapped).toBe(0);
+    const text = await cli('keys', 'rewrap', '--purpose', 'application');
+    expect(text.stdout).toMatch(
+      /application key \S+ version 1 \(decrypt_only\) wraps no key and can be deleted/,
+    );
+    const accepted = await cli(
+      'keys',
+      'schedule-deletion',
+      '--key',
+      blocked?.keyId ?? '',
+      '--version',
+      '1',
+      '--yes',
+    );
+    expect(accepted.code).toBe(0);
+    expect(accepted.stdout).toContain('scheduled deletion of application key');
   });
 
   it('finishes after the process is killed midway', async () => {

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 
+import { loadLoginThrottleKey } from '../../application/auth/login-throttle-key.js';
 import type { Config } from '../../config/config.schema.js';
 import { KeyStateError } from '../../data/crypto/errors.js';
-import type { RewrapResult } from '../../data/crypto/key-hierarchy.js';
+import type { KeyHierarchy, RewrapResult } from '../../data/crypto/key-hierarchy.js';
 import type { Database } from '../../data/database/database.js';
 import { openDataProtection } from '../../data/key-store/data-protection.js';
 import {
@@ -24,13 +25,23 @@ const CLI_ACTOR = 'cli';
 const PROGRESS_EVERY_KEYS = 100;
 
 /** Purpose keys that wrap stored keys and can therefore be re-wrapped under. */
-const REWRAP_PURPOSES = ['database', 'compliance'] as const;
+const REWRAP_PURPOSES = ['database', 'compliance', 'application'] as const;
 type RewrapPurpose = (typeof REWRAP_PURPOSES)[number];
+
+/** Counts of the sign-in throttle key re-wrap, the only key wrapped under the application key. */
+export interface LoginThrottleKeyRewrapResult {
+  /** Application key version that the throttle key is wrapped under now. */
+  applicationVersion: number;
+  /** 1 when a stored throttle key was found under an older version, otherwise 0. */
+  examined: number;
+  rewrapped: number;
+}
 
 /** Counts of one `keys rewrap` run. A purpose that was not chosen is absent. */
 export interface KeyRewrapSummary {
   database?: RewrapResult;
   compliance?: SubjectKeyRewrapResult;
+  application?: LoginThrottleKeyRewrapResult;
   /** Every purpose key version afterwards, with the keys still wrapped under it. */
   purposeKeys: PurposeKeyDependants[];
 }
@@ -48,6 +59,29 @@ function parsePurposes(purpose: string | undefined): RewrapPurpose[] {
 
 function progress(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+/**
+ * Re-wraps the sign-in throttle key of `login_throttle_keys` under the active application key
+ * version, the same way a server start does. A database without a stored throttle key is left
+ * without one.
+ */
+async function rewrapLoginThrottleKey(
+  db: Database,
+  hierarchy: KeyHierarchy,
+): Promise<LoginThrottleKeyRewrapResult> {
+  const active = await hierarchy.loadPurposeKey('application', CLI_ACTOR);
+  const stored = await db.query<{ version: number }>(
+    'SELECT application_key_version AS version FROM login_throttle_keys WHERE id = 1',
+  );
+  const version = stored.rows[0]?.version;
+  if (version === undefined || version === active) {
+    return { applicationVersion: active, examined: 0, rewrapped: 0 };
+  }
+  // NOTE: a throttle key that no longer unwraps is replaced by a new one here, as at a server
+  // start, which resets every account's count of failed sign-ins.
+  await loadLoginThrottleKey(db, hierarchy);
+  return { applicationVersion: active, examined: 1, rewrapped: 1 };
 }
 
 /** Re-wraps the keys under older versions of each chosen purpose key, printing progress on stderr. */
@@ -93,6 +127,14 @@ async function rewrap(
       );
       summary.compliance = done;
     }
+    if (purposes.includes('application')) {
+      const done = await rewrapLoginThrottleKey(db, protection.hierarchy);
+      progress(
+        `sign-in throttle key: ${done.rewrapped} re-wrapped under application key version ` +
+          `${done.applicationVersion}`,
+      );
+      summary.application = done;
+    }
   } finally {
     await protection.close();
   }
@@ -113,9 +155,15 @@ function printSummary(summary: KeyRewrapSummary): void {
         `${summary.compliance.complianceVersion}\n`,
     );
   }
+  if (summary.application !== undefined) {
+    process.stdout.write(
+      `re-wrapped ${summary.application.rewrapped} sign-in throttle keys under application key ` +
+        `version ${summary.application.applicationVersion}\n`,
+    );
+  }
   for (const version of summary.purposeKeys) {
     if (version.state === 'active' || version.state === 'destroyed') continue;
-    const dependants = version.dataKeys + version.subjectKeys;
+    const dependants = version.dataKeys + version.subjectKeys + version.loginThrottleKeys;
     const outcome =
       dependants === 0 ? 'wraps no key and can be deleted' : `still wraps ${dependants} keys`;
     process.stdout.write(
@@ -138,12 +186,13 @@ export function registerKeyRewrapCommand(program: Command): void {
   keys
     .command('rewrap')
     .description(
-      're-wrap data keys and subject keys under the active database and compliance key ' +
-        'versions, so older versions can be deleted; safe to stop and run again',
+      're-wrap data keys, subject keys and the sign-in throttle key under the active ' +
+        'database, compliance and application key versions, so older versions can be ' +
+        'deleted; safe to stop and run again',
     )
     .option(
       '--purpose <purpose>',
-      `purpose key to re-wrap under: ${REWRAP_PURPOSES.join(', ')} (default: both)`,
+      `purpose key to re-wrap under: ${REWRAP_PURPOSES.join(', ')} (default: all)`,
     )
     .option('--json', 'print one JSON object', false)
     .action(async (options: { purpose?: string; json: boolean }) => {

@@ -373,9 +373,10 @@ export class DatabaseKeyStore implements KeyStore {
   }
 
   /**
-   * Counts the key versions wrapped under `parent` that are not destroyed. For a version of the
-   * `compliance` purpose key it adds the per-subject keys of `personal_data_keys` wrapped under
-   * that version, which live outside the key tables.
+   * Counts the key versions wrapped under `parent` that are not destroyed, plus the keys wrapped
+   * under it that live outside the key tables: for a `compliance` version the per-subject keys of
+   * `personal_data_keys`, and for an `application` version the sign-in throttle key of
+   * `login_throttle_keys`.
    */
   async countWrappedUnder(parent: KeyVersionRef): Promise<number> {
     const result = await this.#db.query<{ total: number | string }>(
@@ -384,7 +385,11 @@ export class DatabaseKeyStore implements KeyStore {
             + (SELECT count(*) FROM personal_data_keys
                 WHERE compliance_key_version = $2 AND wrapped_key IS NOT NULL
                   AND EXISTS (SELECT 1 FROM encryption_keys
-                               WHERE key_id = $1 AND purpose = 'compliance')) AS total`,
+                               WHERE key_id = $1 AND purpose = 'compliance'))
+            + (SELECT count(*) FROM login_throttle_keys
+                WHERE application_key_version = $2
+                  AND EXISTS (SELECT 1 FROM encryption_keys
+                               WHERE key_id = $1 AND purpose = 'application')) AS total`,
       [parent.keyId, parent.version],
     );
     return Number(result.rows[0]?.total ?? 0);

@@ -11,6 +11,8 @@ export interface PurposeKeyDependants {
   dataKeys: number;
   /** Subject keys of `personal_data_keys` wrapped under this version (compliance key only). */
   subjectKeys: number;
+  /** The sign-in throttle key of `login_throttle_keys`, 0 or 1 (application key only). */
+  loginThrottleKeys: number;
 }
 
 /**
@@ -26,6 +28,7 @@ export async function listPurposeKeyDependants(db: Queryable): Promise<PurposeKe
     state: string;
     dataKeys: number | string;
     subjectKeys: number | string;
+    loginThrottleKeys: number | string;
   }>(
     `SELECT k.purpose, v.key_id AS "keyId", v.version, v.state,
             (SELECT count(*) FROM encryption_key_versions c
@@ -34,7 +37,11 @@ export async function listPurposeKeyDependants(db: Queryable): Promise<PurposeKe
             CASE WHEN k.purpose = 'compliance' THEN
               (SELECT count(*) FROM personal_data_keys p
                 WHERE p.compliance_key_version = v.version AND p.wrapped_key IS NOT NULL)
-            ELSE 0 END AS "subjectKeys"
+            ELSE 0 END AS "subjectKeys",
+            CASE WHEN k.purpose = 'application' THEN
+              (SELECT count(*) FROM login_throttle_keys t
+                WHERE t.application_key_version = v.version)
+            ELSE 0 END AS "loginThrottleKeys"
        FROM encryption_key_versions v JOIN encryption_keys k ON k.key_id = v.key_id
       WHERE k.owner_kind = 'system'
       ORDER BY k.purpose, v.version`,
@@ -46,5 +53,6 @@ export async function listPurposeKeyDependants(db: Queryable): Promise<PurposeKe
     state: row.state,
     dataKeys: Number(row.dataKeys),
     subjectKeys: Number(row.subjectKeys),
+    loginThrottleKeys: Number(row.loginThrottleKeys),
   }));
 }
