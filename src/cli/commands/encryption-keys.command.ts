@@ -16,6 +16,10 @@ import {
   type KmsLocation,
 } from '../../data/key-store/data-protection.js';
 import {
+  listPurposeKeyDependants,
+  type PurposeKeyDependants,
+} from '../../data/key-store/purpose-key-dependants.js';
+import {
   listSubjectErasures,
   type SubjectErasureStatus,
 } from '../../data/personal-data/subject-erasure.js';
@@ -52,14 +56,41 @@ export interface KeyVersionStatus {
   /** Rotation deadline of the active version, by age. Null for other states. */
   nextRotation: string | null;
   rotationDue: boolean;
+  /**
+   * Keys still wrapped under a purpose key version, which keep it from being deleted until
+   * `keys rewrap` moves them. Null for data keys.
+   */
+  wrappedKeys: WrappedKeyCounts | null;
 }
 
-/** Returns the status of every stored key version at time `now`. */
+/** Number of keys wrapped under one purpose key version, by kind. */
+export interface WrappedKeyCounts {
+  /** Data key versions that are not destroyed. */
+  dataKeys: number;
+  /** Per-subject keys of `personal_data_keys` (compliance key only). */
+  subjectKeys: number;
+  /** The sign-in throttle key of `login_throttle_keys` (application key only). */
+  loginThrottleKeys: number;
+}
+
+/**
+ * Returns the status of every stored key version at time `now`. `dependants` gives the wrapped
+ * key counts of the purpose key versions, and a purpose key version missing from it gets null.
+ */
 export function keyStatus(
   versions: readonly StoredKeyVersion[],
   now: Date,
   rotationDays: number,
+  dependants: readonly PurposeKeyDependants[] = [],
 ): KeyVersionStatus[] {
+  const counts = new Map<string, WrappedKeyCounts>();
+  for (const entry of dependants) {
+    counts.set(`${entry.keyId}:${entry.version}`, {
+      dataKeys: entry.dataKeys,
+      subjectKeys: entry.subjectKeys,
+      loginThrottleKeys: entry.loginThrottleKeys,
+    });
+  }
   return versions.map(({ record, encryptionCount }) => {
     const nextRotation =
       record.state === 'active'
@@ -78,6 +109,10 @@ export function keyStatus(
       destroyedAt: record.destroyedAt?.toISOString() ?? null,
       nextRotation: nextRotation?.toISOString() ?? null,
       rotationDue: nextRotation !== null && nextRotation.getTime() <= now.getTime(),
+      wrappedKeys:
+        record.purpose === 'data'
+          ? null
+          : (counts.get(`${record.keyId}:${record.version}`) ?? null),
     };
   });
 }
@@ -97,6 +132,17 @@ function printKms(kms: KmsLocation): void {
   process.stdout.write(
     `kms provider: ${kms.provider}, master key ${kms.masterKeyId} in ${kms.location}\n`,
   );
+}
+
+/** Describes the keys wrapped under a purpose key version, such as "wraps 3 data keys". */
+function describeWrappedKeys(counts: WrappedKeyCounts): string {
+  const parts: string[] = [];
+  if (counts.dataKeys > 0) parts.push(`${counts.dataKeys} data keys`);
+  if (counts.subjectKeys > 0) parts.push(`${counts.subjectKeys} subject keys`);
+  if (counts.loginThrottleKeys > 0) {
+    parts.push(`${counts.loginThrottleKeys} sign-in throttle key`);
+  }
+  return parts.length === 0 ? 'wraps no key' : `wraps ${parts.join(', ')}`;
 }
 
 function printStatus(statuses: readonly KeyVersionStatus[]): void {
@@ -119,6 +165,9 @@ function printStatus(statuses: readonly KeyVersionStatus[]): void {
       columns.push(
         `${status.rotationDue ? 'rotation due since' : 'rotate by'} ${status.nextRotation}`,
       );
+    }
+    if (status.wrappedKeys !== null && status.state !== 'destroyed') {
+      columns.push(describeWrappedKeys(status.wrappedKeys));
     }
     process.stdout.write(`${columns.join('  ')}\n`);
   }
@@ -285,8 +334,9 @@ export function registerEncryptionKeyCommands(keys: Command): void {
   keys
     .command('status')
     .description(
-      'show encryption keys: purposes, versions, ages, states, scheduled deletions and next ' +
-        'rotation dates, then scheduled and done subject erasures',
+      'show encryption keys: purposes, versions, ages, states, scheduled deletions, next ' +
+        'rotation dates and the keys wrapped under each purpose key version, then scheduled ' +
+        'and done subject erasures',
     )
     .option(
       '--rotation-days <days>',
@@ -303,18 +353,19 @@ export function registerEncryptionKeyCommands(keys: Command): void {
       ) {
         throw new UsageError('--rotation-days must be a whole number between 1 and 3650');
       }
-      const { kms, versions, rotationDays, erasures } = await withDatabase(
+      const { kms, versions, dependants, rotationDays, erasures } = await withDatabase(
         'mindweave keys status',
         async (db, config) => ({
           kms: describeKms(config),
           versions: await new DatabaseKeyStore(db).listAllVersions(),
+          dependants: await listPurposeKeyDependants(db),
           erasures: await listSubjectErasures(db),
           // With automatic rotation off (0), the dates show when a manual rotation is due
           // after the default period.
           rotationDays: requestedDays ?? (config.KEY_ROTATION_DAYS || DEFAULT_ROTATION_DAYS),
         }),
       );
-      const statuses = keyStatus(versions, new Date(), rotationDays);
+      const statuses = keyStatus(versions, new Date(), rotationDays, dependants);
       if (options.json) {
         return printJson({
           kms,

@@ -137,6 +137,30 @@ describe('mindweave keys status and rotate', () => {
     expect(databaseKeys.map((entry) => entry.version)).toEqual([1, 2]);
   });
 
+  it('status counts keys under purpose versions', async () => {
+    const statuses = await status();
+    const data = statuses.filter((entry) => entry.purpose === 'data');
+    for (const entry of data) expect(entry.wrappedKeys).toBeNull();
+    const [oldDatabase, newDatabase] = statuses.filter((entry) => entry.purpose === 'database');
+    // The organization data key and every other data key created so far predate the rotation.
+    expect(oldDatabase?.wrappedKeys?.dataKeys).toBe(
+      data.filter((entry) => entry.state !== 'destroyed').length,
+    );
+    expect(oldDatabase?.wrappedKeys?.subjectKeys).toBe(0);
+    expect(newDatabase?.wrappedKeys).toEqual({ dataKeys: 0, subjectKeys: 0, loginThrottleKeys: 0 });
+    const compliance = statuses.find((entry) => entry.purpose === 'compliance');
+    expect(compliance?.wrappedKeys?.dataKeys).toBe(0);
+    expect(compliance?.wrappedKeys?.loginThrottleKeys).toBe(0);
+
+    const text = await runCli(['keys', 'status'], env);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split('\n');
+    const oldLine = lines.find((line) => line.includes(`${oldDatabase?.keyId} v1 `));
+    expect(oldLine).toContain(`wraps ${oldDatabase?.wrappedKeys?.dataKeys} data keys`);
+    const newLine = lines.find((line) => line.includes(`${newDatabase?.keyId} v2 `));
+    expect(newLine).toContain('wraps no key');
+  });
+
   it('rejects rotate without a target', async () => {
     const result = await runCli(['keys', 'rotate'], env);
     expect(result.code).toBe(1);
