@@ -251,7 +251,7 @@ export class SsoLoginService {
       );
     }
     const { identity } = this;
-    const prepared = await prepareSsoUser(identity.db, claims);
+    const prepared = await prepareSsoUser(identity.db, row, claims);
     const preparedSession = await identity.sessions.prepare(context);
     const outcome = await inTenant(identity.db, row.orgId, async (tx) => {
       const { user, records } = await provisionUser(tx, row, claims, role, context, prepared);

@@ -1,4 +1,5 @@
-import type { Queryable } from '../../data/database/database.js';
+import type { Database, Queryable } from '../../data/database/database.js';
+import { inTenant } from '../../data/database/tenant-scope.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { listOrganizationsOfUser } from '../../tenancy/organizations/organization.repository.js';
@@ -8,6 +9,7 @@ import {
   findUserCredentialsById,
   insertMembership,
   loadKeysForEmailLookup,
+  loadKeysOfUsers,
   prepareEmailLookup,
   prepareUser,
   UnreadableUserError,
@@ -56,21 +58,32 @@ function nameFor(claims: SsoClaims & { email: string }): string {
  */
 export interface PreparedSsoUser {
   lookup: EmailLookup;
-  /** Fields of the user to create, or null when an account with the email already exists. */
+  /**
+   * Fields of the user to create, or null when an account is linked to the provider's subject
+   * or has the email.
+   */
   newUser: PreparedUser | null;
 }
 
 /**
  * Prepares the user lookup and creation of a validated sign-in; see {@link PreparedSsoUser}.
- * Encrypting a new user's fields creates that user's own data key, so they are prepared only
- * when no account has the email. Otherwise every sign-in would leave an unused key behind.
+ * The keys of the account linked to the identity provider's subject and of the accounts with
+ * the email are loaded, so reading either inside the transaction reads nothing from the key
+ * store. Encrypting a new user's fields creates that user's own data key, so they are prepared
+ * only when no account is linked or has the email. Otherwise every sign-in would leave an
+ * unused key behind.
  */
 export async function prepareSsoUser(
-  db: Queryable,
+  db: Database,
+  config: SsoConfigRow,
   claims: SsoClaims & { email: string },
 ): Promise<PreparedSsoUser> {
+  const link = { orgId: config.orgId, issuer: config.issuer, subject: claims.subject };
+  const linkedId = await inTenant(db, config.orgId, (tx) => findLinkedUserId(tx, link));
+  if (linkedId !== null) await loadKeysOfUsers(db, [linkedId]);
   const lookup = await prepareEmailLookup(claims.email);
   await loadKeysForEmailLookup(db, lookup);
+  if (linkedId !== null) return { lookup, newUser: null };
   let exists: boolean;
   try {
     exists = (await findUserCredentialsByEmail(db, lookup)) !== null;
