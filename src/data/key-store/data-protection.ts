@@ -13,6 +13,7 @@ import type { KmsProviderConfig } from '../kms/create-kms-provider.js';
 import type { KmsProvider } from '../kms/kms-provider.js';
 import { destroyDueSubjectKeys } from '../personal-data/subject-erasure.js';
 import type { DestroyedSubjectKey } from '../personal-data/subject-erasure.js';
+import { rewrapSubjectKeys } from '../personal-data/subject-key-rewrap.js';
 import { DatabaseKeyStore } from './database-key-store.js';
 import { DatabaseKeyUsageSink } from './database-key-usage-sink.js';
 
@@ -36,6 +37,12 @@ const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 
 /** Default age of an active key version at which it is rotated, in days. */
 export const DEFAULT_ROTATION_DAYS = 365;
+
+/**
+ * Maximum number of keys that one maintenance pass re-wraps per purpose key after a scheduled
+ * rotation. The next passes continue with the rest.
+ */
+export const DEFAULT_REWRAP_KEYS_PER_PASS = 1000;
 
 /** Settings that select the KMS provider. Those of `pkcs11` may be absent for `local`. */
 export type KmsSettings = Pick<Config, 'MINDWEAVE_DATA_DIR' | 'KMS_MASTER_KEY_DIR'> &
@@ -211,6 +218,11 @@ export interface KeyMaintenanceOptions {
   };
   /** Time source for subject erasure dates. Defaults to the system clock. */
   clock?: Clock;
+  /**
+   * Maximum number of keys re-wrapped per purpose key and pass after a scheduled rotation of the
+   * database or compliance key. Defaults to {@link DEFAULT_REWRAP_KEYS_PER_PASS}.
+   */
+  rewrapKeysPerPass?: number;
 }
 
 /**
@@ -219,6 +231,12 @@ export interface KeyMaintenanceOptions {
  * is older than `rotationDays` and destroys key versions, and subject keys when
  * `subjectErasure` is set, whose deletion date has passed. Failures are logged and retried at
  * the next tick.
+ *
+ * After a scheduled rotation of the `database` key, the same pass and the following ones
+ * re-wrap the data keys under older versions, at most `rewrapKeysPerPass` per pass. After a
+ * rotation of the `compliance` key they re-wrap the subject keys in the same way, when
+ * `subjectErasure` gives the database. The sign-in throttle key under the `application` key is re-wrapped at the next server start or
+ * by `mindweave keys rewrap`, and until then it keeps the older version from being deleted.
  */
 export function startKeyMaintenance(
   hierarchy: KeyHierarchy,
@@ -229,12 +247,19 @@ export function startKeyMaintenance(
   const purgeTimer = setInterval(() => hierarchy.purgeExpiredKeys(), PURGE_INTERVAL_MS);
   purgeTimer.unref();
   let running = false;
+  // NOTE: kept in memory only, so after a restart the rest of a re-wrap waits for
+  // mindweave keys rewrap.
+  const pendingRewraps = new Set<RewrapPurpose>();
   const check = () => {
     // A slow run is not overlapped by the next tick.
     if (running) return;
     running = true;
     // Each step logs its own failures, so the chain never rejects.
     void rotateDueKeys(hierarchy, logger, rotationDays, options.onRotated)
+      .then(async (rotated) => {
+        for (const purpose of rotated) pendingRewraps.add(purpose);
+        await rewrapPending(hierarchy, logger, pendingRewraps, options);
+      })
       .then(() => sweepDueDeletions(hierarchy, logger, options))
       .finally(() => {
         running = false;
@@ -254,13 +279,21 @@ export function startKeyMaintenance(
   };
 }
 
+/** Purpose keys whose dependants the maintenance timer re-wraps after a scheduled rotation. */
+type RewrapPurpose = 'database' | 'compliance';
+
+/**
+ * Rotates the keys due by age and returns the purpose keys among them whose dependants the
+ * maintenance timer re-wraps.
+ */
 async function rotateDueKeys(
   hierarchy: KeyHierarchy,
   logger: Logger,
   rotationDays: number,
   onRotated: KeyMaintenanceOptions['onRotated'],
-): Promise<void> {
-  if (rotationDays === 0) return;
+): Promise<RewrapPurpose[]> {
+  if (rotationDays === 0) return [];
+  const purposes: RewrapPurpose[] = [];
   try {
     for (const ref of await hierarchy.rotateDueKeys(rotationDays, ROTATION_SCHEDULE_ACTOR)) {
       logger.info(
@@ -270,9 +303,92 @@ async function rotateDueKeys(
       await onRotated?.(ref).catch((error: unknown) =>
         logger.error({ err: error, keyId: ref.keyId }, 'failed to record a scheduled rotation'),
       );
+      const purpose = (await hierarchy.getKey(ref)).purpose;
+      if (purpose === 'database' || purpose === 'compliance') purposes.push(purpose);
     }
   } catch (error) {
     logger.error({ err: error }, 'failed to rotate keys due by age');
+  }
+  return purposes;
+}
+
+/** Thrown from a re-wrap progress callback to end a pass at its key limit. */
+class RewrapLimitReached extends Error {}
+
+/** Counts of one re-wrap pass over one purpose key. */
+export interface RewrapPassResult {
+  purpose: RewrapPurpose;
+  rewrapped: number;
+  /** True when no key remains under an older version. */
+  finished: boolean;
+}
+
+/**
+ * Re-wraps the keys under older versions of `purpose`, at most `maxKeys` of them. A re-wrap
+ * stopped at the limit leaves every key readable, and the next call continues.
+ *
+ * @throws the errors of the re-wrap, such as KeyStateError for a destroyed older version.
+ */
+export async function rewrapPurposeKeyDependants(
+  hierarchy: KeyHierarchy,
+  purpose: RewrapPurpose,
+  options: { actor: string; maxKeys: number; db?: Database },
+): Promise<RewrapPassResult> {
+  let rewrapped = 0;
+  const onRewrapped = (): void => {
+    rewrapped += 1;
+    if (rewrapped >= options.maxKeys) throw new RewrapLimitReached();
+  };
+  const batchSize = Math.min(100, options.maxKeys);
+  try {
+    if (purpose === 'database') {
+      await hierarchy.rewrapDataKeys({ actor: options.actor, batchSize, onRewrapped });
+    } else if (options.db !== undefined) {
+      await rewrapSubjectKeys(options.db, hierarchy, {
+        actor: options.actor,
+        batchSize,
+        onRewrapped,
+      });
+    }
+  } catch (error) {
+    if (!(error instanceof RewrapLimitReached)) throw error;
+    return { purpose, rewrapped, finished: false };
+  }
+  return { purpose, rewrapped, finished: true };
+}
+
+/**
+ * Runs one bounded re-wrap pass for each purpose in `pending` and removes the purposes that
+ * finished. Failures are logged and the purpose stays pending for the next pass.
+ */
+async function rewrapPending(
+  hierarchy: KeyHierarchy,
+  logger: Logger,
+  pending: Set<RewrapPurpose>,
+  options: KeyMaintenanceOptions,
+): Promise<void> {
+  const db = options.subjectErasure?.db;
+  for (const purpose of [...pending]) {
+    if (purpose === 'compliance' && db === undefined) {
+      pending.delete(purpose);
+      continue;
+    }
+    try {
+      const result = await rewrapPurposeKeyDependants(hierarchy, purpose, {
+        actor: ROTATION_SCHEDULE_ACTOR,
+        maxKeys: options.rewrapKeysPerPass ?? DEFAULT_REWRAP_KEYS_PER_PASS,
+        db,
+      });
+      logger.info(
+        { purpose, rewrapped: result.rewrapped, finished: result.finished },
+        result.finished
+          ? 're-wrapped keys under the rotated purpose key'
+          : 're-wrapped keys under the rotated purpose key; the next check continues',
+      );
+      if (result.finished) pending.delete(purpose);
+    } catch (error) {
+      logger.error({ err: error, purpose }, 'failed to re-wrap keys after a scheduled rotation');
+    }
   }
 }
 

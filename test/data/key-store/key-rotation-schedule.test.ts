@@ -182,6 +182,122 @@ describe('key maintenance schedule', () => {
     expect(audit.rows.every((row) => row.metadata.scheduled)).toBe(true);
   });
 
+  it('re-wraps data keys after a rotation', async () => {
+    const clock = testClock();
+    const store = new InMemoryKeyStore();
+    const hierarchy = new KeyHierarchy({
+      kms,
+      masterKeyId: 'local-master',
+      store,
+      usageSink: new MemoryKeyUsageSink(),
+      clock: clock.now,
+    });
+    await hierarchy.initialize('test');
+    const cipher = new FieldCipher(hierarchy);
+    const values: { location: typeof location; ciphertext: string }[] = [];
+    for (const tenant of ['org-a', 'org-b', 'org-c']) {
+      const at = { ...location, tenant };
+      values.push({ location: at, ciphertext: await cipher.encrypt(at, `${tenant} value`) });
+    }
+    const databaseKeyId = await hierarchy.purposeKeyId('database', 'test');
+    expect(await store.countWrappedUnder({ keyId: databaseKeyId, version: 1 })).toBe(3);
+
+    const lines: { msg: string; purpose?: string; rewrapped?: number; finished?: boolean }[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+            lines.push(JSON.parse(line) as (typeof lines)[number]);
+          }
+          callback();
+        },
+      }),
+    );
+    clock.advanceDays(30);
+    const maintenance = startKeyMaintenance(hierarchy, logger, {
+      rotationDays: 30,
+      checkIntervalMs: 20,
+      rewrapKeysPerPass: 2,
+    });
+    const rewrapLines = () => lines.filter((line) => line.purpose === 'database');
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!rewrapLines().some((line) => line.finished === true) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      maintenance.stop();
+    }
+
+    // Two per pass: the rotating pass re-wraps two keys, the next one the third.
+    expect(rewrapLines().map((line) => [line.rewrapped, line.finished])).toEqual([
+      [2, false],
+      [1, true],
+    ]);
+    expect(await store.countWrappedUnder({ keyId: databaseKeyId, version: 1 })).toBe(0);
+    expect(await store.countWrappedUnder({ keyId: databaseKeyId, version: 2 })).toBeGreaterThan(3);
+    for (const value of values) {
+      expect(await cipher.decryptString(value.location, value.ciphertext)).toBe(
+        `${value.location.tenant} value`,
+      );
+    }
+    expect(lines.filter((line) => line.msg.startsWith('failed'))).toEqual([]);
+  });
+
+  it('logs a failed re-wrap and keeps going', async () => {
+    const clock = testClock();
+    // This store cannot re-wrap, so every re-wrap attempt fails.
+    const store = new DatabaseKeyStore(db);
+    const hierarchy = new KeyHierarchy({
+      kms,
+      masterKeyId: 'local-master',
+      store: {
+        insertKey: (record) => store.insertKey(record),
+        updateKey: (record) => store.updateKey(record),
+        getKey: (keyId, version) => store.getKey(keyId, version),
+        listVersions: (keyId) => store.listVersions(keyId),
+        findKeyId: (purpose, owner) => store.findKeyId(purpose, owner),
+        listScheduledForDeletion: () => store.listScheduledForDeletion(),
+        listActive: () => store.listActive(),
+        addEncryptions: (keyId, version, count) => store.addEncryptions(keyId, version, count),
+      },
+      usageSink: new MemoryKeyUsageSink(),
+      clock: clock.now,
+    });
+    await hierarchy.initialize('test');
+    const lines: { msg: string; purpose?: string }[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+            lines.push(JSON.parse(line) as (typeof lines)[number]);
+          }
+          callback();
+        },
+      }),
+    );
+    clock.advanceDays(400);
+    const maintenance = startKeyMaintenance(hierarchy, logger, {
+      rotationDays: 30,
+      checkIntervalMs: 20,
+    });
+    const failures = () =>
+      lines.filter((line) => line.msg === 'failed to re-wrap keys after a scheduled rotation');
+    try {
+      const deadline = Date.now() + 10_000;
+      while (failures().length < 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      maintenance.stop();
+    }
+    // The purpose stays pending, so the next pass tries again.
+    expect(failures().length).toBeGreaterThanOrEqual(2);
+    expect(failures()[0]?.purpose).toBe('database');
+  });
+
   it('rotates nothing when turned off', async () => {
     const clock = testClock();
     const hierarchy = new KeyHierarchy({
