@@ -134,6 +134,9 @@ describe('user erasure', { timeout: 120_000 }, () => {
     expect(await userRow(member.id)).toMatchObject({ status: 'active', erasure_disabled: false });
     const again = await signIn(t, recorder, member.email, member.password);
     expect(again.status).toBe(200);
+    // The session revoked by the erasure stays revoked after the cancel.
+    const oldSession = await call(t, recorder, 'GET', '/api/v1/auth/me', { token: sessionToken });
+    expect(oldSession.status).toBe(401);
 
     // Scheduled again and swept after the waiting period, the keys and the email index go.
     const now = new Date();

@@ -34,9 +34,10 @@ function userIdOfSubject(subjectId: string): string | null {
 }
 
 /**
- * Disables the account of a user subject whose erasure is being scheduled, so an erasure request
- * stops sign-in and every open session at once. `erasure_disabled` records whether the account
- * was active, so a cancel enables only what the erasure disabled.
+ * Disables the account of a user subject whose erasure is being scheduled and revokes its open
+ * sessions, so an erasure request stops sign-in and every session at once, and a cancel brings
+ * no old session back. `erasure_disabled` records whether the account was active, so a cancel
+ * enables only what the erasure disabled.
  */
 async function disableErasedUser(tx: Queryable, subjectId: string): Promise<void> {
   const userId = userIdOfSubject(subjectId);
@@ -45,6 +46,10 @@ async function disableErasedUser(tx: Queryable, subjectId: string): Promise<void
     `UPDATE users SET erasure_disabled = (status = 'active'), status = 'disabled',
             updated_at = now()
       WHERE id = $1 AND erased_at IS NULL AND NOT erasure_disabled`,
+    [userId],
+  );
+  await tx.query(
+    'UPDATE admin_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL',
     [userId],
   );
 }
