@@ -107,8 +107,18 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
       .send(provider.errorBody(failure.code, failure.status, failure.message));
   });
 
-  async function authenticate(request: FastifyRequest): Promise<ApiKeyGrant> {
-    const check = await authenticator.verify(presentedApiKey(request.headers));
+  // A client over its per-IP limit gets its 429 before a key lookup in the database, so the
+  // IP limit still keeps a flood of made-up keys away from it. A cached key skips the wait.
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<ApiKeyGrant> {
+    const awaitIpLimit = async () => {
+      const refusal = await ipLimitRefusal(request, reply);
+      if (refusal) throw refusal;
+    };
+    const check = await authenticator.verify(
+      presentedApiKey(request.headers),
+      Date.now(),
+      awaitIpLimit,
+    );
     if (!check.ok) throw keyRejectionError(check.reason);
     await enforceApiKeyAllowlist(ipAllowlists, check.grant, request);
     request.gatewayGrant = check.grant;
@@ -122,7 +132,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
   ): Promise<FastifyReply> {
     const started = performance.now();
     const context = requestContext(request);
-    const grant = await authenticate(request);
+    const grant = await authenticate(request, reply);
     // The per-key request check starts now and is awaited together with the token
     // reservation below, so with Redis both go out in one round trip instead of two.
     const keyCheck = options.rateLimits?.checkKeyRequest(request, reply, grant.keyId);
@@ -265,7 +275,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
   );
 
   app.get('/v1/models', apiKeyRoute, async (request, reply) => {
-    const grant = await authenticate(request);
+    const grant = await authenticate(request, reply);
     await options.rateLimits?.checkKeyRequest(request, reply, grant.keyId);
     return modelList(acceptedModels(grant));
   });

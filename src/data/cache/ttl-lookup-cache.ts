@@ -35,6 +35,14 @@ export class TtlLookupCache<V> {
     return (await pending.result).value;
   }
 
+  /** Returns true when `key` has a fresh value cached or a fresh lookup under way. */
+  has(key: string, now = Date.now()): boolean {
+    const entry = this.#entries.get(key);
+    if (entry && entry.until > now) return true;
+    const pending = this.#pending.get(key);
+    return pending !== undefined && pending.until > now;
+  }
+
   #start(key: string, lookup: () => Promise<V>, now: number): Pending<V> {
     const until = now + this.ttlMs;
     const pending: Pending<V> = {

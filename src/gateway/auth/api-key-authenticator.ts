@@ -45,15 +45,25 @@ export class ApiKeyAuthenticator {
     this.cache = new TtlLookupCache(options.cacheTtlMs ?? 500, options.cacheMaxEntries ?? 10_000);
   }
 
-  /** Checks a presented key; `now` is injectable for tests. */
-  async verify(presented: string | undefined, now = Date.now()): Promise<KeyCheck> {
+  /**
+   * Checks a presented key; `now` is injectable for tests. `beforeLookup` is awaited before a
+   * key that is neither cached nor being looked up goes to the database, and a rejection from
+   * it is passed on without a lookup.
+   */
+  async verify(
+    presented: string | undefined,
+    now = Date.now(),
+    beforeLookup?: () => Promise<void>,
+  ): Promise<KeyCheck> {
     if (!presented) return { ok: false, reason: 'missing' };
     if (!isApiKeyShape(presented)) return { ok: false, reason: 'malformed' };
 
     // The cache key is a one-call SHA-256 of the key, cheaper than building a Hash object on
     // every request. The stored form from hashApiKey is computed only for a database lookup.
+    const cacheKey = hash('sha256', presented, 'base64');
+    if (beforeLookup && !this.cache.has(cacheKey, now)) await beforeLookup();
     const grant = await this.cache.get(
-      hash('sha256', presented, 'base64'),
+      cacheKey,
       () => findApiKeyGrant(this.db, hashApiKey(presented)),
       now,
     );
