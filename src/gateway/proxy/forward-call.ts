@@ -92,6 +92,15 @@ function credentialFailure(status: number): GatewayError | null {
 }
 
 /**
+ * Returns true when the client closed its connection before the provider call started. Its
+ * 'close' event has already fired then, so a listener added now would never cancel the call.
+ */
+function clientGone(reply: FastifyReply): boolean {
+  // The request stream is not checked, because Node 20 destroys it once its body has been read.
+  return reply.raw.destroyed;
+}
+
+/**
  * Sends the call upstream and relays the response: buffered JSON for plain calls, server-sent
  * events byte for byte for streamed ones. A client that disconnects aborts the upstream call.
  * The original body is forwarded as validated; the client's headers are not, apart from the
@@ -111,6 +120,7 @@ export async function forwardCall(
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) abort.abort();
   });
+  if (clientGone(reply)) abort.abort();
   const upstream = await options.upstream.send(options.url, {
     headers,
     body,
@@ -169,6 +179,7 @@ async function forwardBuffered(
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) call.cancel();
       });
+      if (clientGone(reply)) call.cancel();
     },
   });
 
