@@ -92,7 +92,8 @@ async function reencrypt(
       });
       progress(
         `provider keys of org ${orgId}: ${result.reencrypted} re-encrypted, ` +
-          `${result.current} already current, ${result.skippedConcurrent} changed meanwhile`,
+          `${result.current} already current, ${result.skippedConcurrent} changed meanwhile, ` +
+          `${result.unreadable} unreadable (altered, or the organization's key is deleted)`,
       );
       summary.providerKeys.push({ orgId, ...result });
     }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 
 import { parseCiphertext } from '../../data/crypto/ciphertext-format.js';
+import { DecryptionError, KeyStateError } from '../../data/crypto/errors.js';
 import type { FieldCipher } from '../../data/crypto/field-cipher.js';
 import type { KeyHierarchy } from '../../data/crypto/key-hierarchy.js';
 import type { Database } from '../../data/database/database.js';
@@ -30,6 +31,11 @@ export interface ReencryptionResult {
   current: number;
   /** Rows changed by a concurrent write between read and update, left as that write stored them. */
   skippedConcurrent: number;
+  /**
+   * Rows left unchanged because they do not decrypt (altered, or their key version destroyed) or
+   * because their organization's data key has no active version (scheduled for deletion).
+   */
+  unreadable: number;
   /** True when every row was examined, false when `maxRows` stopped the run early. */
   complete: boolean;
 }
@@ -49,7 +55,9 @@ interface Row {
  * read organization by organization, in id order, in batches. Each update only applies when the
  * row still contains the ciphertext that was read, so a concurrent `PUT` is never overwritten.
  *
- * @throws DecryptionError when a stored ciphertext does not decrypt. Rows before it stay updated.
+ * A row that does not decrypt, or whose organization's data key has no active version (an erasure
+ * in progress or done), is counted as unreadable, logged with its ids and left unchanged. One such
+ * organization therefore does not stop the run for the others.
  */
 export async function reencryptProviderKeys(
   db: Database,
@@ -63,6 +71,7 @@ export async function reencryptProviderKeys(
     reencrypted: 0,
     current: 0,
     skippedConcurrent: 0,
+    unreadable: 0,
     complete: false,
   };
   // Row-level security shows one organization's rows at a time, so the run goes organization
@@ -112,17 +121,28 @@ async function reencryptRow(
   options: ReencryptionOptions,
   result: ReencryptionResult,
 ): Promise<void> {
-  const active = await hierarchy.activeDataKey(
-    { kind: 'tenant', tenant: row.orgId },
-    options.actor,
-  );
-  const parsed = parseCiphertext(row.encryptedKey);
-  if (parsed?.keyId === active.keyId && parsed.keyVersion === active.version) {
-    result.current += 1;
+  let plaintext: Buffer;
+  const location = providerKeyLocation(row.orgId, row.id);
+  try {
+    const active = await hierarchy.activeDataKey(
+      { kind: 'tenant', tenant: row.orgId },
+      options.actor,
+    );
+    const parsed = parseCiphertext(row.encryptedKey);
+    if (parsed?.keyId === active.keyId && parsed.keyVersion === active.version) {
+      result.current += 1;
+      return;
+    }
+    plaintext = await cipher.decrypt(location, row.encryptedKey, { actor: options.actor });
+  } catch (error) {
+    if (!(error instanceof KeyStateError || error instanceof DecryptionError)) throw error;
+    result.unreadable += 1;
+    options.logger?.error(
+      { orgId: row.orgId, providerKeyId: row.id, reason: error.name },
+      'provider key not re-encrypted: it does not decrypt or its data key has no active version',
+    );
     return;
   }
-  const location = providerKeyLocation(row.orgId, row.id);
-  const plaintext = await cipher.decrypt(location, row.encryptedKey, { actor: options.actor });
   let encrypted: string;
   try {
     encrypted = await cipher.encrypt(location, plaintext, { actor: options.actor });

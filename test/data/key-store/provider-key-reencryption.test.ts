@@ -88,6 +88,7 @@ describe('reencryptProviderKeys', () => {
       reencrypted: 0,
       current: 4,
       skippedConcurrent: 0,
+      unreadable: 0,
       complete: true,
     });
   });
