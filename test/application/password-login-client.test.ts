@@ -61,7 +61,7 @@ describe('password sign-in on an embedded server', { timeout: 60_000 }, () => {
 
   it('MFA challenge with a cold key cache', async () => {
     const keys = await openDataProtection(t.config, t.server.db, pino({ level: 'silent' }), 'test');
-    /** A protection with an empty key cache, as the server has after a restart. */
+    /** Creates a protection with an empty key cache, as the server has after a restart. */
     const coldProtection = () => {
       const hierarchy = new KeyHierarchy({
         kms: keys.kms,
