@@ -27,13 +27,30 @@ interface EraseOptions {
   json: boolean;
 }
 
-function checkSubjectId(subjectId: string): void {
+/** Actor types whose ids are UUIDs, which the database prints in lower case. */
+const UUID_ACTOR_TYPES = new Set(['user', 'api_key']);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Validates `--subject` and returns it as audit entries and data keys spell it. A user or API
+ * key id in upper case names no key, so an erasure under that spelling would erase nothing.
+ */
+function canonicalSubjectId(subjectId: string): string {
+  const [actorType = '', actorId = ''] = subjectId.split(':', 2);
   if (!isSubjectId(subjectId)) {
     throw new UsageError(
       `--subject ${JSON.stringify(subjectId)} is not a subject id: expected <actor type>:<actor id>, ` +
         'such as user:<user id> or api_key:<key id>, or anonymous',
     );
   }
+  if (!UUID_ACTOR_TYPES.has(actorType)) return subjectId;
+  if (!UUID.test(actorId)) {
+    throw new UsageError(
+      `--subject ${JSON.stringify(subjectId)} is not a subject id: the ${actorType} id must be a UUID`,
+    );
+  }
+  return `${actorType}:${actorId.toLowerCase()}`;
 }
 
 /** Runs `work` with the key hierarchy open, logging to stderr so stdout keeps the output. */
@@ -59,8 +76,7 @@ function changeJson(change: SubjectErasureChange): Record<string, unknown> {
 }
 
 async function erase(options: EraseOptions): Promise<void> {
-  const subjectId = options.subject;
-  checkSubjectId(subjectId);
+  const subjectId = canonicalSubjectId(options.subject);
   await withDatabase('mindweave subjects erase', async (db, config) => {
     const waitingDays = parseWaitingDays(options.waitingDays, config.KEY_DELETION_WAITING_DAYS);
     if (!options.yes) {
@@ -112,8 +128,7 @@ async function cancelErasure(options: {
   yes: boolean;
   json: boolean;
 }): Promise<void> {
-  const subjectId = options.subject;
-  checkSubjectId(subjectId);
+  const subjectId = canonicalSubjectId(options.subject);
   await withDatabase('mindweave subjects cancel-erasure', async (db, config) => {
     if (!options.yes) {
       const status = await subjectKeyStatus(db, subjectId);
