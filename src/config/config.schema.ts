@@ -112,6 +112,9 @@ export const configSchema = z.object({
   KMS_PROVIDER: withDefault(
     z.enum(['local', 'pkcs11'], { error: 'must be local or pkcs11' }).default('local'),
   ),
+  // The other provider, opened for decryption only, so `mindweave keys migrate-kms` and a
+  // server can read purpose keys still wrapped under its master key during a migration.
+  KMS_DECRYPT_ONLY: optional(z.enum(['local', 'pkcs11'], { error: 'must be local or pkcs11' })),
   PKCS11_LIBRARY: optional(z.string().min(1).max(1024)),
   // PKCS#11 pads token labels to 32 bytes, so a longer label can never match.
   PKCS11_TOKEN_LABEL: optional(z.string().min(1).max(32)),
