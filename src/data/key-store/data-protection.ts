@@ -9,8 +9,12 @@ import { KeyHierarchy } from '../crypto/key-hierarchy.js';
 import type { Clock, KeyVersionRef } from '../crypto/key-types.js';
 import type { Database, Queryable } from '../database/database.js';
 import { configuredMasterKeyId, createKmsProvider } from '../kms/create-kms-provider.js';
-import type { KmsProviderConfig } from '../kms/create-kms-provider.js';
+import type {
+  KmsProviderConfig,
+  SingleKmsProviderConfig,
+} from '../kms/create-kms-provider.js';
 import type { KmsProvider } from '../kms/kms-provider.js';
+import { assertMasterKeysHeld } from '../kms/master-key-rewrap.js';
 import { destroyDueSubjectKeys } from '../personal-data/subject-erasure.js';
 import type { DestroyedSubjectKey } from '../personal-data/subject-erasure.js';
 import { rewrapSubjectKeys } from '../personal-data/subject-key-rewrap.js';
@@ -50,6 +54,7 @@ export type KmsSettings = Pick<Config, 'MINDWEAVE_DATA_DIR' | 'KMS_MASTER_KEY_DI
     Pick<
       Config,
       | 'KMS_PROVIDER'
+      | 'KMS_DECRYPT_ONLY'
       | 'PKCS11_LIBRARY'
       | 'PKCS11_TOKEN_LABEL'
       | 'PKCS11_PIN'
@@ -68,11 +73,20 @@ export const PKCS11_DEFAULT_KEY_LABEL = 'mindweave-master';
  * @throws ConfigError when `KMS_PROVIDER` is `pkcs11` and a setting it needs is missing.
  */
 export function kmsConfig(config: KmsSettings): KmsProviderConfig {
-  if (config.KMS_PROVIDER === 'pkcs11') {
+  const primary = singleKmsConfig(config, config.KMS_PROVIDER ?? 'local');
+  if (config.KMS_DECRYPT_ONLY === undefined) return primary;
+  if (config.KMS_DECRYPT_ONLY === (config.KMS_PROVIDER ?? 'local')) {
+    throw new ConfigError('KMS_DECRYPT_ONLY', 'must name a provider other than KMS_PROVIDER');
+  }
+  return { ...primary, decryptOnly: singleKmsConfig(config, config.KMS_DECRYPT_ONLY) };
+}
+
+function singleKmsConfig(config: KmsSettings, provider: 'local' | 'pkcs11'): SingleKmsProviderConfig {
+  if (provider === 'pkcs11') {
     const required = (name: 'PKCS11_LIBRARY' | 'PKCS11_TOKEN_LABEL' | 'PKCS11_PIN'): string => {
       const value = config[name];
       if (value === undefined) {
-        throw new ConfigError(name, 'must be set when KMS_PROVIDER is pkcs11');
+        throw new ConfigError(name, 'must be set when KMS_PROVIDER or KMS_DECRYPT_ONLY is pkcs11');
       }
       return value;
     };
@@ -153,6 +167,8 @@ export async function openDataProtection(
     if (warning !== undefined) {
       logger.warn({ kmsProvider: kms.providerName }, warning);
     }
+    // Fails closed at start when a purpose key is wrapped under a master key no provider holds.
+    await assertMasterKeysHeld(db, kms);
     const store = new DatabaseKeyStore(db);
     const hierarchy = new KeyHierarchy({
       kms,

@@ -118,7 +118,8 @@ export async function loadMasterKeyFile(filePath: string): Promise<MasterKeyFile
   }
 }
 
-async function writeNewKeyFile(filePath: string, masterKeyId: string): Promise<void> {
+/** Writes a new random key file. Returns false when a file already exists at `filePath`. */
+async function writeNewKeyFile(filePath: string, masterKeyId: string): Promise<boolean> {
   const file: MasterKeyFile = {
     masterKeyId,
     createdAt: new Date(),
@@ -138,11 +139,13 @@ async function writeNewKeyFile(filePath: string, masterKeyId: string): Promise<v
     // link() fails if the target exists, so two processes starting at once cannot both install a
     // key, and readers never see a partly written file.
     await link(temporaryPath, filePath);
+    return true;
   } catch (error) {
-    // EEXIST means another process installed a key first, and the caller then loads that one.
+    // EEXIST means another process installed a key first, and the caller decides what follows.
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
       throw error;
     }
+    return false;
   } finally {
     await unlink(temporaryPath);
   }
@@ -169,4 +172,37 @@ export async function loadOrCreateMasterKeyFile(
   }
   await writeNewKeyFile(filePath, masterKeyId);
   return loadMasterKeyFile(filePath);
+}
+
+/**
+ * Creates a new master key file `fileName` (mode 0600) in an existing, owner-only `directory`,
+ * for a rotation. It never replaces a file.
+ *
+ * @throws KmsError when the folder is unsafe or the file already exists.
+ */
+export async function createMasterKeyFile(
+  directory: string,
+  fileName: string,
+  masterKeyId: string,
+): Promise<MasterKeyFile> {
+  await checkDirectory(directory);
+  const filePath = path.join(directory, fileName);
+  if (!(await writeNewKeyFile(filePath, masterKeyId))) {
+    throw new KmsError(
+      `master key file ${filePath} already exists. Another rotation may be running; try again.`,
+    );
+  }
+  return loadMasterKeyFile(filePath);
+}
+
+/**
+ * Loads the master key file at `fileName` in `directory` without creating anything, after the
+ * same folder checks as {@link loadOrCreateMasterKeyFile}.
+ */
+export async function loadExistingMasterKeyFile(
+  directory: string,
+  fileName: string,
+): Promise<MasterKeyFile> {
+  await checkDirectory(directory);
+  return loadMasterKeyFile(path.join(directory, fileName));
 }
