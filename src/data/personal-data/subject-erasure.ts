@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { KeyHierarchy } from '../crypto/key-hierarchy.js';
 import { MIN_DELETION_WAITING_DAYS } from '../crypto/key-lifecycle.js';
 import type { Database, Queryable } from '../database/database.js';
+import { enterTenant, TENANT_SETTING } from '../database/tenant-scope.js';
 import type { DatabaseKeyStore } from '../key-store/database-key-store.js';
 import { DatabaseKeyUsageSink } from '../key-store/database-key-usage-sink.js';
 import { complianceKeyWrapping, personalDataSealer } from './personal-data-sealer.js';
@@ -66,19 +67,73 @@ async function enableCancelledUser(tx: Queryable, subjectId: string): Promise<vo
 }
 
 /**
- * Clears the email blind index and any plaintext email of an erased user, and keeps the account
- * disabled. Without the index nothing can find the row by email any more, so the same email can
- * register or accept an invitation again.
+ * Clears the email blind index, any plaintext email and the password hash of an erased user,
+ * keeps the account disabled and deletes the rows that link it to the person. Without the index
+ * nothing can find the row by email any more, so the same email can register or accept an
+ * invitation again.
  */
 async function clearErasedUser(tx: Queryable, subjectId: string, now: Date): Promise<void> {
   const userId = userIdOfSubject(subjectId);
   if (userId === null) return;
   await tx.query(
     `UPDATE users SET status = 'disabled', erased_at = $2, email_index = NULL, email = NULL,
-            updated_at = now()
+            password_hash = NULL, updated_at = now()
       WHERE id = $1 AND erased_at IS NULL`,
     [userId, now],
   );
+  await deleteUserLinks(tx, userId);
+}
+
+/**
+ * Tables outside any tenant whose rows of an erased user are deleted: sign-in factors, open
+ * sign-ins and sessions, which would otherwise still tie the account to the person's devices
+ * and authenticators. WebAuthn challenges go first, because they reference sessions and MFA
+ * challenges.
+ */
+const USER_LINK_TABLES = [
+  'webauthn_challenges',
+  'mfa_challenges',
+  'admin_sessions',
+  'password_reset_tokens',
+  'user_recovery_codes',
+  'user_totp_factors',
+  'user_webauthn_credentials',
+] as const;
+
+/**
+ * Deletes every row that links an erased user to the person, except the ids that governance
+ * records and the audit trail keep (access grants, change requests, approvals, `created_by`,
+ * `updated_by` and `invited_by` columns). In each organization linked to the user it deletes
+ * the memberships, and project memberships follow by cascade. It also deletes the SSO identity
+ * links there, so the same provider identity gets a new account at its next sign-in, and the
+ * invitations the user accepted, because they contain the email address.
+ *
+ * NOTE: open invitations sent to the person's email address stay until they expire or are
+ * revoked. Their blind index is scoped to the organization, so it cannot be matched against
+ * the user's index here.
+ */
+async function deleteUserLinks(tx: Queryable, userId: string): Promise<void> {
+  for (const table of USER_LINK_TABLES) {
+    await tx.query(`DELETE FROM ${table} WHERE user_id = $1`, [userId]);
+  }
+  const orgs = await tx.query<{ orgId: string }>(
+    'SELECT org_id AS "orgId" FROM user_linked_organizations($1) AS linked(org_id)',
+    [userId],
+  );
+  for (const { orgId } of orgs.rows) {
+    await enterTenant(tx, orgId);
+    await tx.query('DELETE FROM user_sso_identities WHERE org_id = $1 AND user_id = $2', [
+      orgId,
+      userId,
+    ]);
+    await tx.query('DELETE FROM user_invitations WHERE org_id = $1 AND accepted_by = $2', [
+      orgId,
+      userId,
+    ]);
+    await tx.query('DELETE FROM memberships WHERE org_id = $1 AND user_id = $2', [orgId, userId]);
+  }
+  // The audit entry written next in the same transaction belongs to no tenant.
+  await tx.query("SELECT set_config($1, '', true)", [TENANT_SETTING]);
 }
 
 /** Raised when an erasure cannot be scheduled or cancelled in the subject's current state. */
@@ -338,8 +393,9 @@ export interface DestroyedSubjectKey {
  * `destroy` under the compliance key) and the `audit` entry run in one transaction, so either
  * all are stored or none. Every sealed audit field of the subject then reads as null, while
  * the entries and their hashes stay, so `audit verify` still passes. For a `user:<uuid>` subject
- * the transaction also clears the user's email blind index and keeps the account disabled, so
- * the email can register again. A subject whose erasure
+ * the transaction also clears the user's email blind index, keeps the account disabled and
+ * deletes the user's sign-in factors, sessions, memberships and SSO identity links, so the
+ * email and the SSO identity can sign up again as a new account. A subject whose erasure
  * was cancelled meanwhile is skipped, because the update only applies to a row still due.
  *
  * The subject's hierarchy data keys are not destroyed here: they carry the same or an earlier

@@ -1,0 +1,310 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { KeyHierarchy } from '../../../src/data/crypto/key-hierarchy.js';
+import { DatabaseKeyStore } from '../../../src/data/key-store/database-key-store.js';
+import { DatabaseKeyUsageSink } from '../../../src/data/key-store/database-key-usage-sink.js';
+import {
+  openDataProtection,
+  sweepDueDeletions,
+  type DataProtection,
+} from '../../../src/data/key-store/data-protection.js';
+import { scheduleSubjectErasure } from '../../../src/data/personal-data/subject-erasure.js';
+import { auditSubjectErased } from '../../../src/server/key-deletion-audit.js';
+import { findUserIdsByEmail } from '../../../src/tenancy/users/user.repository.js';
+import { ownerSession } from '../../support/admin-session.js';
+import { browse, CookieJar, signInAtProvider } from '../../support/oidc-browser.js';
+import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-test-provider.js';
+import { startTestServer, type TestServer } from '../../support/test-server.js';
+import {
+  auditRows,
+  call,
+  enrollTotp,
+  expectNoSecretLeaks,
+  SecretRecorder,
+} from '../identity-api.js';
+
+const CLIENT_SECRET = 'sso-erasure-client-secret-0123456789';
+const DAY_MS = 24 * 60 * 60 * 1000;
+const silent = pino({ level: 'silent' });
+const run = promisify(execFile);
+
+/**
+ * Tables whose columns may still hold an erased user's id, each with the reason it is kept:
+ * the users row itself (its personal fields are unreadable once the key is destroyed), and
+ * governance records that hold only ids the audit trail refers to. README.md and
+ * docs/audit-log.md list the same tables.
+ */
+const KEPT_TABLES = new Set([
+  'users',
+  'access_grants',
+  'change_requests',
+  'tool_call_approvals',
+  'api_keys',
+  'ip_allowlist_entries',
+  'organization_sso_configs',
+  'user_invitations',
+]);
+
+let t: TestServer;
+let idp: TestOidcProvider;
+let keys: DataProtection;
+let baseUrl: string;
+const recorder = new SecretRecorder();
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Signs in through the test provider as `accountId` and returns the callback's response. */
+async function ssoSignIn(accountId: string) {
+  const jar = new CookieJar();
+  const start = await browse(jar, `${t.url}/api/v1/auth/sso/acme/start?sessionType=bearer`);
+  expect(start.status).toBe(302);
+  const callbackUrl = new URL(
+    await signInAtProvider(
+      jar,
+      start.headers.get('location') as string,
+      accountId,
+      `${baseUrl}/api/v1/auth/sso/`,
+    ),
+  );
+  const response = await browse(jar, `${t.url}${callbackUrl.pathname}${callbackUrl.search}`);
+  const body = (await response.json()) as Record<string, unknown>;
+  if (typeof body.token === 'string') recorder.add(body.token);
+  return { status: response.status, body };
+}
+
+/** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
+function hierarchyAt(now: Date): KeyHierarchy {
+  return new KeyHierarchy({
+    kms: keys.kms,
+    masterKeyId: keys.masterKeyId,
+    store: new DatabaseKeyStore(t.owner),
+    usageSink: new DatabaseKeyUsageSink(t.owner),
+    clock: () => now,
+  });
+}
+
+/** Every column that names a user: columns called user_id and foreign keys to users.id. */
+async function userIdColumns(): Promise<{ table: string; column: string }[]> {
+  const result = await t.owner.query<{ table: string; column: string }>(
+    `SELECT c.table_name AS table, c.column_name AS column
+       FROM information_schema.columns c
+       JOIN information_schema.tables tb
+         ON tb.table_schema = c.table_schema AND tb.table_name = c.table_name
+      WHERE c.table_schema = 'public' AND tb.table_type = 'BASE TABLE' AND c.column_name = 'user_id'
+     UNION
+     SELECT kcu.table_name, kcu.column_name
+       FROM information_schema.referential_constraints rc
+       JOIN information_schema.key_column_usage kcu
+         ON kcu.constraint_schema = rc.constraint_schema
+        AND kcu.constraint_name = rc.constraint_name
+       JOIN information_schema.constraint_column_usage ccu
+         ON ccu.constraint_schema = rc.unique_constraint_schema
+        AND ccu.constraint_name = rc.unique_constraint_name
+      WHERE kcu.table_schema = 'public' AND ccu.table_name = 'users' AND ccu.column_name = 'id'
+     UNION
+     SELECT 'users', 'id'
+      ORDER BY 1, 2`,
+  );
+  return result.rows;
+}
+
+/** Tables with a row whose user column holds `userId`, with the columns that hold it. */
+async function tablesReferencing(userId: string): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  for (const { table, column } of await userIdColumns()) {
+    const count = await t.owner.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "${table}" WHERE "${column}"::text = $1`,
+      [userId],
+    );
+    if ((count.rows[0]?.n ?? 0) > 0) found.set(table, [...(found.get(table) ?? []), column]);
+  }
+  return found;
+}
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: t.config.DATABASE_URL,
+          MINDWEAVE_DATA_DIR: t.config.MINDWEAVE_DATA_DIR,
+          LOG_LEVEL: 'warn',
+        },
+      },
+    );
+    return { code: 0, stdout };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string };
+    return { code: failed.code, stdout: failed.stdout };
+  }
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}`;
+  idp = await startOidcProvider({
+    clients: [
+      {
+        clientId: 'mindweave',
+        clientSecret: CLIENT_SECRET,
+        redirectUris: [`${baseUrl}/api/v1/auth/sso/acme/callback`],
+      },
+    ],
+    accounts: [
+      { id: 'dana', email: 'dana@example.org', emailVerified: true, name: 'Dana', groups: [] },
+    ],
+  });
+  recorder.add(CLIENT_SECRET);
+  t = await startTestServer({
+    env: {
+      PORT: String(port),
+      SSO_CALLBACK_BASE_URL: baseUrl,
+      // The WAF blocks loopback URLs in bodies and queries, and this test's provider runs on
+      // 127.0.0.1.
+      WAF_MODE: 'monitor',
+    },
+  });
+  keys = await openDataProtection(t.config, t.owner, silent, 'test');
+  const ownerToken = await ownerSession(t);
+  const put = await call(t, recorder, 'PUT', `/api/v1/organizations/${t.boot.orgId}/sso`, {
+    token: ownerToken,
+    body: {
+      slug: 'acme',
+      issuer: idp.issuer,
+      clientId: 'mindweave',
+      clientSecret: CLIENT_SECRET,
+      scopes: ['openid', 'email', 'profile'],
+      allowedEmailDomains: ['example.org'],
+      groupsClaim: 'groups',
+      roleMappings: [],
+      defaultRole: 'member',
+      jitProvisioning: true,
+    },
+  });
+  expect(put.status).toBe(201);
+}, 120_000);
+
+afterAll(async () => {
+  await keys?.close();
+  await t?.stop();
+  await idp?.stop();
+});
+
+describe('SSO user erasure', { timeout: 120_000 }, () => {
+  it('unlinks the identity and provisions anew', async () => {
+    const first = await ssoSignIn('dana');
+    expect(first.status).toBe(200);
+    const [erasedId] = await findUserIdsByEmail(t.server.db, 'dana@example.org');
+    expect(erasedId).toBeDefined();
+    const userId = erasedId!;
+    await enrollTotp(t, recorder, first.body.token as string);
+    // Rows that the sign-in flows create, written directly because this test has no
+    // authenticator or mailbox: a WebAuthn credential and a password reset token.
+    await t.owner.query(
+      `INSERT INTO user_webauthn_credentials
+         (user_id, credential_id, public_key, name, device_type, backed_up)
+       VALUES ($1, $2, $3, 'Laptop key', 'singleDevice', false)`,
+      [userId, randomBytes(16).toString('base64url'), randomBytes(77)],
+    );
+    await t.owner.query(
+      `INSERT INTO password_reset_tokens (token_hash, user_id, expires_at)
+       VALUES ($1, $2, now() + interval '30 minutes')`,
+      [randomBytes(32), userId],
+    );
+    const linkedBefore = await tablesReferencing(userId);
+    for (const table of [
+      'user_sso_identities',
+      'memberships',
+      'admin_sessions',
+      'user_totp_factors',
+      'user_recovery_codes',
+      'user_webauthn_credentials',
+      'password_reset_tokens',
+    ]) {
+      expect(linkedBefore.has(table), table).toBe(true);
+    }
+
+    const now = new Date();
+    await scheduleSubjectErasure(t.owner, keys.hierarchy, keys.store, `user:${userId}`, {
+      actor: 'test',
+      waitingDays: 7,
+      now,
+      audit: () => Promise.resolve(),
+    });
+    const late = new Date(now.getTime() + 8 * DAY_MS);
+    // The sweep runs as the application role, as the server's key maintenance does, so the
+    // grants and the tenant scopes are those of production.
+    const swept = await sweepDueDeletions(hierarchyAt(late), silent, {
+      subjectErasure: { db: t.server.db, audit: auditSubjectErased },
+      clock: () => late,
+    });
+    expect(swept.subjects.map((subject) => subject.subjectId)).toEqual([`user:${userId}`]);
+
+    // Only the users row itself and governance records may still name the erased user.
+    const linkedAfter = await tablesReferencing(userId);
+    expect([...linkedAfter.keys()]).toEqual(['users']);
+    for (const table of linkedAfter.keys()) expect(KEPT_TABLES.has(table), table).toBe(true);
+    const erased = await t.owner.query<{ password_hash: string | null; erased_at: Date | null }>(
+      'SELECT password_hash, erased_at FROM users WHERE id = $1',
+      [userId],
+    );
+    expect(erased.rows[0]?.erased_at).not.toBeNull();
+    expect(erased.rows[0]?.password_hash).toBeNull();
+
+    // The same provider identity signs in again and gets a new account.
+    const again = await ssoSignIn('dana');
+    expect(again.status).toBe(200);
+    const me = await call(t, recorder, 'GET', '/api/v1/auth/me', {
+      token: again.body.token as string,
+    });
+    expect(me.status).toBe(200);
+    const newUser = me.body.user as { id: string; email: string };
+    expect(newUser.id).not.toBe(userId);
+    expect(newUser.email).toBe('dana@example.org');
+    const provisioned = await auditRows(t, 'user.provisioned');
+    expect(provisioned.at(-1)?.metadata).toMatchObject({ method: 'sso', createdUser: true });
+    expect([...(await tablesReferencing(userId)).keys()]).toEqual(['users']);
+
+    const verify = await cli('audit', 'verify', '--json');
+    expect(verify.code).toBe(0);
+  });
+
+  it('finds every user column in the kept list', async () => {
+    // A table added later with a user column must be erased by the sweep or documented as
+    // kept. This lists the tables that can reference a user and that the sweep does not clear.
+    const deleted = new Set([
+      'admin_sessions',
+      'memberships',
+      'mfa_challenges',
+      'password_reset_tokens',
+      'project_memberships',
+      'user_recovery_codes',
+      'user_sso_identities',
+      'user_totp_factors',
+      'user_webauthn_credentials',
+      'webauthn_challenges',
+    ]);
+    const tables = new Set((await userIdColumns()).map((column) => column.table));
+    const unhandled = [...tables].filter((table) => !deleted.has(table) && !KEPT_TABLES.has(table));
+    expect(unhandled).toEqual([]);
+  });
+
+  it('leaks no secret', async () => {
+    await expectNoSecretLeaks(t, recorder);
+  });
+});
