@@ -325,11 +325,14 @@ export async function rotateLocalMasterKey(
  * Deletes the key file of `masterKeyId`. The caller must first check that no stored key is
  * wrapped under it, because data under such a key becomes unreadable.
  *
- * @throws KmsError when the key is the active one or has no file in the folder.
+ * @throws KmsError when the key has no file in the folder, or is the active one and
+ * `allowActive` is false. Only a folder opened decrypt-only after a move to another provider
+ * may lose its active key.
  */
 export async function removeLocalMasterKeyFile(
   options: Omit<LocalFileKmsOptions, 'createIfMissing'>,
   masterKeyId: string,
+  allowActive = false,
 ): Promise<string> {
   const fileName = options.fileName ?? DEFAULT_FILE_NAME;
   const baseId = options.masterKeyId ?? DEFAULT_MASTER_KEY_ID;
@@ -338,7 +341,7 @@ export async function removeLocalMasterKeyFile(
   if (found === undefined) {
     throw new KmsError(`master key ${JSON.stringify(masterKeyId)} has no file in ${options.directory}`);
   }
-  if (found === names.at(-1)) {
+  if (found === names.at(-1) && !allowActive) {
     throw new KmsError(`master key ${JSON.stringify(masterKeyId)} is the active key and cannot be removed`);
   }
   const filePath = path.join(options.directory, found.fileName);
