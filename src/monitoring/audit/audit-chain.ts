@@ -63,8 +63,12 @@ export interface ChainBatch {
 
 /** The rows to insert and the new head of the log. */
 export interface ChainedBatch {
-  /** One array of values per record, in {@link AUDIT_COLUMNS} order. */
-  rows: unknown[][];
+  /**
+   * The rows as one JSON array of objects keyed by {@link AUDIT_COLUMNS}, for
+   * `json_populate_recordset`. The reply from the worker thread then clones one string, not 23
+   * values per row, and the main thread passes it to the database as one parameter.
+   */
+  rowsJson: string;
   /** Entry hash of the last record. */
   lastHash: string | null;
   /** Merkle frontier after the last record, as hex node hashes. */
@@ -103,8 +107,6 @@ function toFields(
   };
 }
 
-const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
-
 /**
  * Seals, encodes and hashes a batch of records into the rows that continue the log's hash chain
  * and Merkle tree. The result depends only on the batch, so it is the same in a worker thread.
@@ -116,7 +118,7 @@ export async function chainRecords(batch: ChainBatch): Promise<ChainedBatch> {
     batch.nextSeq - 1,
     batch.frontier.map((hex) => Buffer.from(hex, 'hex')),
   );
-  const rows: unknown[][] = [];
+  const rows: Array<Record<(typeof AUDIT_COLUMNS)[number], unknown>> = [];
   let previousHash = batch.previousHash;
   for (const [index, record] of batch.records.entries()) {
     // Large batches give the event loop a turn now and then, so requests are not held up.
@@ -133,35 +135,38 @@ export async function chainRecords(batch: ChainBatch): Promise<ChainedBatch> {
     });
     const digests = digestEntry(fields);
     frontier.append(digests.leafHash);
-    rows.push([
-      batch.logId,
+    // The JSON values of old_values, new_values and metadata go in as they are, so the jsonb
+    // columns store the same values as a parameter of JSON text would. Postgres reads a bytea
+    // from JSON text in its hex form.
+    rows.push({
+      log_id: batch.logId,
       seq,
-      batch.timestamp,
-      fields.actorType,
-      fields.actorId,
-      fields.actorEmail,
-      fields.actorIp,
-      fields.actorUserAgent,
-      fields.orgId,
-      fields.projectId,
-      fields.requestId,
-      fields.sessionId,
-      fields.action,
-      fields.resourceType,
-      fields.resourceId,
-      json(fields.oldValues),
-      json(fields.newValues),
-      json(fields.metadata),
-      fields.sensitivity,
-      fields.complianceRelevant,
-      previousHash,
-      digests.entryHash,
-      digests.leafHash,
-    ]);
+      timestamp: batch.timestamp,
+      actor_type: fields.actorType,
+      actor_id: fields.actorId,
+      actor_email: fields.actorEmail,
+      actor_ip: fields.actorIp,
+      actor_user_agent: fields.actorUserAgent,
+      org_id: fields.orgId,
+      project_id: fields.projectId,
+      request_id: fields.requestId,
+      session_id: fields.sessionId,
+      action: fields.action,
+      resource_type: fields.resourceType,
+      resource_id: fields.resourceId,
+      old_values: fields.oldValues,
+      new_values: fields.newValues,
+      metadata: fields.metadata,
+      sensitivity: fields.sensitivity,
+      compliance_relevant: fields.complianceRelevant,
+      previous_hash: previousHash,
+      entry_hash: digests.entryHash,
+      leaf_hash: `\\x${Buffer.from(digests.leafHash).toString('hex')}`,
+    } satisfies Record<(typeof AUDIT_COLUMNS)[number], unknown>);
     previousHash = digests.entryHash;
   }
   return {
-    rows,
+    rowsJson: JSON.stringify(rows),
     lastHash: previousHash,
     frontier: frontier.nodes.map((node) => Buffer.from(node).toString('hex')),
   };

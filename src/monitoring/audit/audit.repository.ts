@@ -82,17 +82,13 @@ export async function appendAuditRecords(
     keys,
   });
 
-  const params: unknown[] = [];
-  const rows: string[] = [];
-  for (const values of chained.rows) {
-    const leaf = values[values.length - 1] as Uint8Array;
-    values[values.length - 1] = Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength);
-    rows.push(`(${values.map((value) => `$${params.push(value)}`).join(', ')})`);
-  }
-
+  // NULL::audit_logs gives every column its declared type. The column list leaves out `id`, so
+  // the insert fills it from its default.
+  const columns = AUDIT_COLUMNS.map((column) => `"${column}"`).join(', ');
   await tx.query(
-    `INSERT INTO audit_logs (${AUDIT_COLUMNS.join(', ')}) VALUES ${rows.join(', ')}`,
-    params,
+    `INSERT INTO audit_logs (${columns})
+     SELECT ${columns} FROM json_populate_recordset(NULL::audit_logs, $1::json)`,
+    [chained.rowsJson],
   );
   await tx.query(
     `UPDATE audit_log_heads SET next_seq = $2, last_hash = $3, last_timestamp = $4, frontier = $5
