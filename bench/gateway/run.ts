@@ -4,7 +4,7 @@
  *   npx tsx bench/gateway/run.ts [--rate 1000] [--duration 20] [--warmup 5]
  *     [--max-connections 50] [--max-duration 20] [--log-levels warn,info]
  *     [--source head|worktree] [--baseline COMMIT] [--profile] [--profile-dir DIR]
- *     [--idle-wait 120]
+ *     [--idle-wait 120] [--node-options="--max-semi-space-size=32"]
  *
  * It starts a minimal Anthropic upstream (upstream.ts) in its own process. It builds
  * MindWeave and runs `node bin/mindweave.js serve` in another process on a fresh PostgreSQL
@@ -15,7 +15,8 @@
  * folder are removed at the end, also after a failure or Ctrl-C. `--profile` adds a run with
  * `node --cpu-prof` on MindWeave and prints where its time went. `--profile-dir` implies
  * `--profile` and copies the `.cpuprofile` files of every thread into DIR, for a closer look in
- * Chrome DevTools.
+ * Chrome DevTools. `--node-options` passes Node.js options to the build under test only, so a
+ * run with `--baseline` compares a runtime setting against the same or an older build.
  */
 import { closeSync, openSync } from 'node:fs';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -68,6 +69,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'profile-dir': { type: 'string' },
     'idle-wait': { type: 'string', default: '120' },
+    'node-options': { type: 'string', default: '' },
     'database-admin-url': {
       type: 'string',
       default:
@@ -96,6 +98,7 @@ const settings = {
   profile: values.profile === true || values['profile-dir'] !== undefined,
   profileDir: values['profile-dir'] === undefined ? undefined : resolve(values['profile-dir']),
   idleWaitSeconds: positiveInteger('idle-wait', values['idle-wait'], 3600),
+  nodeOptions: (values['node-options'] ?? '').split(' ').filter((option) => option !== ''),
 };
 if (settings.baseline !== undefined && !/^[0-9a-f]{7,40}$/.test(settings.baseline)) {
   throw new Error(`invalid --baseline ${settings.baseline}: expected a commit id in hex`);
@@ -377,12 +380,17 @@ async function main(): Promise<void> {
       await gateway.stop();
     }
     const logFile = join(workDir, `mindweave-${level}.log`);
-    const gateway = await startGateway(buildDir, { ...baseEnv, LOG_LEVEL: level }, logFile, []);
+    const gateway = await startGateway(
+      buildDir,
+      { ...baseEnv, LOG_LEVEL: level },
+      logFile,
+      settings.nodeOptions,
+    );
     await checkGateway(gateway.url, gatewayHeaders);
     const before = await countRecordedCalls(database.url);
     throughGateway.push(
       await measure(
-        `MindWeave, LOG_LEVEL=${level}`,
+        `MindWeave, LOG_LEVEL=${level}${settings.nodeOptions.length > 0 ? `, ${settings.nodeOptions.join(' ')}` : ''}`,
         `${gateway.url}/v1/messages`,
         gatewayHeaders,
         gatewayProcesses(gateway),
