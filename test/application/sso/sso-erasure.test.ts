@@ -16,7 +16,10 @@ import {
 } from '../../../src/data/key-store/data-protection.js';
 import { scheduleSubjectErasure } from '../../../src/data/personal-data/subject-erasure.js';
 import { auditSubjectErased } from '../../../src/server/key-deletion-audit.js';
-import { findUserIdsByEmail } from '../../../src/tenancy/users/user.repository.js';
+import {
+  findUserIdsByEmail,
+  insertMembership,
+} from '../../../src/tenancy/users/user.repository.js';
 import { ownerSession } from '../../support/admin-session.js';
 import { browse, CookieJar, signInAtProvider } from '../../support/oidc-browser.js';
 import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-test-provider.js';
@@ -24,6 +27,7 @@ import { startTestServer, type TestServer } from '../../support/test-server.js';
 import {
   auditRows,
   call,
+  createUser,
   enrollTotp,
   expectNoSecretLeaks,
   SecretRecorder,
@@ -35,10 +39,9 @@ const silent = pino({ level: 'silent' });
 const run = promisify(execFile);
 
 /**
- * Tables whose columns may still hold an erased user's id, each with the reason it is kept:
- * the users row itself (its personal fields are unreadable once the key is destroyed), and
- * governance records that hold only ids the audit trail refers to. README.md and
- * docs/audit-log.md list the same tables.
+ * Tables whose rows may still contain an erased user's id after the sweep. The users row itself
+ * stays with unreadable personal fields, and governance records keep only ids that the audit
+ * trail refers to. README.md and docs/audit-log.md list the same tables.
  */
 const KEPT_TABLES = new Set([
   'users',
@@ -95,7 +98,7 @@ function hierarchyAt(now: Date): KeyHierarchy {
   });
 }
 
-/** Every column that names a user: columns called user_id and foreign keys to users.id. */
+/** Lists every column that names a user: columns called user_id and foreign keys to users.id. */
 async function userIdColumns(): Promise<{ table: string; column: string }[]> {
   const result = await t.owner.query<{ table: string; column: string }>(
     `SELECT c.table_name AS table, c.column_name AS column
@@ -120,7 +123,7 @@ async function userIdColumns(): Promise<{ table: string; column: string }[]> {
   return result.rows;
 }
 
-/** Tables with a row whose user column holds `userId`, with the columns that hold it. */
+/** Maps each table with a row that contains `userId` in a user column to those columns. */
 async function tablesReferencing(userId: string): Promise<Map<string, string[]>> {
   const found = new Map<string, string[]>();
   for (const { table, column } of await userIdColumns()) {
@@ -284,9 +287,66 @@ describe('SSO user erasure', { timeout: 120_000 }, () => {
     expect(verify.code).toBe(0);
   });
 
+  it('erases in every organization or none', async () => {
+    const user = await createUser(t, recorder, { role: 'member' });
+    const otherOrgId = user.orgId;
+    await insertMembership(t.owner, { orgId: t.boot.orgId, userId: user.id, role: 'viewer' });
+    // Links in an organization the user no longer belongs to must go as well.
+    await t.owner.query('DELETE FROM memberships WHERE org_id = $1 AND user_id = $2', [
+      otherOrgId,
+      user.id,
+    ]);
+    await t.owner.query(
+      `INSERT INTO user_sso_identities (org_id, issuer, subject, user_id)
+       VALUES ($1, 'https://idp.example.org', 'former-member', $2)`,
+      [otherOrgId, user.id],
+    );
+    await t.owner.query(
+      `INSERT INTO user_invitations
+         (org_id, email, role, token_hash, invited_by, expires_at, accepted_at, accepted_by)
+       VALUES ($1, $2, 'member', $3, $4, now() + interval '1 day', now(), $5)`,
+      [otherOrgId, user.email, randomBytes(32), t.boot.adminUserId, user.id],
+    );
+    const linked = ['memberships', 'user_invitations', 'user_sso_identities', 'users'];
+    expect([...(await tablesReferencing(user.id)).keys()].sort()).toEqual(linked);
+
+    const now = new Date();
+    await scheduleSubjectErasure(t.owner, keys.hierarchy, keys.store, `user:${user.id}`, {
+      actor: 'test',
+      waitingDays: 7,
+      now,
+      audit: () => Promise.resolve(),
+    });
+    const late = new Date(now.getTime() + 8 * DAY_MS);
+    // An audit append that fails rolls the whole erasure back: the key and every link stay.
+    const failed = await sweepDueDeletions(hierarchyAt(late), silent, {
+      subjectErasure: {
+        db: t.server.db,
+        audit: () => Promise.reject(new Error('audit append failed')),
+      },
+      clock: () => late,
+    });
+    expect(failed.subjects).toEqual([]);
+    expect([...(await tablesReferencing(user.id)).keys()].sort()).toEqual(linked);
+    const kept = await t.owner.query<{ destroyed_at: Date | null }>(
+      'SELECT destroyed_at FROM personal_data_keys WHERE subject_id = $1',
+      [`user:${user.id}`],
+    );
+    expect(kept.rows[0]?.destroyed_at).toBeNull();
+
+    const swept = await sweepDueDeletions(hierarchyAt(late), silent, {
+      subjectErasure: { db: t.server.db, audit: auditSubjectErased },
+      clock: () => late,
+    });
+    expect(swept.subjects.map((subject) => subject.subjectId)).toEqual([`user:${user.id}`]);
+    expect([...(await tablesReferencing(user.id)).keys()]).toEqual(['users']);
+    const verify = await cli('audit', 'verify', '--json');
+    expect(verify.code).toBe(0);
+  });
+
   it('finds every user column in the kept list', async () => {
-    // A table added later with a user column must be erased by the sweep or documented as
-    // kept. This lists the tables that can reference a user and that the sweep does not clear.
+    // A table added later with a user column must be cleared by the sweep (listed here) or
+    // documented as kept, so it cannot be forgotten silently.
     const deleted = new Set([
       'admin_sessions',
       'memberships',
