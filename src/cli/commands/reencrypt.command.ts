@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
 
+import {
+  reencryptSessionClients,
+  type SessionClientReencryptionResult,
+} from '../../application/auth/session-client-reencryption.js';
 import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
@@ -34,6 +38,7 @@ interface ReencryptTarget {
 interface ReencryptSummary {
   providerKeys: (ReencryptionResult & { orgId: string })[];
   userFields?: UserFieldReencryptionResult;
+  sessionClients?: SessionClientReencryptionResult;
 }
 
 function parseTarget(options: { purpose?: string; org?: string }): ReencryptTarget {
@@ -113,6 +118,18 @@ async function reencrypt(
           `${done.skippedConcurrent} changed meanwhile, ${done.unreadable} unreadable ` +
           '(altered, or the user is erased)',
       );
+      progress('session client addresses and user agents: re-encrypting');
+      summary.sessionClients = await reencryptSessionClients(
+        db,
+        protection.fieldCipher,
+        protection.hierarchy,
+        { actor: CLI_ACTOR, logger },
+      );
+      const sessions = summary.sessionClients;
+      progress(
+        `sessions: ${sessions.reencrypted} re-encrypted, ${sessions.current} already current, ` +
+          `${sessions.skippedConcurrent} changed meanwhile, ${sessions.unreadable} unreadable`,
+      );
     }
   } finally {
     await protection.close();
@@ -131,6 +148,12 @@ function printSummary(summary: ReencryptSummary): void {
     process.stdout.write(
       `re-encrypted ${summary.userFields.reencrypted} of ${summary.userFields.examined} ` +
         'user, invitation and TOTP rows\n',
+    );
+  }
+  if (summary.sessionClients !== undefined) {
+    process.stdout.write(
+      `re-encrypted ${summary.sessionClients.reencrypted} of ` +
+        `${summary.sessionClients.examined} session client rows\n`,
     );
   }
 }
