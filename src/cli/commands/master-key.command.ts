@@ -98,14 +98,17 @@ async function rewrapUnderMaster(
   db: Database,
   config: Config,
   removeUnreferenced: boolean,
+  reportOnly: boolean,
 ): Promise<MasterRewrapSummary> {
   const settings = kmsConfig(config);
   const kms = await createKmsProvider(settings);
-  let result: MasterRewrapResult;
+  const targetMasterKeyId = configuredMasterKeyId(settings);
+  let result: MasterRewrapResult = { targetMasterKeyId, examined: 0, rewrapped: 0, skipped: 0 };
   try {
+    if (reportOnly) return await summarize(db, config, result, removeUnreferenced);
     result = await rewrapPurposeKeysUnderMaster(db, {
       kms,
-      targetMasterKeyId: configuredMasterKeyId(settings),
+      targetMasterKeyId,
       actor: CLI_ACTOR,
       onRewrapped: (record) =>
         void process.stderr.write(
@@ -115,8 +118,17 @@ async function rewrapUnderMaster(
   } finally {
     await kms.close?.();
   }
-  // Counted after the run and right before any removal, so a key file is deleted only when no
-  // stored purpose key version references its key at that moment.
+  return summarize(db, config, result, removeUnreferenced);
+}
+
+async function summarize(
+  db: Database,
+  config: Config,
+  result: MasterRewrapResult,
+  removeUnreferenced: boolean,
+): Promise<MasterRewrapSummary> {
+  // Counted right before any removal, so a key file is deleted only when no stored purpose key
+  // version references its key at that moment.
   const references = await listMasterKeyReferences(db);
   return {
     ...result,
@@ -195,12 +207,20 @@ export function registerMasterKeyCommands(program: Command): void {
       'delete the local master key files that no purpose key version references afterwards',
       false,
     )
+    .option(
+      '--report-only',
+      'skip the re-wrap and only count the versions per master key (with --remove-unreferenced, ' +
+        'still delete the unreferenced files)',
+      false,
+    )
     .option('--json', 'print one JSON object', false)
-    .action(async (options: { removeUnreferenced: boolean; json: boolean }) => {
-      const summary = await withDatabase('mindweave keys rewrap-master', (db, config) =>
-        rewrapUnderMaster(db, config, options.removeUnreferenced),
-      );
-      if (options.json) return printJson(summary);
-      printRewrap(summary);
-    });
+    .action(
+      async (options: { removeUnreferenced: boolean; reportOnly: boolean; json: boolean }) => {
+        const summary = await withDatabase('mindweave keys rewrap-master', (db, config) =>
+          rewrapUnderMaster(db, config, options.removeUnreferenced, options.reportOnly),
+        );
+        if (options.json) return printJson(summary);
+        printRewrap(summary);
+      },
+    );
 }

@@ -227,6 +227,33 @@ describe('local master key rotation', { timeout: 240_000 }, () => {
   it('keeps a referenced old key file', async () => {
     expect((await cli({}, 'keys', 'rotate-master')).code).toBe(0);
     // Without a re-wrap, local-master-2 still wraps every purpose key version.
+    const kept = await cli(
+      {},
+      'keys',
+      'rewrap-master',
+      '--report-only',
+      '--remove-unreferenced',
+      '--json',
+    );
+    expect(kept.code).toBe(0);
+    const report = JSON.parse(kept.stdout) as RewrapSummary;
+    expect(report.examined).toBe(0);
+    expect(report.localKeyFiles).toEqual([
+      expect.objectContaining({
+        masterKeyId: 'local-master-2',
+        references: 3,
+        removable: false,
+        removed: false,
+      }),
+      expect.objectContaining({
+        masterKeyId: 'local-master-3',
+        references: 0,
+        removable: false,
+        removed: false,
+      }),
+    ]);
+    expect(existsSync(path.join(kmsDir, 'master-2.key'))).toBe(true);
+
     const result = await cli({}, 'keys', 'rewrap-master', '--json', '--remove-unreferenced');
     const summary = JSON.parse(result.stdout) as RewrapSummary;
     expect(summary.rewrapped).toBe(3);
