@@ -23,6 +23,7 @@ import {
   type MasterRewrapResult,
 } from '../../data/kms/master-key-rewrap.js';
 import { cliConfig, printJson, UsageError, withDatabase } from '../cli-context.js';
+import { exitTwoOnUsageError, usageErrorsExitTwo } from './key-deletion-usage.js';
 
 /** Actor recorded in the key usage log for master key work started from the command line. */
 const CLI_ACTOR = 'cli';
@@ -163,8 +164,8 @@ function rotate(): Promise<LocalMasterKeyRotation> {
   const settings = kmsConfig(config);
   if (settings.type !== 'local-file') {
     throw new UsageError(
-      "keys rotate-master rotates the local provider's master key only; with KMS_PROVIDER=pkcs11 " +
-        'create a new key on the token, set PKCS11_KEY_LABEL and run keys rewrap-master',
+      "keys rotate-master rotates the local provider's master key only, but KMS_PROVIDER is " +
+        'pkcs11. Rotate a PKCS#11 master key with the HSM vendor tools.',
     );
   }
   return rotateLocalMasterKey(settings);
@@ -179,22 +180,25 @@ export function registerMasterKeyCommands(program: Command): void {
   if (keys === undefined) {
     throw new Error('the keys command must be registered before keys rotate-master');
   }
-  keys
+  const rotateMaster = keys
     .command('rotate-master')
     .description(
       'create a new local master key file next to the old ones; new purpose keys are wrapped ' +
         'under it from the next start, and keys rewrap-master moves the existing ones',
     )
     .option('--json', 'print one JSON object', false)
-    .action(async (options: { json: boolean }) => {
-      const rotation = await rotate();
-      if (options.json) return printJson(rotation);
-      process.stdout.write(
-        `created master key ${rotation.masterKeyId} in ${rotation.filePath}; run mindweave keys ` +
-          `rewrap-master to re-wrap the purpose keys under ${rotation.previousMasterKeyId}\n`,
-      );
-    });
-  keys
+    .action(
+      usageErrorsExitTwo(async (options: { json: boolean }) => {
+        const rotation = await rotate();
+        if (options.json) return printJson(rotation);
+        process.stdout.write(
+          `created master key ${rotation.masterKeyId} in ${rotation.filePath}; run mindweave ` +
+            `keys rewrap-master to re-wrap the purpose keys under ${rotation.previousMasterKeyId}\n`,
+        );
+      }),
+    );
+  exitTwoOnUsageError(rotateMaster);
+  const rewrapMaster = keys
     .command('rewrap-master')
     .alias('migrate-kms')
     .description(
@@ -223,4 +227,5 @@ export function registerMasterKeyCommands(program: Command): void {
         printRewrap(summary);
       },
     );
+  exitTwoOnUsageError(rewrapMaster);
 }

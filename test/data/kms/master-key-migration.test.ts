@@ -285,9 +285,15 @@ describe('local master key rotation', { timeout: 240_000 }, () => {
       'keys',
       'rotate-master',
     );
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain("rotates the local provider's master key only");
     expect(result.stderr).not.toContain('    at ');
+  });
+
+  it('rejects an unknown option with exit code 2', async () => {
+    const result = await cli({}, 'keys', 'rewrap-master', '--remove-everything');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown option '--remove-everything'");
   });
 });
 
