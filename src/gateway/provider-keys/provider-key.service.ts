@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { Logger } from 'pino';
 
+import { KeyStateError } from '../../data/crypto/errors.js';
 import type { FieldCipher } from '../../data/crypto/field-cipher.js';
 import type { FieldLocation } from '../../data/crypto/field-context.js';
 import { LruCache } from '../../data/crypto/lru-cache.js';
@@ -126,13 +127,7 @@ export class ProviderKeyService implements ProviderKeyResolver {
         findProviderKey(tx, scope.orgId, provider),
       );
       const rowId = existing?.id ?? randomUUID();
-      const encryptedKey = await this.#cipher.encrypt(
-        providerKeyLocation(scope.orgId, rowId),
-        apiKey,
-        {
-          actor: actorName(scope.actor),
-        },
-      );
+      const encryptedKey = await this.#encryptForWrite(scope, rowId, apiKey);
       const stored = await inTenant(this.#db, scope.orgId, async (tx) => {
         const row = await upsertProviderKey(tx, {
           id: rowId,
@@ -164,6 +159,27 @@ export class ProviderKeyService implements ProviderKeyResolver {
       'conflict',
       `The ${provider} provider key changed during ${MAX_WRITE_ATTEMPTS} attempts; try again`,
     );
+  }
+
+  /**
+   * Encrypts a provider key for the row `rowId`.
+   *
+   * @throws AppError `conflict` when the organization's data key has no active version, because
+   * its deletion is scheduled and nothing new may be encrypted under it.
+   */
+  async #encryptForWrite(scope: ProviderKeyScope, rowId: string, apiKey: string): Promise<string> {
+    try {
+      return await this.#cipher.encrypt(providerKeyLocation(scope.orgId, rowId), apiKey, {
+        actor: actorName(scope.actor),
+      });
+    } catch (error) {
+      if (!(error instanceof KeyStateError)) throw error;
+      throw new AppError(
+        'conflict',
+        "This organization's data key is scheduled for deletion, so no provider key can be " +
+          'stored; ask the operator to cancel the deletion first',
+      );
+    }
   }
 
   /** Deletes the organization's key for `provider`, with an audit entry. */
