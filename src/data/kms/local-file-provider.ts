@@ -29,7 +29,7 @@ export interface LocalFileKmsOptions {
   /** Id of the first master key. Defaults to `local-master`. */
   masterKeyId?: string;
   /**
-   * Whether to create the folder and a first key when the folder holds no key file. Defaults to
+   * Whether to create the folder and a first key when the folder contains no key file. Defaults to
    * true. A provider opened for decryption only passes false.
    */
   createIfMissing?: boolean;
@@ -296,7 +296,7 @@ export interface LocalMasterKeyRotation {
  * folder). Providers opened afterwards wrap new purpose keys under it. Keys wrapped before stay
  * under the older key until they are re-wrapped.
  *
- * @throws KmsError when the folder holds no key file yet, is unsafe, or another rotation created
+ * @throws KmsError when the folder contains no key file yet, is unsafe, or another rotation created
  * the same file first.
  */
 export async function rotateLocalMasterKey(

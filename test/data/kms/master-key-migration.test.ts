@@ -261,7 +261,7 @@ describe('local master key rotation', { timeout: 240_000 }, () => {
     expect(existsSync(path.join(kmsDir, 'master-3.key'))).toBe(true);
   });
 
-  it('refuses to start without a referenced master key', async () => {
+  it('rejects a start without the master key', async () => {
     const moved = path.join(dataDir, 'moved-master-3.key');
     await rename(path.join(kmsDir, 'master-3.key'), moved);
     try {
