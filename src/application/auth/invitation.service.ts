@@ -1,3 +1,4 @@
+import { KeyStateError } from '../../data/crypto/errors.js';
 import type { Queryable } from '../../data/database/database.js';
 import { inTenant } from '../../data/database/tenant-scope.js';
 import { AppError } from '../../http/errors.js';
@@ -79,7 +80,17 @@ export async function createInvitation(
   const lookup = await prepareEmailLookup(input.email);
   await loadKeysForEmailLookup(db, lookup);
   const invitationLookup = await prepareInvitationLookup(orgId, input.email);
-  const invitationEmail = await prepareInvitationEmail(orgId, input.email);
+  const invitationEmail = await prepareInvitationEmail(orgId, input.email).catch(
+    (error: unknown) => {
+      if (!(error instanceof KeyStateError)) throw error;
+      // The invitation email index is computed under the organization's data key.
+      throw new AppError(
+        'conflict',
+        "This organization's data key is scheduled for deletion, so nobody can be invited; " +
+          'ask the operator to cancel the deletion first',
+      );
+    },
+  );
   const { invitation, organization } = await inTenant(db, orgId, async (tx) => {
     const organization = await findOrganization(tx, orgId);
     if (!organization) throw new AppError('not_found');
