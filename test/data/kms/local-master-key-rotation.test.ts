@@ -5,6 +5,8 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { loadConfig } from '../../../src/config/load-config.js';
+import { kmsConfig } from '../../../src/data/key-store/data-protection.js';
 import { createKmsProvider } from '../../../src/data/kms/create-kms-provider.js';
 import { KmsError } from '../../../src/data/kms/kms-provider.js';
 import {
@@ -138,5 +140,44 @@ describe('RoutingKmsProvider', () => {
         decryptOnly: { type: 'local-file', directory: path.join(root, 'absent') },
       }),
     ).rejects.toThrow('no master key file');
+  });
+});
+
+describe('KMS_DECRYPT_ONLY', () => {
+  const base = { MINDWEAVE_DATA_DIR: '/srv/mindweave' };
+
+  it('adds the other provider as decrypt-only', () => {
+    const settings = kmsConfig(
+      loadConfig({
+        ...base,
+        KMS_PROVIDER: 'pkcs11',
+        KMS_DECRYPT_ONLY: 'local',
+        PKCS11_LIBRARY: '/usr/lib/softhsm/libsofthsm2.so',
+        PKCS11_TOKEN_LABEL: 'mindweave',
+        PKCS11_PIN: 'pin-for-settings-test',
+      }),
+    );
+    expect(settings.type).toBe('pkcs11');
+    expect(settings.decryptOnly).toEqual(
+      expect.objectContaining({ type: 'local-file', directory: '/srv/mindweave/kms' }),
+    );
+  });
+
+  it('rejects the same provider twice', () => {
+    expect(() => kmsConfig(loadConfig({ ...base, KMS_DECRYPT_ONLY: 'local' }))).toThrow(
+      'KMS_DECRYPT_ONLY must name a provider other than KMS_PROVIDER',
+    );
+  });
+
+  it('requires the PKCS#11 settings for a decrypt-only token', () => {
+    expect(() => kmsConfig(loadConfig({ ...base, KMS_DECRYPT_ONLY: 'pkcs11' }))).toThrow(
+      'PKCS11_LIBRARY must be set when KMS_PROVIDER or KMS_DECRYPT_ONLY is pkcs11',
+    );
+  });
+
+  it('rejects an unknown provider name', () => {
+    expect(() => loadConfig({ ...base, KMS_DECRYPT_ONLY: 'vault' })).toThrow(
+      'must be local or pkcs11',
+    );
   });
 });
