@@ -24,7 +24,7 @@ import {
 import { bootstrap, type BootstrapResult } from '../../../src/tenancy/bootstrap.service.js';
 import { api, ownerSession } from '../../admin/admin-api.js';
 import { FakeProvider } from '../../support/fake-provider.js';
-import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../support/softhsm.js';
+import { createSoftHsmToken, type SoftHsmToken } from '../../support/softhsm.js';
 import {
   runSourceServe,
   startSourceServer,
@@ -297,7 +297,7 @@ describe('local master key rotation', { timeout: 240_000 }, () => {
   });
 });
 
-describe.skipIf(!softHsmAvailable())('local to PKCS#11 migration', { timeout: 240_000 }, () => {
+describe('local to PKCS#11 migration', { timeout: 240_000 }, () => {
   it('moves every purpose key to the token', async () => {
     token = await createSoftHsmToken('mindweave-migrate');
     const pkcs11 = {
