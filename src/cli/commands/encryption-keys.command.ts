@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
 
-import type { KeyOwner, KeyPurpose, KeyRecord } from '../../data/crypto/key-types.js';
+import { KeyStateError } from '../../data/crypto/errors.js';
+import type {
+  KeyOwner,
+  KeyPurpose,
+  KeyRecord,
+  KeyVersionRef,
+} from '../../data/crypto/key-types.js';
 import { PURPOSE_KEY_NAMES } from '../../data/crypto/key-types.js';
 import type { Config } from '../../config/config.schema.js';
 import type { Database } from '../../data/database/database.js';
@@ -282,7 +288,16 @@ async function rotateKeys(
   const rotated: RotatedKey[] = [];
   try {
     for (const { keyId, orgId } of await selectKeyIds(db, protection.store, target)) {
-      const ref = await protection.hierarchy.rotate(keyId, CLI_ACTOR);
+      let ref: KeyVersionRef;
+      try {
+        ref = await protection.hierarchy.rotate(keyId, CLI_ACTOR);
+      } catch (error) {
+        if (!(error instanceof KeyStateError)) throw error;
+        // One organization being erased must not stop the rotation of every other key.
+        if (target.orgId !== undefined) throw new UsageError(error.message);
+        process.stderr.write(`skipped ${keyId}: ${error.message}\n`);
+        continue;
+      }
       await db.transaction((tx) =>
         appendAuditRecords(tx, [
           buildAuditRecord(SYSTEM_ACTOR, SYSTEM_CONTEXT, {

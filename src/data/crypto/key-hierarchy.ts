@@ -466,6 +466,17 @@ export class KeyHierarchy {
     if (latest === undefined) {
       throw new KeyNotFoundError(`key ${keyId} not found`);
     }
+    // A key whose versions wait for destruction is being erased. A new version would take new
+    // writes, and re-encryption would copy the old values onto it, so the erasure would remove
+    // nothing. Such a key rotates again once its deletion is cancelled or done.
+    if (
+      !versions.some(canEncrypt) &&
+      versions.some((record) => record.state === 'scheduled_for_deletion')
+    ) {
+      throw new KeyStateError(
+        `key ${keyId} is scheduled for deletion: cancel its deletion before rotating it`,
+      );
+    }
     const plan = planRotation(versions);
     const record = await this.#createVersion(latest.purpose, latest.owner, keyId, plan.newVersion, actor);
     for (const updated of plan.updated) {
@@ -804,7 +815,8 @@ export class KeyHierarchy {
     const active = versions.find(canEncrypt);
     if (active === undefined) {
       throw new KeyStateError(
-        `key ${keyId} has no active version. Cancel its deletion or rotate it to encrypt again.`,
+        `key ${keyId} has no active version. Cancel its deletion, or rotate it once it is ` +
+          'destroyed, to encrypt again.',
       );
     }
     return active;
