@@ -9,8 +9,8 @@ import { ownerSession } from '../support/admin-session.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 // While an organization's data key waits for destruction, nothing new may be encrypted under it.
-// Storing a provider key or inviting someone in that period answered 500 with the key error in
-// the server log.
+// Storing a provider key or an SSO client secret, or inviting someone, in that period answered
+// 500 with the key error in the server log.
 
 let t: TestServer;
 let keys: DataProtection;
@@ -52,6 +52,20 @@ describe('writes during organization erasure', () => {
     const response = await send('POST', '/invitations', {
       email: 'during.erasure@example.org',
       role: 'member',
+    });
+    const body = (await response.json()) as { code?: string };
+
+    expect(response.status).toBe(409);
+    expect(body.code).toBe('conflict');
+  }, 60_000);
+
+  it('SSO client secret answers 409', async () => {
+    const response = await send('PUT', '/sso', {
+      slug: 'erasure-sso',
+      issuer: 'https://idp.example.com',
+      clientId: 'client-id',
+      clientSecret: 'client-secret-during-erasure',
+      allowedEmailDomains: ['example.com'],
     });
     const body = (await response.json()) as { code?: string };
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { KeyStateError } from '../../data/crypto/errors.js';
 import type { FieldCipher } from '../../data/crypto/field-cipher.js';
 import type { FieldLocation } from '../../data/crypto/field-context.js';
 import type { Database } from '../../data/database/database.js';
@@ -170,9 +171,18 @@ export class SsoConfigService {
     const clientSecretEncrypted =
       input.clientSecret === undefined
         ? (existing as SsoConfigRow).clientSecretEncrypted
-        : await this.cipher.encrypt(ssoSecretLocation(scope.orgId, rowId), input.clientSecret, {
-            actor: actorName(scope.actor),
-          });
+        : await this.cipher
+            .encrypt(ssoSecretLocation(scope.orgId, rowId), input.clientSecret, {
+              actor: actorName(scope.actor),
+            })
+            .catch((error: unknown) => {
+              if (!(error instanceof KeyStateError)) throw error;
+              throw new AppError(
+                'conflict',
+                "This organization's data key is scheduled for deletion, so no client secret " +
+                  'can be stored; ask the operator to cancel the deletion first',
+              );
+            });
 
     let stored;
     try {
