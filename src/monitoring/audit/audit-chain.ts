@@ -3,9 +3,8 @@ import { digestEntry } from './entry-hash.js';
 import { MerkleFrontier } from './merkle.js';
 import type { AuditRecord } from './audit-entry.js';
 import {
-  sealPersonalFieldsWithKey,
+  sealPersonalFieldsWithKeys,
   storableText,
-  subjectOf,
   type SealedPersonalFields,
 } from './audit-record-sealing.js';
 
@@ -55,8 +54,8 @@ export interface ChainBatch {
   timestamp: string;
   records: AuditRecord[];
   /**
-   * Sealing key per data subject (see `subjectOf`) of the records that have personal values;
-   * null for a subject whose key was destroyed.
+   * Sealing key per data subject (see `subjectOf` and `valuesSubjectOf`) of the records that
+   * have personal values; null for a subject whose key was destroyed.
    */
   keys: Map<string, Uint8Array | null>;
 }
@@ -125,7 +124,7 @@ export async function chainRecords(batch: ChainBatch): Promise<ChainedBatch> {
     if (index > 0 && index % YIELD_EVERY === 0) {
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const sealed = sealPersonalFieldsWithKey(record, batch.keys.get(subjectOf(record)) ?? null);
+    const sealed = sealPersonalFieldsWithKeys(record, batch.keys);
     const seq = batch.nextSeq + index;
     const fields = toFields(record, sealed, {
       logId: batch.logId,

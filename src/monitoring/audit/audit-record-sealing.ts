@@ -17,12 +17,36 @@ export interface SealedPersonalFields {
 }
 
 /**
- * The data subject whose key seals the record's personal fields: the acting user or API key,
- * or one shared subject for requests without an actor.
+ * The data subject whose key seals the record's actor fields (actor_email, actor_ip,
+ * actor_user_agent): the acting user or API key, or one shared subject for requests without an
+ * actor.
  */
 export function subjectOf(record: Pick<AuditRecord, 'actorType' | 'actorId'>): string {
   return record.actorId ? `${record.actorType}:${record.actorId}` : 'anonymous';
 }
+
+/**
+ * The data subject whose key seals the personal values in the record's old_values and
+ * new_values. When the resource is a user, those values describe that user, so they are sealed
+ * for `user:<resource id>`. Erasing that user then makes them unreadable, even in entries that
+ * another actor wrote.
+ * Otherwise they are sealed for the actor, as the actor fields are.
+ *
+ * Each sealed value names its subject in its own text (see `sealWithKey`), so readers open
+ * entries written before this rule, which sealed everything for the actor, with no other change.
+ * NOTE: a record about someone without a user id (an invitation) falls back to the actor. No
+ * invitation entry stores the invitee's email or name today, but one that did would stay
+ * readable after the invitee's erasure.
+ */
+export function valuesSubjectOf(
+  record: Pick<AuditRecord, 'actorType' | 'actorId' | 'resourceType' | 'resourceId'>,
+): string {
+  if (record.resourceType === 'user' && record.resourceId) return `user:${record.resourceId}`;
+  return subjectOf(record);
+}
+
+/** Sealing keys by subject id. A destroyed key is null. */
+export type SealingKeys = ReadonlyMap<string, Uint8Array | null>;
 
 /**
  * Makes a value storable in PostgreSQL text and jsonb and hashable as canonical JSON: NUL
@@ -90,54 +114,74 @@ function hasPersonalValue(values: Record<string, unknown> | null): boolean {
   );
 }
 
-/**
- * Returns whether the record has a personal value to seal. A record without one never needs
- * its subject's key, so no key is created for it.
- */
-export function needsSealingKey(record: AuditRecord): boolean {
+function hasActorValue(record: AuditRecord): boolean {
   const present = (value: string | null | undefined) => value !== null && value !== undefined;
-  return (
-    present(record.actorEmail) ||
-    present(record.actorIp) ||
-    present(record.actorUserAgent) ||
-    hasPersonalValue(record.oldValues) ||
-    hasPersonalValue(record.newValues)
-  );
+  return present(record.actorEmail) || present(record.actorIp) || present(record.actorUserAgent);
 }
 
 /**
- * Seals the record's personal fields under its subject's `key` and makes the rest storable.
- * With a null key (the subject's key was destroyed) every personal value is stored as null.
+ * Returns the subjects whose keys seal the record's personal values: none for a record without
+ * one, so no key is created for it, and at most the actor's and the described user's.
+ */
+export function sealingSubjectsOf(record: AuditRecord): string[] {
+  const subjects: string[] = [];
+  if (hasActorValue(record)) subjects.push(subjectOf(record));
+  if (hasPersonalValue(record.oldValues) || hasPersonalValue(record.newValues)) {
+    const subject = valuesSubjectOf(record);
+    if (!subjects.includes(subject)) subjects.push(subject);
+  }
+  return subjects;
+}
+
+/** Returns whether the record has a personal value to seal. */
+export function needsSealingKey(record: AuditRecord): boolean {
+  return sealingSubjectsOf(record).length > 0;
+}
+
+/**
+ * Seals the record's personal fields and makes the rest storable: the actor fields under the
+ * key of `subjectOf(record)`, and old/new values under the key of `valuesSubjectOf(record)`.
+ * A value whose subject's key is null or missing from `keys` (destroyed) is stored as null.
  * It runs without the database, so a worker thread can run it.
  */
-export function sealPersonalFieldsWithKey(
+export function sealPersonalFieldsWithKeys(
   record: AuditRecord,
-  key: Uint8Array | null,
+  keys: SealingKeys,
 ): SealedPersonalFields {
   const subject = subjectOf(record);
+  const key = keys.get(subject) ?? null;
+  const valuesSubject = valuesSubjectOf(record);
+  const valuesKey = keys.get(valuesSubject) ?? null;
   return {
     actorEmail: sealText(key, subject, 'actor_email', record.actorEmail),
     actorIp: sealText(key, subject, 'actor_ip', record.actorIp),
     actorUserAgent: sealText(key, subject, 'actor_user_agent', record.actorUserAgent),
-    oldValues: sealValues(key, subject, 'old_values', record.oldValues),
-    newValues: sealValues(key, subject, 'new_values', record.newValues),
+    oldValues: sealValues(valuesKey, valuesSubject, 'old_values', record.oldValues),
+    newValues: sealValues(valuesKey, valuesSubject, 'new_values', record.newValues),
     metadata: record.metadata === null ? null : storableJson(record.metadata),
   };
 }
 
 /**
- * Returns the sealing key of the record's subject, or null when the record has nothing to seal
- * or the key was destroyed. A missing key is created inside the caller's transaction.
+ * Adds to `keys` the sealing key of every subject of `record` not in it yet, creating a missing
+ * key inside the caller's transaction. A destroyed key is added as null.
  */
-export async function sealingKeyOf(db: Queryable, record: AuditRecord): Promise<Buffer | null> {
-  if (!needsSealingKey(record)) return null;
-  return personalDataSealer.sealingKey(db, subjectOf(record));
+export async function addSealingKeys(
+  db: Queryable,
+  record: AuditRecord,
+  keys: Map<string, Uint8Array | null>,
+): Promise<void> {
+  for (const subject of sealingSubjectsOf(record)) {
+    if (!keys.has(subject)) keys.set(subject, await personalDataSealer.sealingKey(db, subject));
+  }
 }
 
-/** Seals the record's personal fields under its subject's key and makes the rest storable. */
+/** Seals the record's personal fields under its subjects' keys and makes the rest storable. */
 export async function sealPersonalFields(
   db: Queryable,
   record: AuditRecord,
 ): Promise<SealedPersonalFields> {
-  return sealPersonalFieldsWithKey(record, await sealingKeyOf(db, record));
+  const keys = new Map<string, Uint8Array | null>();
+  await addSealingKeys(db, record, keys);
+  return sealPersonalFieldsWithKeys(record, keys);
 }

@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '../../data/database/database.js';
 import { AUDIT_COLUMNS, chainRecords, type AuditChainer } from './audit-chain.js';
 import type { AuditRecord } from './audit-entry.js';
-import { needsSealingKey, sealingKeyOf, subjectOf } from './audit-record-sealing.js';
+import { addSealingKeys } from './audit-record-sealing.js';
 import { auditAppended } from './audit-events.js';
 
 export { AUDIT_COLUMNS } from './audit-chain.js';
@@ -61,13 +61,8 @@ export async function appendAuditRecords(
     return tx.transaction((inner) => appendAuditRecords(inner, records, logId, chain));
   }
   // Keys are read (or created) before the head is locked, so the lock is held for less time.
-  const keys = new Map<string, Buffer | null>();
-  for (const record of records) {
-    const subject = subjectOf(record);
-    if (!keys.has(subject) && needsSealingKey(record)) {
-      keys.set(subject, await sealingKeyOf(tx, record));
-    }
-  }
+  const keys = new Map<string, Uint8Array | null>();
+  for (const record of records) await addSealingKeys(tx, record, keys);
 
   const head = await lockHead(tx, logId);
   const lastMs = head.lastTimestamp ? Date.parse(head.lastTimestamp) : 0;
