@@ -17,12 +17,17 @@ const postgresUrl = z.url({
 
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
 
-const boundedInteger = (min: number, max: number) =>
-  z.coerce
-    .number({ error: `must be a whole number between ${min} and ${max}` })
-    .int({ error: `must be a whole number between ${min} and ${max}` })
-    .min(min, { error: `must be a whole number between ${min} and ${max}` })
-    .max(max, { error: `must be a whole number between ${min} and ${max}` });
+/**
+ * Parses a whole number written in plain decimal digits. `Number()` alone also accepts hex
+ * (`0x1E`), exponents (`3e1`), `30.0` and surrounding whitespace, so a string must match digits.
+ */
+const boundedInteger = (min: number, max: number) => {
+  const error = `must be a whole number between ${min} and ${max}, written in decimal digits`;
+  return z.preprocess(
+    (value) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value),
+    z.number({ error }).int({ error }).min(min, { error }).max(max, { error }),
+  );
+};
 
 const secret = z.string().min(1).max(4096);
 
@@ -76,12 +81,7 @@ export const configSchema = z.object({
   ),
   PORT: z.preprocess(
     (value) => (value === '' ? undefined : value),
-    z.coerce
-      .number({ error: 'must be a whole number' })
-      .int({ error: 'must be a whole number' })
-      .min(0, { error: 'must be between 0 and 65535' })
-      .max(65535, { error: 'must be between 0 and 65535' })
-      .default(3000),
+    boundedInteger(0, 65535).default(3000),
   ),
   MINDWEAVE_DATA_DIR: z.preprocess(
     (value) => (value === '' ? undefined : value),

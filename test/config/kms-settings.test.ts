@@ -83,3 +83,40 @@ describe('KMS settings', () => {
     );
   });
 });
+
+describe('integer settings', () => {
+  it('accepts plain decimal day counts', () => {
+    const config = loadConfig({ KEY_DELETION_WAITING_DAYS: '30', KEY_ROTATION_DAYS: '0' });
+    expect(config.KEY_DELETION_WAITING_DAYS).toBe(30);
+    expect(config.KEY_ROTATION_DAYS).toBe(0);
+  });
+
+  it.each(['0x1E', '3e1', '30.0', '30.5', ' 30', '30 ', '+30', '0b11110', 'Infinity', 'thirty'])(
+    'reject KEY_DELETION_WAITING_DAYS=%j',
+    (value) => {
+      const error = configError({ KEY_DELETION_WAITING_DAYS: value });
+      expect(error.variable).toBe('KEY_DELETION_WAITING_DAYS');
+      expect(error.message).toBe(
+        'invalid configuration: KEY_DELETION_WAITING_DAYS must be a whole number between 7 and 3650, written in decimal digits',
+      );
+    },
+  );
+
+  it('rejects a hex value in other integer settings', () => {
+    expect(configError({ KEY_ROTATION_DAYS: '0x10' }).variable).toBe('KEY_ROTATION_DAYS');
+    expect(configError({ SECURITY_EVENTS_RETENTION_DAYS: '9e1' }).variable).toBe(
+      'SECURITY_EVENTS_RETENTION_DAYS',
+    );
+    expect(configError({ PORT: '0x50' }).variable).toBe('PORT');
+  });
+
+  it('keeps the range check', () => {
+    expect(configError({ KEY_DELETION_WAITING_DAYS: '6' }).variable).toBe(
+      'KEY_DELETION_WAITING_DAYS',
+    );
+    expect(configError({ KEY_DELETION_WAITING_DAYS: '-30' }).variable).toBe(
+      'KEY_DELETION_WAITING_DAYS',
+    );
+    expect(loadConfig({ PORT: '' }).PORT).toBe(3000);
+  });
+});
