@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -9,6 +6,7 @@ import {
   openDataProtection,
   type DataProtection,
 } from '../../src/data/key-store/data-protection.js';
+import { runCli, type CliResult } from '../support/cli-process.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 // Scheduling an organization's data key for deletion erases the organization after the waiting
@@ -16,30 +14,12 @@ import { startTestServer, type TestServer } from '../support/test-server.js';
 // went on under it, `keys reencrypt` moved the old values onto it, and the erasure removed
 // nothing. Rotation must leave a key without an active version alone.
 
-const run = promisify(execFile);
-
 let t: TestServer;
 let keys: DataProtection;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: t.config.DATABASE_URL,
-          MINDWEAVE_DATA_DIR: t.config.MINDWEAVE_DATA_DIR,
-          LOG_LEVEL: 'warn',
-        },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+/** Runs the CLI against this file's test server. */
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(t, ...args);
 }
 
 async function versionStates(keyId: string): Promise<string[]> {

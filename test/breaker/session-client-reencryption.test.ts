@@ -1,40 +1,21 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { parseCiphertext } from '../../src/data/crypto/ciphertext-format.js';
 import { call, SecretRecorder, signIn } from '../application/identity-api.js';
+import { runCli, type CliResult } from '../support/cli-process.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 // Session client addresses and user agents are encrypted under the platform data key. After a
 // rotation of that key, `keys reencrypt` left them under the old version, so the old version
 // could not be retired without making them unreadable.
 
-const run = promisify(execFile);
 const recorder = new SecretRecorder();
 
 let t: TestServer;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: t.config.DATABASE_URL,
-          MINDWEAVE_DATA_DIR: t.config.MINDWEAVE_DATA_DIR,
-          LOG_LEVEL: 'warn',
-        },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+/** Runs the CLI against this file's test server. */
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(t, ...args);
 }
 
 /** Key id and version of every session client ciphertext. */

@@ -1,37 +1,17 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { runCli, type CliResult } from '../support/cli-process.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 // Audit entries and per-user data keys name a user as `user:<lower-case uuid>`. An erasure
 // requested with the same UUID in upper case, or with a user id that is no UUID, matched no key:
 // the command reported the erasure as scheduled while the person's data stayed readable.
 
-const run = promisify(execFile);
-
 let t: TestServer;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: t.config.DATABASE_URL,
-          MINDWEAVE_DATA_DIR: t.config.MINDWEAVE_DATA_DIR,
-          LOG_LEVEL: 'warn',
-        },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+/** Runs the CLI against this file's test server. */
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(t, ...args);
 }
 
 async function personalDataKeySubjects(): Promise<string[]> {

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -15,9 +12,9 @@ import {
   type DataProtection,
 } from '../../src/data/key-store/data-protection.js';
 import { auditKeyDestroyed } from '../../src/server/key-deletion-audit.js';
+import { runCli, type CliResult } from '../support/cli-process.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
-const run = promisify(execFile);
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 let t: TestServer;
@@ -26,26 +23,9 @@ let orgKeyId: string;
 let location: { tenant: string; table: string; column: string; rowId: string };
 let ciphertext: string;
 
-/** Runs the CLI as its own process against the test server's database and data folder. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: t.config.DATABASE_URL,
-          MINDWEAVE_DATA_DIR: t.config.MINDWEAVE_DATA_DIR,
-          LOG_LEVEL: 'warn',
-        },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+/** Runs the CLI against this file's test server. */
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(t, ...args);
 }
 
 /** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
