@@ -10,7 +10,6 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../../src/config/load-config.js';
-import { migrate } from '../../../src/data/database/migrate.js';
 import { openDatabase } from '../../../src/data/database/open-database.js';
 import { kmsConfig } from '../../../src/data/key-store/data-protection.js';
 import {
@@ -21,9 +20,10 @@ import {
   listMasterKeyReferences,
   rewrapPurposeKeysUnderMaster,
 } from '../../../src/data/kms/master-key-rewrap.js';
-import { bootstrap, type BootstrapResult } from '../../../src/tenancy/bootstrap.service.js';
+import type { BootstrapResult } from '../../../src/tenancy/bootstrap.service.js';
 import { api, ownerSession } from '../../admin/admin-api.js';
 import { FakeProvider } from '../../support/fake-provider.js';
+import { bootstrapSourceDatabase, sourceTarget } from '../../support/source-bootstrap.js';
 import { createSoftHsmToken, type SoftHsmToken } from '../../support/softhsm.js';
 import {
   runSourceServe,
@@ -31,7 +31,7 @@ import {
   type SourceServer,
 } from '../../support/source-server.js';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
-import { TEST_MODELS, type TestServer } from '../../support/test-server.js';
+import type { TestServer } from '../../support/test-server.js';
 
 const run = promisify(execFile);
 
@@ -78,19 +78,7 @@ beforeAll(async () => {
     RATE_LIMIT_AUTH_MAX: '0',
     LOG_LEVEL: 'warn',
   };
-  const db = await openDatabase(loadConfig(env), 'test bootstrap');
-  try {
-    await migrate(db);
-    boot = await bootstrap(db, {
-      orgName: 'Acme',
-      projectSlug: 'demo',
-      adminEmail: 'owner@example.com',
-      adminName: 'Olivia Owner',
-      allowedModels: TEST_MODELS,
-    });
-  } finally {
-    await db.close();
-  }
+  boot = await bootstrapSourceDatabase(env);
 }, 120_000);
 
 afterAll(async () => {
@@ -108,7 +96,7 @@ async function start(extra: Record<string, string> = {}): Promise<SourceServer> 
 }
 
 function target(server: SourceServer): TestServer {
-  return { url: server.url, boot } as unknown as TestServer;
+  return sourceTarget(server, boot);
 }
 
 async function cli(

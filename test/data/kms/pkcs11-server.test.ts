@@ -8,12 +8,10 @@ import Anthropic from '@anthropic-ai/sdk';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadConfig } from '../../../src/config/load-config.js';
-import { migrate } from '../../../src/data/database/migrate.js';
-import { openDatabase } from '../../../src/data/database/open-database.js';
-import { bootstrap, type BootstrapResult } from '../../../src/tenancy/bootstrap.service.js';
+import type { BootstrapResult } from '../../../src/tenancy/bootstrap.service.js';
 import { api, ownerSession } from '../../admin/admin-api.js';
 import { FakeProvider } from '../../support/fake-provider.js';
+import { bootstrapSourceDatabase, sourceTarget } from '../../support/source-bootstrap.js';
 import { createSoftHsmToken, type SoftHsmToken } from '../../support/softhsm.js';
 import {
   runSourceServe,
@@ -21,7 +19,7 @@ import {
   type SourceServer,
 } from '../../support/source-server.js';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
-import { TEST_MODELS, type TestServer } from '../../support/test-server.js';
+import type { TestServer } from '../../support/test-server.js';
 
 const SERVER_KEY = 'sk-ant-server-env-key-0000aaaa';
 const ORG_KEY = 'sk-ant-org-hsm-protected-1111bbbb';
@@ -54,19 +52,7 @@ beforeAll(async () => {
     // SoftHSM2 finds the token folder through this file.
     SOFTHSM2_CONF: process.env.SOFTHSM2_CONF ?? '',
   };
-  const db = await openDatabase(loadConfig(env), 'test bootstrap');
-  try {
-    await migrate(db);
-    boot = await bootstrap(db, {
-      orgName: 'Acme',
-      projectSlug: 'demo',
-      adminEmail: 'owner@example.com',
-      adminName: 'Olivia Owner',
-      allowedModels: TEST_MODELS,
-    });
-  } finally {
-    await db.close();
-  }
+  boot = await bootstrapSourceDatabase(env);
 }, 120_000);
 
 afterAll(async () => {
@@ -83,9 +69,8 @@ async function start(extra: Record<string, string> = {}): Promise<SourceServer> 
   return server;
 }
 
-/** Returns the parts of a test server that the admin API helpers use. */
 function target(server: SourceServer): TestServer {
-  return { url: server.url, boot } as unknown as TestServer;
+  return sourceTarget(server, boot);
 }
 
 /** Sends one gateway call through `server` and returns the key the fake provider received. */
