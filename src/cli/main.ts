@@ -20,6 +20,9 @@ import { UsageError } from './cli-context.js';
 /** Exit code for invalid configuration, distinct from other failures (1). */
 const EXIT_CONFIG = 2;
 
+/** Exit code for a usage error: an invalid option, argument or subcommand. */
+const EXIT_USAGE = 2;
+
 function reportFailure(error: unknown): number {
   if (error instanceof ConfigError) {
     process.stderr.write(`mindweave: ${error.message}\n`);
@@ -31,8 +34,11 @@ function reportFailure(error: unknown): number {
     process.stderr.write(`mindweave: ${error.message}${details}\n`);
     return 1;
   }
+  if (error instanceof UsageError) {
+    process.stderr.write(`mindweave: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
   if (
-    error instanceof UsageError ||
     error instanceof DataDirLockedError ||
     error instanceof KmsError ||
     error instanceof DevCertError
@@ -66,6 +72,9 @@ registerWaf(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // Commander has already printed its message. It ends parse errors (unknown option, missing
+  // argument, unknown subcommand) with code 1, which is mapped to the usage exit code here.
+  if (error instanceof CommanderError)
+    process.exit(error.exitCode === 1 ? EXIT_USAGE : error.exitCode);
   process.exit(reportFailure(error));
 }

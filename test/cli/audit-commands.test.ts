@@ -101,7 +101,7 @@ describe('mindweave audit', () => {
 
   it('rejects a malformed --public-key', async () => {
     const result = await runCli(['audit', 'verify', '--public-key', 'not-a-key'], env);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('--public-key is not a valid verifier key');
   });
 });

@@ -145,20 +145,25 @@ describe('keys', { timeout: 90_000 }, () => {
     expect(data.find((key) => key.id === created.id)?.status).toBe('revoked');
   });
 
-  it('bad arguments exit 1 with a message', async () => {
-    const cases: [string[], string][] = [
-      [['keys', 'revoke', 'not-a-uuid'], 'must be a key id'],
-      [['keys', 'revoke', '00000000-0000-4000-8000-000000000000'], 'not found'],
-      [['keys', 'create', '--project', 'missing'], 'project missing not found'],
-      [['keys', 'create', '--project', 'demo', '--expires-at', '2001-01-01T00:00:00Z'], 'future'],
-      [['keys', 'create', '--project', 'demo', '--expires-at', 'soon'], 'expiresAt'],
-      [['keys', 'create'], "required option '--project"],
-      [['keys', 'frobnicate'], 'unknown command'],
+  it('bad arguments exit with a message', async () => {
+    // Usage errors (invalid option or argument) exit with 2, failed operations with 1.
+    const cases: [string[], string, number][] = [
+      [['keys', 'revoke', 'not-a-uuid'], 'must be a key id', 2],
+      [['keys', 'revoke', '00000000-0000-4000-8000-000000000000'], 'not found', 1],
+      [['keys', 'create', '--project', 'missing'], 'project missing not found', 2],
+      [
+        ['keys', 'create', '--project', 'demo', '--expires-at', '2001-01-01T00:00:00Z'],
+        'future',
+        1,
+      ],
+      [['keys', 'create', '--project', 'demo', '--expires-at', 'soon'], 'expiresAt', 1],
+      [['keys', 'create'], "required option '--project", 2],
+      [['keys', 'frobnicate'], 'unknown command', 2],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args, env)));
-    for (const [index, [args, message]] of cases.entries()) {
+    for (const [index, [args, message, code]] of cases.entries()) {
       const result = results[index] ?? { code: null, stdout: '', stderr: '' };
-      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.code, args.join(' ')).toBe(code);
       expect(result.stderr, args.join(' ')).toContain(message);
       expect(result.stderr, args.join(' ')).not.toContain('unexpected failure');
     }

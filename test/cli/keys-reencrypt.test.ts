@@ -63,10 +63,10 @@ afterAll(async () => {
 describe('mindweave keys reencrypt', () => {
   it('rejects a purpose key and a malformed organization id', async () => {
     const purpose = await cli('keys', 'reencrypt', '--purpose', 'compliance');
-    expect(purpose.code).toBe(1);
+    expect(purpose.code).toBe(2);
     expect(purpose.stderr).toContain('--purpose must be data');
     const org = await cli('keys', 'reencrypt', '--org', 'acme');
-    expect(org.code).toBe(1);
+    expect(org.code).toBe(2);
     expect(org.stderr).toContain('--org must be an organization id');
   });
 

@@ -70,7 +70,7 @@ afterAll(async () => {
 describe('mindweave keys rewrap', () => {
   it('rejects an unknown purpose', async () => {
     const result = await cli('keys', 'rewrap', '--purpose', 'data');
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('--purpose must be one of database, compliance, application');
   });
 

@@ -163,19 +163,19 @@ describe('mindweave keys status and rotate', () => {
 
   it('rejects rotate without a target', async () => {
     const result = await runCli(['keys', 'rotate'], env);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('pass --purpose or --org');
   });
 
   it('rejects invalid rotate options', async () => {
     const purpose = await runCli(['keys', 'rotate', '--purpose', 'master'], env);
-    expect(purpose.code).toBe(1);
+    expect(purpose.code).toBe(2);
     expect(purpose.stderr).toContain('--purpose must be one of');
     const org = await runCli(['keys', 'rotate', '--org', 'acme'], env);
-    expect(org.code).toBe(1);
+    expect(org.code).toBe(2);
     expect(org.stderr).toContain('--org must be an organization id');
     const mixed = await runCli(['keys', 'rotate', '--org', orgId, '--purpose', 'database'], env);
-    expect(mixed.code).toBe(1);
+    expect(mixed.code).toBe(2);
     expect(mixed.stderr).toContain('--org rotates an organization data key');
   });
 
@@ -194,7 +194,7 @@ describe('mindweave keys status and rotate', () => {
 
   it('rejects --reencrypt for purpose keys', async () => {
     const result = await runCli(['keys', 'rotate', '--purpose', 'database', '--reencrypt'], env);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('--reencrypt applies to data keys only');
   });
 
