@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -16,10 +14,14 @@ import {
   installUserFieldProtection,
   uninstallUserFieldProtection,
 } from '../../../src/data/personal-data/user-field-registry.js';
-import { ownerSession } from '../../support/admin-session.js';
-import { browse, CookieJar, signInAtProvider } from '../../support/oidc-browser.js';
-import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-test-provider.js';
-import { startTestServer, type TestServer } from '../../support/test-server.js';
+import type { TestOidcProvider } from '../../support/oidc-test-provider.js';
+import {
+  runSsoSignIn,
+  configureSso,
+  startSsoFixture,
+  type SsoFixture,
+} from '../../support/sso-fixture.js';
+import type { TestServer } from '../../support/test-server.js';
 import { call, SecretRecorder } from '../identity-api.js';
 
 const CLIENT_SECRET = 'sso-embedded-secret-0123456789abcdef';
@@ -27,73 +29,26 @@ const CLIENT_SECRET = 'sso-embedded-secret-0123456789abcdef';
 let t: TestServer;
 let idp: TestOidcProvider;
 let keys: DataProtection;
-let baseUrl: string;
+let fixture: SsoFixture;
 const recorder = new SecretRecorder();
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Runs one SSO sign-in of `accountId` through the provider and returns the callback result. */
-async function ssoSignIn(accountId: string) {
-  const jar = new CookieJar();
-  const start = await browse(jar, `${t.url}/api/v1/auth/sso/acme/start?sessionType=bearer`);
-  expect(start.status).toBe(302);
-  const callbackUrl = await signInAtProvider(
-    jar,
-    start.headers.get('location') as string,
-    accountId,
-    `${baseUrl}/api/v1/auth/sso/`,
-  );
-  const url = new URL(callbackUrl);
-  const response = await browse(jar, `${t.url}${url.pathname}${url.search}`);
-  const body = (await response.json()) as Record<string, unknown>;
-  if (response.status >= 400) recorder.errorBodies.push(JSON.stringify(body));
-  if (typeof body.token === 'string') recorder.add(body.token);
-  return { status: response.status, body };
+/** Signs `accountId` in at the provider and returns the status and body of the callback. */
+function ssoSignIn(accountId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return runSsoSignIn(fixture, recorder, accountId);
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  idp = await startOidcProvider({
-    clients: [
-      {
-        clientId: 'mindweave',
-        clientSecret: CLIENT_SECRET,
-        redirectUris: [`${baseUrl}/api/v1/auth/sso/acme/callback`],
-      },
-    ],
+  fixture = await startSsoFixture({
+    clientSecret: CLIENT_SECRET,
     accounts: [
       { id: 'frank', email: 'frank@example.org', emailVerified: true, name: 'Frank', groups: [] },
     ],
-  });
-  recorder.add(CLIENT_SECRET);
-  t = await startTestServer({
+    recorder,
     embedded: true,
-    env: { PORT: String(port), SSO_CALLBACK_BASE_URL: baseUrl, WAF_MODE: 'monitor' },
   });
+  ({ t, idp } = fixture);
   keys = await openDataProtection(t.config, t.server.db, pino({ level: 'silent' }), 'test');
-  const ownerToken = await ownerSession(t);
-  const put = await call(t, recorder, 'PUT', `/api/v1/organizations/${t.boot.orgId}/sso`, {
-    token: ownerToken,
-    body: {
-      slug: 'acme',
-      issuer: idp.issuer,
-      clientId: 'mindweave',
-      clientSecret: CLIENT_SECRET,
-      scopes: ['openid', 'email', 'profile'],
-      allowedEmailDomains: ['example.org'],
-      roleMappings: [],
-      defaultRole: 'viewer',
-      jitProvisioning: true,
-    },
-  });
-  expect(put.status).toBe(201);
+  await configureSso(fixture, recorder, CLIENT_SECRET);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -14,10 +12,14 @@ import {
 } from '../../../src/data/key-store/data-protection.js';
 import { scheduleSubjectErasure } from '../../../src/data/personal-data/subject-erasure.js';
 import { auditSubjectErased } from '../../../src/server/key-deletion-audit.js';
-import { ownerSession } from '../../support/admin-session.js';
-import { browse, CookieJar, signInAtProvider } from '../../support/oidc-browser.js';
-import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-test-provider.js';
-import { startTestServer, type TestServer } from '../../support/test-server.js';
+import type { TestOidcProvider } from '../../support/oidc-test-provider.js';
+import {
+  runSsoSignIn,
+  configureSso,
+  startSsoFixture,
+  type SsoFixture,
+} from '../../support/sso-fixture.js';
+import type { TestServer } from '../../support/test-server.js';
 import { call, SecretRecorder } from '../identity-api.js';
 
 const CLIENT_SECRET = 'sso-erasure-embedded-secret-0123456789';
@@ -27,35 +29,16 @@ const silent = pino({ level: 'silent' });
 let t: TestServer;
 let idp: TestOidcProvider;
 let keys: DataProtection;
-let baseUrl: string;
+let fixture: SsoFixture;
 const recorder = new SecretRecorder();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Signs in through the test provider as `accountId` and returns the signed-in user's id. */
 async function ssoUserId(accountId: string): Promise<string> {
-  const jar = new CookieJar();
-  const start = await browse(jar, `${t.url}/api/v1/auth/sso/acme/start?sessionType=bearer`);
-  expect(start.status).toBe(302);
-  const callbackUrl = new URL(
-    await signInAtProvider(
-      jar,
-      start.headers.get('location') as string,
-      accountId,
-      `${baseUrl}/api/v1/auth/sso/`,
-    ),
-  );
-  const response = await browse(jar, `${t.url}${callbackUrl.pathname}${callbackUrl.search}`);
-  expect(response.status).toBe(200);
-  const body = (await response.json()) as { token: string };
-  recorder.add(body.token);
-  const me = await call(t, recorder, 'GET', '/api/v1/auth/me', { token: body.token });
+  const signedIn = await runSsoSignIn(fixture, recorder, accountId);
+  expect(signedIn.status).toBe(200);
+  const me = await call(t, recorder, 'GET', '/api/v1/auth/me', {
+    token: signedIn.body.token as string,
+  });
   expect(me.status).toBe(200);
   return (me.body.user as { id: string }).id;
 }
@@ -73,42 +56,17 @@ async function linkCount(userId: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  idp = await startOidcProvider({
-    clients: [
-      {
-        clientId: 'mindweave',
-        clientSecret: CLIENT_SECRET,
-        redirectUris: [`${baseUrl}/api/v1/auth/sso/acme/callback`],
-      },
-    ],
+  fixture = await startSsoFixture({
+    clientSecret: CLIENT_SECRET,
     accounts: [
       { id: 'erin', email: 'erin@example.org', emailVerified: true, name: 'Erin', groups: [] },
     ],
-  });
-  recorder.add(CLIENT_SECRET);
-  t = await startTestServer({
+    recorder,
     embedded: true,
-    env: { PORT: String(port), SSO_CALLBACK_BASE_URL: baseUrl, WAF_MODE: 'monitor' },
   });
+  ({ t, idp } = fixture);
   keys = await openDataProtection(t.config, t.server.db, silent, 'test');
-  const ownerToken = await ownerSession(t);
-  const put = await call(t, recorder, 'PUT', `/api/v1/organizations/${t.boot.orgId}/sso`, {
-    token: ownerToken,
-    body: {
-      slug: 'acme',
-      issuer: idp.issuer,
-      clientId: 'mindweave',
-      clientSecret: CLIENT_SECRET,
-      scopes: ['openid', 'email', 'profile'],
-      allowedEmailDomains: ['example.org'],
-      roleMappings: [],
-      defaultRole: 'viewer',
-      jitProvisioning: true,
-    },
-  });
-  expect(put.status).toBe(201);
+  await configureSso(fixture, recorder, CLIENT_SECRET);
 }, 120_000);
 
 afterAll(async () => {

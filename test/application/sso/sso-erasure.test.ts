@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 
 import { pino } from 'pino';
@@ -20,10 +19,14 @@ import {
   findUserIdsByEmail,
   insertMembership,
 } from '../../../src/tenancy/users/user.repository.js';
-import { ownerSession } from '../../support/admin-session.js';
-import { browse, CookieJar, signInAtProvider } from '../../support/oidc-browser.js';
-import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-test-provider.js';
-import { startTestServer, type TestServer } from '../../support/test-server.js';
+import type { TestOidcProvider } from '../../support/oidc-test-provider.js';
+import {
+  runSsoSignIn,
+  configureSso,
+  startSsoFixture,
+  type SsoFixture,
+} from '../../support/sso-fixture.js';
+import type { TestServer } from '../../support/test-server.js';
 import {
   auditRows,
   call,
@@ -57,34 +60,12 @@ const KEPT_TABLES = new Set([
 let t: TestServer;
 let idp: TestOidcProvider;
 let keys: DataProtection;
-let baseUrl: string;
+let fixture: SsoFixture;
 const recorder = new SecretRecorder();
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Signs in through the test provider as `accountId` and returns the callback's response. */
-async function ssoSignIn(accountId: string) {
-  const jar = new CookieJar();
-  const start = await browse(jar, `${t.url}/api/v1/auth/sso/acme/start?sessionType=bearer`);
-  expect(start.status).toBe(302);
-  const callbackUrl = new URL(
-    await signInAtProvider(
-      jar,
-      start.headers.get('location') as string,
-      accountId,
-      `${baseUrl}/api/v1/auth/sso/`,
-    ),
-  );
-  const response = await browse(jar, `${t.url}${callbackUrl.pathname}${callbackUrl.search}`);
-  const body = (await response.json()) as Record<string, unknown>;
-  if (typeof body.token === 'string') recorder.add(body.token);
-  return { status: response.status, body };
+/** Signs `accountId` in at the provider and returns the status and body of the callback. */
+function ssoSignIn(accountId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return runSsoSignIn(fixture, recorder, accountId);
 }
 
 /** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
@@ -158,48 +139,19 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string }>
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  idp = await startOidcProvider({
-    clients: [
-      {
-        clientId: 'mindweave',
-        clientSecret: CLIENT_SECRET,
-        redirectUris: [`${baseUrl}/api/v1/auth/sso/acme/callback`],
-      },
-    ],
+  fixture = await startSsoFixture({
+    clientSecret: CLIENT_SECRET,
     accounts: [
       { id: 'dana', email: 'dana@example.org', emailVerified: true, name: 'Dana', groups: [] },
     ],
+    recorder,
   });
-  recorder.add(CLIENT_SECRET);
-  t = await startTestServer({
-    env: {
-      PORT: String(port),
-      SSO_CALLBACK_BASE_URL: baseUrl,
-      // The WAF blocks loopback URLs in bodies and queries, and this test's provider runs on
-      // 127.0.0.1.
-      WAF_MODE: 'monitor',
-    },
-  });
+  ({ t, idp } = fixture);
   keys = await openDataProtection(t.config, t.owner, silent, 'test');
-  const ownerToken = await ownerSession(t);
-  const put = await call(t, recorder, 'PUT', `/api/v1/organizations/${t.boot.orgId}/sso`, {
-    token: ownerToken,
-    body: {
-      slug: 'acme',
-      issuer: idp.issuer,
-      clientId: 'mindweave',
-      clientSecret: CLIENT_SECRET,
-      scopes: ['openid', 'email', 'profile'],
-      allowedEmailDomains: ['example.org'],
-      groupsClaim: 'groups',
-      roleMappings: [],
-      defaultRole: 'member',
-      jitProvisioning: true,
-    },
+  await configureSso(fixture, recorder, CLIENT_SECRET, {
+    groupsClaim: 'groups',
+    defaultRole: 'member',
   });
-  expect(put.status).toBe(201);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -7,8 +6,9 @@ import { inTenant } from '../../../src/data/database/tenant-scope.js';
 import { findUserIdsByEmail } from '../../../src/tenancy/users/user.repository.js';
 import { ownerSession } from '../../support/admin-session.js';
 import { browse, CookieJar, signInAtProvider } from '../../support/oidc-browser.js';
-import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-test-provider.js';
-import { startTestServer, type TestServer } from '../../support/test-server.js';
+import type { TestOidcProvider } from '../../support/oidc-test-provider.js';
+import { startSsoFixture } from '../../support/sso-fixture.js';
+import type { TestServer } from '../../support/test-server.js';
 import {
   auditRows,
   call,
@@ -26,14 +26,6 @@ let idp: TestOidcProvider;
 let ownerToken: string;
 let baseUrl: string;
 const recorder = new SecretRecorder();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function configBody(overrides: Record<string, unknown> = {}) {
   return {
@@ -87,16 +79,8 @@ async function failureReasons(): Promise<unknown[]> {
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  idp = await startOidcProvider({
-    clients: [
-      {
-        clientId: 'mindweave',
-        clientSecret: CLIENT_SECRET,
-        redirectUris: [`${baseUrl}/api/v1/auth/sso/acme/callback`],
-      },
-    ],
+  const fixture = await startSsoFixture({
+    clientSecret: CLIENT_SECRET,
     accounts: [
       {
         id: 'alice',
@@ -108,17 +92,9 @@ beforeAll(async () => {
       { id: 'bob', email: 'bob@elsewhere.test', emailVerified: true, name: 'Bob', groups: [] },
       { id: 'carol', email: 'carol@example.org', emailVerified: true, name: 'Carol', groups: [] },
     ],
+    recorder,
   });
-  recorder.add(CLIENT_SECRET);
-  t = await startTestServer({
-    env: {
-      PORT: String(port),
-      SSO_CALLBACK_BASE_URL: baseUrl,
-      // The WAF blocks loopback URLs in bodies and queries (the issuer and the callback's `iss`),
-      // as it should in production. Only this test's provider runs on 127.0.0.1.
-      WAF_MODE: 'monitor',
-    },
-  });
+  ({ t, idp, baseUrl } = fixture);
   ownerToken = await ownerSession(t);
   const put = await putConfig(configBody());
   expect(put.status).toBe(201);
