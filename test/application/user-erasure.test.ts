@@ -175,6 +175,51 @@ describe('user erasure', { timeout: 120_000 }, () => {
     expect(newLogin.status).toBe(200);
   });
 
+  it('sweep deletes invitations to the email', async () => {
+    const member = await createUser(t, recorder, { role: 'member', orgId });
+    // An owner of another organization, which the member does not belong to, invites the
+    // member's email there, and also invites someone else.
+    const other = await createUser(t, recorder, { role: 'owner' });
+    const otherLogin = await signIn(t, recorder, other.email, other.password);
+    expect(otherLogin.status).toBe(200);
+    const otherToken = (await enrollTotp(t, recorder, otherLogin.body.token as string)).token;
+    const invite = (email: string) =>
+      call(t, recorder, 'POST', `/api/v1/organizations/${other.orgId}/invitations`, {
+        token: otherToken,
+        body: { email, role: 'member' },
+      });
+    const toMember = await invite(member.email);
+    expect(toMember.status).toBe(201);
+    const bystanderEmail = `bystander-${Date.now()}@example.com`;
+    const toBystander = await invite(bystanderEmail);
+    expect(toBystander.status).toBe(201);
+    const openInvitations = async () =>
+      (
+        await t.owner.query<{ id: string }>(
+          `SELECT id FROM user_invitations
+            WHERE org_id = $1 AND accepted_at IS NULL ORDER BY created_at`,
+          [other.orgId],
+        )
+      ).rows.map((row) => row.id);
+    expect(await openInvitations()).toHaveLength(2);
+
+    const now = new Date();
+    await schedule(member.id, now);
+    // Only the sweep deletes the invitation, not the scheduling.
+    expect(await openInvitations()).toHaveLength(2);
+    const late = new Date(now.getTime() + 8 * DAY_MS);
+    const swept = await sweepDueDeletions(hierarchyAt(late), silent, {
+      subjectErasure: { db: t.owner, audit: noAudit },
+      clock: () => late,
+    });
+    expect(swept.subjects.map((subject) => subject.subjectId)).toContain(`user:${member.id}`);
+
+    const remaining = await openInvitations();
+    expect(remaining).toHaveLength(1);
+    expect(remaining).not.toContain(toMember.body.id);
+    expect(remaining).toContain(toBystander.body.id);
+  });
+
   it('cancel keeps an administrator-disabled account disabled', async () => {
     const member = await createUser(t, recorder, { role: 'member', orgId });
     await t.owner.query(`UPDATE users SET status = 'disabled' WHERE id = $1`, [member.id]);

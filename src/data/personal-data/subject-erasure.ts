@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 
 import type { KeyHierarchy } from '../crypto/key-hierarchy.js';
+import { DecryptionError } from '../crypto/errors.js';
 import { MIN_DELETION_WAITING_DAYS } from '../crypto/key-lifecycle.js';
 import type { Database, Queryable } from '../database/database.js';
 import { enterTenant, TENANT_SETTING } from '../database/tenant-scope.js';
 import type { DatabaseKeyStore } from '../key-store/database-key-store.js';
 import { DatabaseKeyUsageSink } from '../key-store/database-key-usage-sink.js';
 import { complianceKeyWrapping, personalDataSealer } from './personal-data-sealer.js';
+import { currentUserFieldProtection } from './user-field-registry.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -72,7 +74,12 @@ async function enableCancelledUser(tx: Queryable, subjectId: string): Promise<vo
  * nothing can find the row by email any more, so the same email can register or accept an
  * invitation again.
  */
-async function clearErasedUser(tx: Queryable, subjectId: string, now: Date): Promise<void> {
+async function clearErasedUser(
+  tx: Queryable,
+  subjectId: string,
+  now: Date,
+  invitations: InvitationIndexes,
+): Promise<void> {
   const userId = userIdOfSubject(subjectId);
   if (userId === null) return;
   await tx.query(
@@ -81,7 +88,59 @@ async function clearErasedUser(tx: Queryable, subjectId: string, now: Date): Pro
       WHERE id = $1 AND erased_at IS NULL`,
     [userId, now],
   );
-  await deleteUserLinks(tx, userId);
+  await deleteUserLinks(tx, userId, invitations);
+}
+
+/** Blind indexes of an erased user's email that unaccepted invitations may store. */
+interface InvitationIndexes {
+  /** Indexes under each organization's data key, by organization id. */
+  byOrganization: Map<string, string[]>;
+  /** Indexes under the platform key, which invitations written before per-organization indexes store. */
+  platform: string[];
+}
+
+const NO_INVITATION_INDEXES: InvitationIndexes = { byOrganization: new Map(), platform: [] };
+
+/**
+ * Computes the invitation email indexes of a user subject in every organization that holds
+ * unaccepted invitations. It decrypts the user's email, so it runs before the key is destroyed,
+ * and it reads the key store, so it runs before the erasure transaction opens: on embedded
+ * PostgreSQL a query outside that transaction would wait for it to end.
+ *
+ * Returns no indexes for other subjects, for a user without an email, when the email does not
+ * decrypt, and in a process without user field protection.
+ */
+async function prepareInvitationIndexes(
+  db: Queryable,
+  subjectId: string,
+): Promise<InvitationIndexes> {
+  const userId = userIdOfSubject(subjectId);
+  const protection = currentUserFieldProtection();
+  if (userId === null || protection === null) return NO_INVITATION_INDEXES;
+  const user = await db.query<{ email: string | null; emailEncrypted: string | null }>(
+    `SELECT email, email_encrypted AS "emailEncrypted" FROM users
+      WHERE id = $1 AND erased_at IS NULL`,
+    [userId],
+  );
+  const row = user.rows[0];
+  let email = row?.email ?? null;
+  if (row?.emailEncrypted != null) {
+    try {
+      email = await protection.decrypt(userId, 'email', row.emailEncrypted);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      email = null;
+    }
+  }
+  if (email === null) return NO_INVITATION_INDEXES;
+  const orgs = await db.query<{ orgId: string }>(
+    'SELECT org_id AS "orgId" FROM organizations_with_unaccepted_invitations() AS open(org_id)',
+  );
+  const byOrganization = new Map<string, string[]>();
+  for (const { orgId } of orgs.rows) {
+    byOrganization.set(orgId, await protection.invitationIndexesForLookup(orgId, email));
+  }
+  return { byOrganization, platform: await protection.legacyInvitationIndexesForLookup(email) };
 }
 
 /**
@@ -106,13 +165,15 @@ const USER_LINK_TABLES = [
  * `updated_by` and `invited_by` columns). In each organization linked to the user it deletes
  * the memberships, and project memberships follow by cascade. It also deletes the SSO identity
  * links there, so the same provider identity gets a new account at its next sign-in, and the
- * invitations the user accepted, because they contain the email address.
- *
- * NOTE: open invitations sent to the person's email address stay until they expire or are
- * revoked. Their blind index is scoped to the organization, so it cannot be matched against
- * the user's index here.
+ * invitations the user accepted, because they contain the email address. In every organization
+ * of `invitations` it deletes the unaccepted invitations sent to the user's email, whether
+ * pending, expired or revoked, because they contain the email address too.
  */
-async function deleteUserLinks(tx: Queryable, userId: string): Promise<void> {
+async function deleteUserLinks(
+  tx: Queryable,
+  userId: string,
+  invitations: InvitationIndexes,
+): Promise<void> {
   for (const table of USER_LINK_TABLES) {
     await tx.query(`DELETE FROM ${table} WHERE user_id = $1`, [userId]);
   }
@@ -131,6 +192,16 @@ async function deleteUserLinks(tx: Queryable, userId: string): Promise<void> {
       userId,
     ]);
     await tx.query('DELETE FROM memberships WHERE org_id = $1 AND user_id = $2', [orgId, userId]);
+  }
+  for (const [orgId, indexes] of invitations.byOrganization) {
+    await enterTenant(tx, orgId);
+    await tx.query(
+      `DELETE FROM user_invitations
+        WHERE org_id = $1 AND accepted_at IS NULL
+          AND ((email_index_scope = 'organization' AND email_index = ANY($2::text[]))
+            OR (email_index_scope = 'platform' AND email_index = ANY($3::text[])))`,
+      [orgId, indexes, invitations.platform],
+    );
   }
   // The audit entry written next in the same transaction belongs to no tenant.
   await tx.query("SELECT set_config($1, '', true)", [TENANT_SETTING]);
@@ -394,7 +465,8 @@ export interface DestroyedSubjectKey {
  * all are stored or none. Every sealed audit field of the subject then reads as null, while
  * the entries and their hashes stay, so `audit verify` still passes. For a `user:<uuid>` subject
  * the transaction also clears the user's email blind index, keeps the account disabled and
- * deletes the user's sign-in factors, sessions, memberships and SSO identity links, so the
+ * deletes the user's sign-in factors, sessions, memberships, SSO identity links and the
+ * unaccepted invitations sent to the user's email, so the
  * email and the SSO identity can sign up again as a new account. A subject whose erasure
  * was cancelled meanwhile is skipped, because the update only applies to a row still due.
  *
@@ -430,12 +502,13 @@ export async function destroyDueSubjectKeys(
     let progress = false;
     for (const row of due.rows) {
       const subject = { subjectId: row.subjectId, deletionDate: new Date(row.deletionDate) };
+      const invitations = await prepareInvitationIndexes(db, row.subjectId);
       const done = await db.transaction(async (tx) => {
         const changed = await personalDataSealer.destroySubjectKey(tx, row.subjectId, {
           dueBy: options.now,
         });
         if (!changed) return false;
-        await clearErasedUser(tx, row.subjectId, options.now);
+        await clearErasedUser(tx, row.subjectId, options.now, invitations);
         await hierarchy.recordWrappedKeyDestroyed(
           'compliance',
           row.version ?? undefined,
