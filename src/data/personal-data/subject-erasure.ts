@@ -102,7 +102,7 @@ interface InvitationIndexes {
 const NO_INVITATION_INDEXES: InvitationIndexes = { byOrganization: new Map(), platform: [] };
 
 /**
- * Computes the invitation email indexes of a user subject in every organization that holds
+ * Computes the invitation email indexes of a user subject in every organization that has
  * unaccepted invitations. It decrypts the user's email, so it runs before the key is destroyed,
  * and it reads the key store, so it runs before the erasure transaction opens: on embedded
  * PostgreSQL a query outside that transaction would wait for it to end.
