@@ -62,6 +62,18 @@ function progress(line: string): void {
 }
 
 /**
+ * Returns a re-wrap callback that writes a progress line for `label` after every
+ * PROGRESS_EVERY_KEYS keys.
+ */
+function progressEvery(label: string): (_item: unknown, counts: { rewrapped: number }) => void {
+  return (_item, counts) => {
+    if (counts.rewrapped % PROGRESS_EVERY_KEYS === 0) {
+      progress(`${label}: ${counts.rewrapped} re-wrapped`);
+    }
+  };
+}
+
+/**
  * Re-wraps the sign-in throttle key of `login_throttle_keys` under the active application key
  * version, the same way a server start does. A database without a stored throttle key is left
  * without one.
@@ -99,11 +111,7 @@ async function rewrap(
       progress('data keys: re-wrapping under the active database key version');
       const done = await protection.hierarchy.rewrapDataKeys({
         actor: CLI_ACTOR,
-        onRewrapped: (_ref, counts) => {
-          if (counts.rewrapped % PROGRESS_EVERY_KEYS === 0) {
-            progress(`data keys: ${counts.rewrapped} re-wrapped`);
-          }
-        },
+        onRewrapped: progressEvery('data keys'),
       });
       progress(
         `data keys: ${done.rewrapped} re-wrapped under database key version ` +
@@ -115,11 +123,7 @@ async function rewrap(
       progress('subject keys: re-wrapping under the active compliance key version');
       const done = await rewrapSubjectKeys(db, protection.hierarchy, {
         actor: CLI_ACTOR,
-        onRewrapped: (_subject, counts) => {
-          if (counts.rewrapped % PROGRESS_EVERY_KEYS === 0) {
-            progress(`subject keys: ${counts.rewrapped} re-wrapped`);
-          }
-        },
+        onRewrapped: progressEvery('subject keys'),
       });
       progress(
         `subject keys: ${done.rewrapped} re-wrapped under compliance key version ` +
