@@ -2,9 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FieldCipher } from '../../src/data/crypto/field-cipher.js';
-import { KeyHierarchy } from '../../src/data/crypto/key-hierarchy.js';
-import { DatabaseKeyStore } from '../../src/data/key-store/database-key-store.js';
-import { DatabaseKeyUsageSink } from '../../src/data/key-store/database-key-usage-sink.js';
+import type { KeyHierarchy } from '../../src/data/crypto/key-hierarchy.js';
 import {
   openDataProtection,
   sweepDueDeletions,
@@ -17,6 +15,7 @@ import {
 import { auditKeyDestroyed, auditSubjectErased } from '../../src/server/key-deletion-audit.js';
 import { ownerSession } from '../support/admin-session.js';
 import { runCli, type CliResult } from '../support/cli-process.js';
+import { keyHierarchyAt } from '../support/key-hierarchy-at.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -35,13 +34,7 @@ function cli(...args: string[]): Promise<CliResult> {
 
 /** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
 function hierarchyAt(now: Date): KeyHierarchy {
-  return new KeyHierarchy({
-    kms: keys.kms,
-    masterKeyId: keys.masterKeyId,
-    store: new DatabaseKeyStore(t.owner),
-    usageSink: new DatabaseKeyUsageSink(t.owner),
-    clock: () => now,
-  });
+  return keyHierarchyAt(keys, t.owner, now);
 }
 
 /** Opens the subject's sealed actor emails with a sealer of its own, at time `now`. */

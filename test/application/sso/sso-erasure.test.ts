@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { KeyHierarchy } from '../../../src/data/crypto/key-hierarchy.js';
-import { DatabaseKeyStore } from '../../../src/data/key-store/database-key-store.js';
-import { DatabaseKeyUsageSink } from '../../../src/data/key-store/database-key-usage-sink.js';
+import type { KeyHierarchy } from '../../../src/data/crypto/key-hierarchy.js';
 import {
   openDataProtection,
   sweepDueDeletions,
@@ -19,6 +15,8 @@ import {
   findUserIdsByEmail,
   insertMembership,
 } from '../../../src/tenancy/users/user.repository.js';
+import { runCli, type CliResult } from '../../support/cli-process.js';
+import { keyHierarchyAt } from '../../support/key-hierarchy-at.js';
 import type { TestOidcProvider } from '../../support/oidc-test-provider.js';
 import {
   runSsoSignIn,
@@ -39,7 +37,6 @@ import {
 const CLIENT_SECRET = 'sso-erasure-client-secret-0123456789';
 const DAY_MS = 24 * 60 * 60 * 1000;
 const silent = pino({ level: 'silent' });
-const run = promisify(execFile);
 
 /**
  * Tables whose rows may still contain an erased user's id after the sweep. The users row itself
@@ -70,13 +67,7 @@ function ssoSignIn(accountId: string): Promise<{ status: number; body: Record<st
 
 /** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
 function hierarchyAt(now: Date): KeyHierarchy {
-  return new KeyHierarchy({
-    kms: keys.kms,
-    masterKeyId: keys.masterKeyId,
-    store: new DatabaseKeyStore(t.owner),
-    usageSink: new DatabaseKeyUsageSink(t.owner),
-    clock: () => now,
-  });
+  return keyHierarchyAt(keys, t.owner, now);
 }
 
 /** Lists every column that names a user: columns called user_id and foreign keys to users.id. */
@@ -117,25 +108,9 @@ async function tablesReferencing(userId: string): Promise<Map<string, string[]>>
   return found;
 }
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
-  try {
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: t.config.DATABASE_URL,
-          MINDWEAVE_DATA_DIR: t.config.MINDWEAVE_DATA_DIR,
-          LOG_LEVEL: 'warn',
-        },
-      },
-    );
-    return { code: 0, stdout };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string };
-    return { code: failed.code, stdout: failed.stdout };
-  }
+/** Runs the CLI against this file's test server. */
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(t, ...args);
 }
 
 beforeAll(async () => {
