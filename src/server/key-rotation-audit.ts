@@ -1,10 +1,10 @@
 import type { KeyHierarchy } from '../data/crypto/key-hierarchy.js';
 import type { KeyVersionRef } from '../data/crypto/key-types.js';
-import { ownerTenant } from '../data/crypto/key-types.js';
 import type { Database } from '../data/database/database.js';
 import { SYSTEM_ACTOR, SYSTEM_CONTEXT } from '../http/request-context.js';
 import { buildAuditRecord } from '../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../monitoring/audit/audit.repository.js';
+import { auditOrgId } from './key-deletion-audit.js';
 
 /**
  * Writes the audit entry of a rotation by the key maintenance schedule, in the same form as
@@ -20,7 +20,7 @@ export async function auditScheduledRotation(
     appendAuditRecords(tx, [
       buildAuditRecord(SYSTEM_ACTOR, SYSTEM_CONTEXT, {
         action: 'encryption_key.rotated',
-        orgId: ownerTenant(record.owner) ?? null,
+        orgId: auditOrgId(record.owner),
         metadata: {
           keyId: ref.keyId,
           purpose: record.purpose,

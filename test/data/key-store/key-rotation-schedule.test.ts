@@ -323,3 +323,39 @@ describe('key maintenance schedule', () => {
     expect(calls).toBe(0);
   });
 });
+
+describe('audit entry of a scheduled rotation', () => {
+  let db: Database;
+
+  beforeAll(async () => {
+    db = await openMemoryDatabase();
+    await migrate(db);
+  });
+
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it('names no organization for platform and per-user keys', async () => {
+    const store = new DatabaseKeyStore(db);
+    const hierarchy = new KeyHierarchy({
+      kms,
+      masterKeyId: 'local-master',
+      store,
+      usageSink: new DatabaseKeyUsageSink(db),
+    });
+    await hierarchy.initialize('test');
+    const owners = [
+      { kind: 'tenant', tenant: 'platform' },
+      { kind: 'subject', tenant: 'platform', subject: 'user:5b1c9a4e-0d7f-4a57-9a55-3f0f2b1e6c01' },
+    ] as const;
+    for (const owner of owners) {
+      const ref = await hierarchy.activeDataKey(owner, 'test');
+      await auditScheduledRotation(db, hierarchy, await hierarchy.rotate(ref.keyId, 'test'));
+    }
+    const audit = await db.query<{ org_id: string | null }>(
+      `SELECT org_id FROM audit_logs WHERE action = 'encryption_key.rotated' ORDER BY seq`,
+    );
+    expect(audit.rows).toEqual([{ org_id: null }, { org_id: null }]);
+  });
+});
