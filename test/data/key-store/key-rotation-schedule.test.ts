@@ -50,6 +50,23 @@ function testClock(): { now: () => Date; advanceDays(days: number): void } {
   };
 }
 
+/** Creates a JSON logger and the list of parsed lines it writes. */
+function captureLog<Line>(): { lines: Line[]; logger: ReturnType<typeof createLogger> } {
+  const lines: Line[] = [];
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+          lines.push(JSON.parse(line) as Line);
+        }
+        callback();
+      },
+    }),
+  );
+  return { lines, logger };
+}
+
 const location = { tenant: 'org-1', table: 'users', column: 'email', rowId: 'user-1' };
 
 describe('rotation by age', () => {
@@ -123,16 +140,7 @@ describe('key maintenance schedule', () => {
       clock: clock.now,
     });
     await hierarchy.initialize('test');
-    const lines: string[] = [];
-    const logger = createLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-          callback();
-        },
-      }),
-    );
+    const { lines, logger } = captureLog<{ msg: string; rotationDays?: number }>();
     clock.advanceDays(30);
     const recorded: string[] = [];
     const maintenance = startKeyMaintenance(hierarchy, logger, {
@@ -154,9 +162,7 @@ describe('key maintenance schedule', () => {
     expect(recorded).toHaveLength(3);
     const active = await store.listActive();
     expect(active.map((record) => record.version)).toEqual([2, 2, 2]);
-    const logged = lines
-      .map((line) => JSON.parse(line) as { msg: string; rotationDays?: number })
-      .filter((line) => line.msg === 'rotated key by age; new writes use the new version');
+    const logged = lines.filter((line) => line.msg === 'rotated key by age; new writes use the new version');
     expect(logged).toHaveLength(3);
     expect(logged[0]?.rotationDays).toBe(30);
     const usage = await db.query<{ actor: string; version: number }>(
@@ -202,18 +208,7 @@ describe('key maintenance schedule', () => {
     const databaseKeyId = await hierarchy.purposeKeyId('database', 'test');
     expect(await store.countWrappedUnder({ keyId: databaseKeyId, version: 1 })).toBe(3);
 
-    const lines: { msg: string; purpose?: string; rewrapped?: number; finished?: boolean }[] = [];
-    const logger = createLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-            lines.push(JSON.parse(line) as (typeof lines)[number]);
-          }
-          callback();
-        },
-      }),
-    );
+    const { lines, logger } = captureLog<{ msg: string; purpose?: string; rewrapped?: number; finished?: boolean }>();
     clock.advanceDays(30);
     const maintenance = startKeyMaintenance(hierarchy, logger, {
       rotationDays: 30,
@@ -266,18 +261,7 @@ describe('key maintenance schedule', () => {
       clock: clock.now,
     });
     await hierarchy.initialize('test');
-    const lines: { msg: string; purpose?: string }[] = [];
-    const logger = createLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-            lines.push(JSON.parse(line) as (typeof lines)[number]);
-          }
-          callback();
-        },
-      }),
-    );
+    const { lines, logger } = captureLog<{ msg: string; purpose?: string }>();
     clock.advanceDays(400);
     const maintenance = startKeyMaintenance(hierarchy, logger, {
       rotationDays: 30,
