@@ -374,9 +374,9 @@ export class DatabaseKeyStore implements KeyStore {
 
   /**
    * Counts the key versions wrapped under `parent` that are not destroyed, plus the keys wrapped
-   * under it that live outside the key tables: for a `compliance` version the per-subject keys of
-   * `personal_data_keys`, and for an `application` version the sign-in throttle key of
-   * `login_throttle_keys`.
+   * under it that live outside the key tables. For a `compliance` version these are the
+   * per-subject keys of `personal_data_keys`. For an `application` version it is the sign-in
+   * throttle key of `login_throttle_keys`.
    */
   async countWrappedUnder(parent: KeyVersionRef): Promise<number> {
     const result = await this.#db.query<{ total: number | string }>(

@@ -103,9 +103,9 @@ const NO_INVITATION_INDEXES: InvitationIndexes = { byOrganization: new Map(), pl
 
 /**
  * Computes the invitation email indexes of a user subject in every organization that has
- * unaccepted invitations. It decrypts the user's email, so it runs before the key is destroyed,
- * and it reads the key store, so it runs before the erasure transaction opens: on embedded
- * PostgreSQL a query outside that transaction would wait for it to end.
+ * unaccepted invitations. It decrypts the user's email, so it runs before the key is destroyed.
+ * It also reads the key store, so it runs before the erasure transaction opens, because on
+ * embedded PostgreSQL a query outside that transaction would wait for it to end.
  *
  * Returns no indexes for other subjects, for a user without an email, when the email does not
  * decrypt, and in a process without user field protection.
@@ -463,15 +463,16 @@ export interface DestroyedSubjectKey {
  * (crypto-shredding). For each subject, the destruction, its key usage record (operation
  * `destroy` under the compliance key) and the `audit` entry run in one transaction, so either
  * all are stored or none. Every sealed audit field of the subject then reads as null, while
- * the entries and their hashes stay, so `audit verify` still passes. For a `user:<uuid>` subject
- * the transaction also clears the user's email blind index, keeps the account disabled and
- * deletes the user's sign-in factors, sessions, memberships, SSO identity links and the
- * unaccepted invitations sent to the user's email, so the
- * email and the SSO identity can sign up again as a new account. A subject whose erasure
+ * the entries and their hashes stay, so `audit verify` still passes.
+ *
+ * For a `user:<uuid>` subject the transaction also clears the user's email blind index and
+ * keeps the account disabled. It deletes the user's sign-in factors, sessions, memberships,
+ * SSO identity links and the unaccepted invitations sent to the user's email, so the email and
+ * the SSO identity can sign up again as a new account. A subject whose erasure
  * was cancelled meanwhile is skipped, because the update only applies to a row still due.
  *
- * The subject's hierarchy data keys are not destroyed here: they carry the same or an earlier
- * deletion date, and {@link KeyHierarchy.destroyDueKeys} destroys them.
+ * The subject's hierarchy data keys are not destroyed here, because they carry the same or an
+ * earlier deletion date and {@link KeyHierarchy.destroyDueKeys} destroys them.
  */
 export async function destroyDueSubjectKeys(
   db: Database,

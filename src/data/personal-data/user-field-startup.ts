@@ -9,9 +9,10 @@ import { installUserFieldProtection } from './user-field-registry.js';
 
 /**
  * Encrypts any plaintext user fields and older TOTP secrets, moves invitation email indexes to
- * their organization's key, then installs the protection the user repository uses. The server calls it before it listens, so no request sees plaintext.
+ * their organization's key, then installs the protection the user repository uses. The server
+ * calls it before it listens, so no request reads plaintext.
  *
- * @throws Error when plaintext is left after the migration; the server must not start then.
+ * @throws Error when plaintext is left after the migration, so the server does not start.
  */
 export async function startUserFieldProtection(
   db: Database,

@@ -85,7 +85,13 @@ async function storedUserKeys(): Promise<string[]> {
     if (value === null) continue;
     const keyId = parseCiphertext(value)?.keyId;
     const own = await keys.hierarchy.dataKeyId(userKeyOwner(userId), 'test');
-    kinds.push(keyId === platformKeyId ? 'platform' : keyId === own ? 'own' : 'other');
+    if (keyId === platformKeyId) {
+      kinds.push('platform');
+    } else if (keyId === own) {
+      kinds.push('own');
+    } else {
+      kinds.push('other');
+    }
   }
   return kinds;
 }

@@ -372,26 +372,26 @@ describe('rotation and re-encryption', () => {
 });
 
 describe('per-user keys and erasure', () => {
-  let kept: { id: string; email: string };
+  let remaining: { id: string; email: string };
   let erased: { id: string; email: string };
 
   it('encrypts two users under different keys', async () => {
     const insert = (email: string) =>
       insertUser(db, { email, name: 'Key Owner', passwordHash: null, mustChangePassword: false });
-    kept = await insert('kept@example.org');
+    remaining = await insert('kept@example.org');
     erased = await insert('erased@example.org');
     await inTenant(db, orgId, async (tx) => {
-      await insertMembership(tx, { orgId, userId: kept.id, role: 'member' });
+      await insertMembership(tx, { orgId, userId: remaining.id, role: 'member' });
       await insertMembership(tx, { orgId, userId: erased.id, role: 'member' });
     });
 
     const byId = new Map((await storedUsers()).map((user) => [user.id, user]));
-    const keptKey = parseCiphertext(byId.get(kept.id)?.emailEncrypted ?? '')?.keyId;
+    const remainingKey = parseCiphertext(byId.get(remaining.id)?.emailEncrypted ?? '')?.keyId;
     const erasedKey = parseCiphertext(byId.get(erased.id)?.emailEncrypted ?? '')?.keyId;
-    expect(keptKey).toBe(await keys.hierarchy.dataKeyId(userKeyOwner(kept.id), 'test'));
+    expect(remainingKey).toBe(await keys.hierarchy.dataKeyId(userKeyOwner(remaining.id), 'test'));
     expect(erasedKey).toBe(await keys.hierarchy.dataKeyId(userKeyOwner(erased.id), 'test'));
-    expect(keptKey).not.toBe(erasedKey);
-    expect(keptKey).not.toBe(await protection.keyId());
+    expect(remainingKey).not.toBe(erasedKey);
+    expect(remainingKey).not.toBe(await protection.keyId());
   });
 
   it('makes only the erased user unreadable', async () => {
@@ -409,8 +409,8 @@ describe('per-user keys and erasure', () => {
     await expect(findUserCredentialsByEmail(db, erased.email)).rejects.toThrow(
       UnreadableUserError,
     );
-    expect((await findUserCredentialsById(db, kept.id))?.email).toBe('kept@example.org');
-    expect((await findUserCredentialsByEmail(db, 'kept@example.org'))?.id).toBe(kept.id);
+    expect((await findUserCredentialsById(db, remaining.id))?.email).toBe('kept@example.org');
+    expect((await findUserCredentialsByEmail(db, 'kept@example.org'))?.id).toBe(remaining.id);
   });
 
   it('lists an erased member as unavailable', async () => {
@@ -418,10 +418,10 @@ describe('per-user keys and erasure', () => {
     await loadMemberFieldKeys(db, orgId);
     const members = await inTenant(db, orgId, (tx) => listMembers(tx, orgId));
     const erasedMember = members.find((member) => member.userId === erased.id);
-    const keptMember = members.find((member) => member.userId === kept.id);
+    const remainingMember = members.find((member) => member.userId === remaining.id);
     expect(erasedMember?.email).toBeNull();
     expect(erasedMember?.name).toBeNull();
-    expect(keptMember?.email).toBe('kept@example.org');
+    expect(remainingMember?.email).toBe('kept@example.org');
   });
 
   it('leaves erased rows in re-encryption', async () => {
