@@ -9,7 +9,7 @@ import { ownerSession } from '../support/admin-session.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 // While an organization's data key waits for destruction, nothing new may be encrypted under it.
-// Storing a provider key or an SSO client secret, or inviting someone, in that period answered
+// Storing a provider key or an SSO client secret, or inviting someone, in that period returned
 // 500 with the key error in the server log.
 
 let t: TestServer;
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 describe('writes during organization erasure', () => {
-  it('provider key answers 409', async () => {
+  it('provider key returns 409', async () => {
     const response = await send('PUT', '/provider-keys/anthropic', {
       apiKey: 'sk-ant-during-erasure-0000abcd',
     });
@@ -48,7 +48,7 @@ describe('writes during organization erasure', () => {
     expect(body.code).toBe('conflict');
   }, 60_000);
 
-  it('invitation answers 409', async () => {
+  it('invitation returns 409', async () => {
     const response = await send('POST', '/invitations', {
       email: 'during.erasure@example.org',
       role: 'member',
@@ -59,7 +59,7 @@ describe('writes during organization erasure', () => {
     expect(body.code).toBe('conflict');
   }, 60_000);
 
-  it('SSO client secret answers 409', async () => {
+  it('SSO client secret returns 409', async () => {
     const response = await send('PUT', '/sso', {
       slug: 'erasure-sso',
       issuer: 'https://idp.example.com',

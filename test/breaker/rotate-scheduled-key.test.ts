@@ -52,13 +52,13 @@ describe('rotation of a key scheduled for deletion', () => {
   it('is skipped by keys rotate', async () => {
     const keyId = await keys.hierarchy.dataKeyId({ kind: 'tenant', tenant: t.boot.orgId }, 'test');
 
-    const all = await cli('keys', 'rotate', '--purpose', 'data');
-    expect(all.code).toBe(0);
-    expect(all.stderr).toContain(`skipped ${keyId}`);
-    expect(all.stdout).not.toContain(keyId);
-    const one = await cli('keys', 'rotate', '--org', t.boot.orgId);
-    expect(one.code).not.toBe(0);
-    expect(one.stderr).toContain('scheduled for deletion');
+    const allKeys = await cli('keys', 'rotate', '--purpose', 'data');
+    expect(allKeys.code).toBe(0);
+    expect(allKeys.stderr).toContain(`skipped ${keyId}`);
+    expect(allKeys.stdout).not.toContain(keyId);
+    const orgKey = await cli('keys', 'rotate', '--org', t.boot.orgId);
+    expect(orgKey.code).not.toBe(0);
+    expect(orgKey.stderr).toContain('scheduled for deletion');
 
     expect(await versionStates(keyId)).toEqual(['scheduled_for_deletion']);
   }, 60_000);
