@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { api, ownerSession } from '../admin/admin-api.js';
+import { postGateway } from '../support/gateway-request.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const tools = [
@@ -43,18 +44,7 @@ describe('tool results under another tool name', () => {
   let owner: string;
   let projectPath: string;
 
-  const gateway = async (path: string, body: unknown) => {
-    const response = await fetch(`${t.url}${path}`, {
-      method: 'POST',
-      headers: {
-        'x-api-key': t.boot.apiKey,
-        'content-type': 'application/json',
-        'anthropic-version': '2023-06-01',
-      },
-      body: JSON.stringify(body),
-    });
-    return { status: response.status, text: await response.text() };
-  };
+  const gateway = (path: string, body: unknown) => postGateway(t, path, body);
 
   async function setAutoApprove(mcpAutoApprove: string[]): Promise<void> {
     const response = await api(t, 'PATCH', projectPath, {
