@@ -65,7 +65,7 @@ describe('admin sessions in a database dump', () => {
     expect(sessionRows.join('\n')).not.toContain('127.0.0.1');
   });
 
-  it('hold mw1 ciphertexts for both values', async () => {
+  it('contain mw1 ciphertexts for both values', async () => {
     const { rows } = await t.owner.query<{ ip: string; userAgent: string }>(
       `SELECT ip_encrypted AS ip, user_agent_encrypted AS "userAgent"
          FROM admin_sessions WHERE id = $1`,
