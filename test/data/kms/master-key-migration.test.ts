@@ -215,7 +215,7 @@ describe('local master key rotation', { timeout: 240_000 }, () => {
   it('keeps a referenced old key file', async () => {
     expect((await cli({}, 'keys', 'rotate-master')).code).toBe(0);
     // Without a re-wrap, local-master-2 still wraps every purpose key version.
-    const kept = await cli(
+    const reportRun = await cli(
       {},
       'keys',
       'rewrap-master',
@@ -223,8 +223,8 @@ describe('local master key rotation', { timeout: 240_000 }, () => {
       '--remove-unreferenced',
       '--json',
     );
-    expect(kept.code).toBe(0);
-    const report = JSON.parse(kept.stdout) as RewrapSummary;
+    expect(reportRun.code).toBe(0);
+    const report = JSON.parse(reportRun.stdout) as RewrapSummary;
     expect(report.examined).toBe(0);
     expect(report.localKeyFiles).toEqual([
       expect.objectContaining({
