@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { inTenant } from '../../src/data/database/tenant-scope.js';
 import { passwordPolicyExample } from '../support/passwords.js';
-import { SmtpCapture, tokenIn } from '../support/smtp-capture.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { startMailTestServer } from '../support/mail-test-server.js';
+import { tokenIn, type SmtpCapture } from '../support/smtp-capture.js';
+import type { TestServer } from '../support/test-server.js';
 import {
   auditRows,
   call,
@@ -31,15 +32,7 @@ async function privilegedSession(email: string, password: string): Promise<strin
 }
 
 beforeAll(async () => {
-  smtp = new SmtpCapture();
-  const port = await smtp.start();
-  t = await startTestServer({
-    env: {
-      SMTP_URL: `smtp://127.0.0.1:${port}`,
-      SMTP_TLS: 'none',
-      MAIL_LINK_BASE_URL: 'https://console.example.com',
-    },
-  });
+  ({ t, smtp } = await startMailTestServer());
   const owner = await createUser(t, recorder, { role: 'owner' });
   orgId = owner.orgId;
   ownerToken = await privilegedSession(owner.email, owner.password);

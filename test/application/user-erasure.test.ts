@@ -2,9 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FieldCipher } from '../../src/data/crypto/field-cipher.js';
-import { KeyHierarchy } from '../../src/data/crypto/key-hierarchy.js';
-import { DatabaseKeyStore } from '../../src/data/key-store/database-key-store.js';
-import { DatabaseKeyUsageSink } from '../../src/data/key-store/database-key-usage-sink.js';
+import type { KeyHierarchy } from '../../src/data/crypto/key-hierarchy.js';
 import {
   openDataProtection,
   sweepDueDeletions,
@@ -19,8 +17,10 @@ import {
   installUserFieldProtection,
   uninstallUserFieldProtection,
 } from '../../src/data/personal-data/user-field-registry.js';
-import { SmtpCapture, tokenIn } from '../support/smtp-capture.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { keyHierarchyAt } from '../support/key-hierarchy-at.js';
+import { startMailTestServer } from '../support/mail-test-server.js';
+import { tokenIn, type SmtpCapture } from '../support/smtp-capture.js';
+import type { TestServer } from '../support/test-server.js';
 import {
   auditRows,
   call,
@@ -46,13 +46,7 @@ const recorder = new SecretRecorder();
 
 /** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
 function hierarchyAt(now: Date): KeyHierarchy {
-  return new KeyHierarchy({
-    kms: keys.kms,
-    masterKeyId: keys.masterKeyId,
-    store: new DatabaseKeyStore(t.owner),
-    usageSink: new DatabaseKeyUsageSink(t.owner),
-    clock: () => now,
-  });
+  return keyHierarchyAt(keys, t.owner, now);
 }
 
 function schedule(userId: string, now = new Date()) {
@@ -88,15 +82,7 @@ function errorShape(result: CallResult) {
 }
 
 beforeAll(async () => {
-  smtp = new SmtpCapture();
-  const port = await smtp.start();
-  t = await startTestServer({
-    env: {
-      SMTP_URL: `smtp://127.0.0.1:${port}`,
-      SMTP_TLS: 'none',
-      MAIL_LINK_BASE_URL: 'https://console.example.com',
-    },
-  });
+  ({ t, smtp } = await startMailTestServer());
   keys = await openDataProtection(t.config, t.owner, silent, 'test');
   const owner = await createUser(t, recorder, { role: 'owner' });
   orgId = owner.orgId;
@@ -124,8 +110,8 @@ describe('user erasure', { timeout: 120_000 }, () => {
     const scheduled = await schedule(member.id);
     expect(scheduled.changed).toBe(true);
     expect(await userRow(member.id)).toMatchObject({ status: 'disabled', erasure_disabled: true });
-    const refused = await signIn(t, recorder, member.email, member.password);
-    expect(errorShape(refused)).toEqual(errorShape(wrongPassword));
+    const rejected = await signIn(t, recorder, member.email, member.password);
+    expect(errorShape(rejected)).toEqual(errorShape(wrongPassword));
     const me = await call(t, recorder, 'GET', '/api/v1/auth/me', { token: sessionToken });
     expect(me.status).toBe(401);
 
@@ -229,7 +215,7 @@ describe('user erasure', { timeout: 120_000 }, () => {
     expect(await userRow(member.id)).toMatchObject({ status: 'disabled', erasure_disabled: false });
   });
 
-  it('TOTP enrollment under a scheduled key answers 409', async () => {
+  it('TOTP enrollment under scheduled key returns 409', async () => {
     const member = await createUser(t, recorder, { role: 'member', orgId });
     const login = await signIn(t, recorder, member.email, member.password);
     expect(login.status).toBe(200);
@@ -284,10 +270,10 @@ describe('user erasure', { timeout: 120_000 }, () => {
       tampered,
     ]);
 
-    const refused = await call(t, recorder, 'POST', '/api/v1/auth/mfa/challenge', {
+    const rejected = await call(t, recorder, 'POST', '/api/v1/auth/mfa/challenge', {
       body: { challengeToken, code: codeAt(secret) },
     });
-    expect(errorShape(refused)).toEqual(errorShape(wrong));
+    expect(errorShape(rejected)).toEqual(errorShape(wrong));
     const failures = (await auditRows(t, 'user.mfa_challenge_failed'))
       .filter((row) => row.actor_id === member.id)
       .map((row) => row.metadata.reason);

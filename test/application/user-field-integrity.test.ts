@@ -14,8 +14,9 @@ import {
   uninstallUserFieldProtection,
 } from '../../src/data/personal-data/user-field-registry.js';
 import { passwordPolicyExample } from '../support/passwords.js';
-import { SmtpCapture, tokenIn } from '../support/smtp-capture.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { startMailTestServer } from '../support/mail-test-server.js';
+import { tokenIn, type SmtpCapture } from '../support/smtp-capture.js';
+import type { TestServer } from '../support/test-server.js';
 import {
   call,
   createUser,
@@ -32,15 +33,7 @@ let orgId: string;
 let ownerToken: string;
 
 beforeAll(async () => {
-  smtp = new SmtpCapture();
-  const port = await smtp.start();
-  t = await startTestServer({
-    env: {
-      SMTP_URL: `smtp://127.0.0.1:${port}`,
-      SMTP_TLS: 'none',
-      MAIL_LINK_BASE_URL: 'https://console.example.com',
-    },
-  });
+  ({ t, smtp } = await startMailTestServer());
   const owner = await createUser(t, recorder, { role: 'owner' });
   orgId = owner.orgId;
   const login = await signIn(t, recorder, owner.email, owner.password);
@@ -202,7 +195,7 @@ describe('invitation with a tampered email', () => {
 describe('erased user', () => {
   let keys: DataProtection;
   let erased: { id: string; email: string; password: string };
-  let kept: { id: string; email: string; password: string };
+  let survivor: { id: string; email: string; password: string };
 
   beforeAll(async () => {
     // A second key hierarchy on the same key store writes and erases the user, so the server's
@@ -215,7 +208,7 @@ describe('erased user', () => {
     } finally {
       uninstallUserFieldProtection(writer);
     }
-    kept = await createUser(t, recorder, { role: 'member', orgId });
+    survivor = await createUser(t, recorder, { role: 'member', orgId });
 
     const keyId = await keys.hierarchy.dataKeyId(userKeyOwner(erased.id), 'test');
     await keys.hierarchy.scheduleDeletion(keyId, { actor: 'test', waitingDays: 7 });
@@ -234,7 +227,7 @@ describe('erased user', () => {
   it('stores two users under different keys', async () => {
     const stored = await t.owner.query<{ id: string; value: string }>(
       'SELECT id, email_encrypted AS value FROM users WHERE id = ANY($1::uuid[])',
-      [[erased.id, kept.id]],
+      [[erased.id, survivor.id]],
     );
     const keyIds = stored.rows.map((row) => row.value.split('.')[1]);
     expect(keyIds).toHaveLength(2);
@@ -242,14 +235,14 @@ describe('erased user', () => {
   });
 
   it('fails sign-in closed with 401', async () => {
-    const wrong = await signIn(t, recorder, kept.email, WRONG_PASSWORD);
+    const wrong = await signIn(t, recorder, survivor.email, WRONG_PASSWORD);
     const signedIn = await signIn(t, recorder, erased.email, erased.password);
     expect(signedIn.status).toBe(401);
     expect(bodyWithoutRequestId(signedIn.body)).toEqual(bodyWithoutRequestId(wrong.body));
   });
 
   it('keeps the other user signing in', async () => {
-    const signedIn = await signIn(t, recorder, kept.email, kept.password);
+    const signedIn = await signIn(t, recorder, survivor.email, survivor.password);
     expect(signedIn.status).toBe(200);
   });
 

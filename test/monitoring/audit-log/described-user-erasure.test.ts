@@ -4,9 +4,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { KeyHierarchy } from '../../../src/data/crypto/key-hierarchy.js';
-import { DatabaseKeyStore } from '../../../src/data/key-store/database-key-store.js';
-import { DatabaseKeyUsageSink } from '../../../src/data/key-store/database-key-usage-sink.js';
+import type { KeyHierarchy } from '../../../src/data/crypto/key-hierarchy.js';
 import {
   openDataProtection,
   sweepDueDeletions,
@@ -30,8 +28,10 @@ import {
   SecretRecorder,
   signIn,
 } from '../../application/identity-api.js';
-import { SmtpCapture, tokenIn } from '../../support/smtp-capture.js';
-import { startTestServer, type TestServer } from '../../support/test-server.js';
+import { keyHierarchyAt } from '../../support/key-hierarchy-at.js';
+import { startMailTestServer } from '../../support/mail-test-server.js';
+import { tokenIn, type SmtpCapture } from '../../support/smtp-capture.js';
+import type { TestServer } from '../../support/test-server.js';
 
 const run = promisify(execFile);
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -149,13 +149,7 @@ function profileChange(): AuditRecord {
 
 /** Creates a key hierarchy over the test database whose clock is `now`, with an empty cache. */
 function hierarchyAt(now: Date): KeyHierarchy {
-  return new KeyHierarchy({
-    kms: keys.kms,
-    masterKeyId: keys.masterKeyId,
-    store: new DatabaseKeyStore(t.owner),
-    usageSink: new DatabaseKeyUsageSink(t.owner),
-    clock: () => now,
-  });
+  return keyHierarchyAt(keys, t.owner, now);
 }
 
 function schedule(userId: string, now: Date) {
@@ -168,15 +162,7 @@ function schedule(userId: string, now: Date) {
 }
 
 beforeAll(async () => {
-  smtp = new SmtpCapture();
-  const port = await smtp.start();
-  t = await startTestServer({
-    env: {
-      SMTP_URL: `smtp://127.0.0.1:${port}`,
-      SMTP_TLS: 'none',
-      MAIL_LINK_BASE_URL: 'https://console.example.com',
-    },
-  });
+  ({ t, smtp } = await startMailTestServer());
   keys = await openDataProtection(t.config, t.owner, silent, 'test');
   worker = new AuditChainWorker();
   owner.id = t.boot.adminUserId;
