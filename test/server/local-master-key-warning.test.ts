@@ -36,8 +36,8 @@ describe('local master key at server start', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.level).toBe(WARN);
     expect(warnings[0]?.kmsProvider).toBe('local-file');
-    // The default key folder sits in the data folder, and the warning names it. The folder
-    // holds every master key file, so rotated keys are covered by the same warning.
+    // The default key folder is in the data folder, and the warning names it. The folder
+    // contains every master key file, so rotated keys are covered by the same warning.
     const keyFolder = join(t.config.MINDWEAVE_DATA_DIR, 'kms');
     expect(warnings[0]?.msg).toContain(`unencrypted in ${keyFolder},`);
     expect(warnings[0]?.msg).toContain('configure a KMS or HSM provider for production');
