@@ -17,16 +17,16 @@ export interface SealedPersonalFields {
 }
 
 /**
- * The data subject whose key seals the record's actor fields (actor_email, actor_ip,
- * actor_user_agent): the acting user or API key, or one shared subject for requests without an
- * actor.
+ * Returns the data subject whose key seals the record's actor fields (actor_email, actor_ip,
+ * actor_user_agent). The subject is the acting user or API key, or one shared subject for
+ * requests without an actor.
  */
 export function subjectOf(record: Pick<AuditRecord, 'actorType' | 'actorId'>): string {
   return record.actorId ? `${record.actorType}:${record.actorId}` : 'anonymous';
 }
 
 /**
- * The data subject whose key seals the personal values in the record's old_values and
+ * Returns the data subject whose key seals the personal values in the record's old_values and
  * new_values. When the resource is a user, those values describe that user, so they are sealed
  * for `user:<resource id>`. Erasing that user then makes them unreadable, even in entries that
  * another actor wrote.
@@ -120,8 +120,8 @@ function hasActorValue(record: AuditRecord): boolean {
 }
 
 /**
- * Returns the subjects whose keys seal the record's personal values: none for a record without
- * one, so no key is created for it, and at most the actor's and the described user's.
+ * Returns the subjects whose keys seal the record's personal values, at most the actor's and the
+ * described user's. A record without a personal value has none, so no key is created for it.
  */
 export function sealingSubjectsOf(record: AuditRecord): string[] {
   const subjects: string[] = [];
@@ -139,10 +139,10 @@ export function needsSealingKey(record: AuditRecord): boolean {
 }
 
 /**
- * Seals the record's personal fields and makes the rest storable: the actor fields under the
- * key of `subjectOf(record)`, and old/new values under the key of `valuesSubjectOf(record)`.
- * A value whose subject's key is null or missing from `keys` (destroyed) is stored as null.
- * It runs without the database, so a worker thread can run it.
+ * Seals the record's personal fields and makes the rest storable. The actor fields are sealed
+ * under the key of `subjectOf(record)`, and old/new values under the key of
+ * `valuesSubjectOf(record)`. A value whose subject's key is null (destroyed) or missing from
+ * `keys` is stored as null. It runs without the database, so a worker thread can run it.
  */
 export function sealPersonalFieldsWithKeys(
   record: AuditRecord,
