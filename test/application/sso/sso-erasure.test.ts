@@ -43,7 +43,7 @@ const silent = pino({ level: 'silent' });
  * stays with unreadable personal fields, and governance records keep only ids that the audit
  * trail refers to. README.md and docs/audit-log.md list the same tables.
  */
-const KEPT_TABLES = new Set([
+const RETAINED_TABLES = new Set([
   'users',
   'access_grants',
   'change_requests',
@@ -188,7 +188,7 @@ describe('SSO user erasure', { timeout: 120_000 }, () => {
     // Only the users row itself and governance records may still name the erased user.
     const linkedAfter = await tablesReferencing(userId);
     expect([...linkedAfter.keys()]).toEqual(['users']);
-    for (const table of linkedAfter.keys()) expect(KEPT_TABLES.has(table), table).toBe(true);
+    for (const table of linkedAfter.keys()) expect(RETAINED_TABLES.has(table), table).toBe(true);
     const erased = await t.owner.query<{ password_hash: string | null; erased_at: Date | null }>(
       'SELECT password_hash, erased_at FROM users WHERE id = $1',
       [userId],
@@ -255,11 +255,11 @@ describe('SSO user erasure', { timeout: 120_000 }, () => {
     });
     expect(failed.subjects).toEqual([]);
     expect([...(await tablesReferencing(user.id)).keys()].sort()).toEqual(linked);
-    const kept = await t.owner.query<{ destroyed_at: Date | null }>(
+    const keyRow = await t.owner.query<{ destroyed_at: Date | null }>(
       'SELECT destroyed_at FROM personal_data_keys WHERE subject_id = $1',
       [`user:${user.id}`],
     );
-    expect(kept.rows[0]?.destroyed_at).toBeNull();
+    expect(keyRow.rows[0]?.destroyed_at).toBeNull();
 
     const swept = await sweepDueDeletions(hierarchyAt(late), silent, {
       subjectErasure: { db: t.server.db, audit: auditSubjectErased },
@@ -271,9 +271,9 @@ describe('SSO user erasure', { timeout: 120_000 }, () => {
     expect(verify.code).toBe(0);
   });
 
-  it('finds every user column in the kept list', async () => {
+  it('finds every user column in the retained list', async () => {
     // A table added later with a user column must be cleared by the sweep (listed here) or
-    // documented as kept, so it cannot be forgotten silently.
+    // documented as retained, so it cannot be forgotten silently.
     const deleted = new Set([
       'admin_sessions',
       'memberships',
@@ -287,7 +287,9 @@ describe('SSO user erasure', { timeout: 120_000 }, () => {
       'webauthn_challenges',
     ]);
     const tables = new Set((await userIdColumns()).map((column) => column.table));
-    const unhandled = [...tables].filter((table) => !deleted.has(table) && !KEPT_TABLES.has(table));
+    const unhandled = [...tables].filter(
+      (table) => !deleted.has(table) && !RETAINED_TABLES.has(table),
+    );
     expect(unhandled).toEqual([]);
   });
 
