@@ -22,8 +22,8 @@ import { closeSync, openSync } from 'node:fs';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 
+import { databaseAdminUrlOption, parseBenchCommandLine } from '../command-line.js';
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile.js';
 import { cpuUsageBetween, snapshotCpu, waitForIdleCpu, type CpuSource } from './cpu-usage.js';
@@ -31,7 +31,6 @@ import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
 import {
   firstLine,
   freePort,
-  runCommand,
   startChild,
   stopChild,
   waitForHealthy,
@@ -47,6 +46,7 @@ import {
 } from './report.js';
 import {
   backendPids,
+  bootstrapApiKey,
   countRecordedCalls,
   createBenchDatabase,
   describeCommit,
@@ -56,8 +56,18 @@ import {
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `Usage: npx tsx bench/gateway/run.ts [--rate 1000] [--duration 20] [--warmup 5]
+  [--max-connections 50] [--max-duration 20] [--log-levels warn,info]
+  [--source head|worktree] [--baseline COMMIT] [--profile] [--profile-dir DIR]
+  [--idle-wait 120] [--node-options="--max-semi-space-size=32"] [--database-admin-url URL]
+
+Measures the latency and throughput MindWeave adds in front of a provider. The comment at the
+top of bench/gateway/run.ts describes each option.
+`;
+
+const { values } = parseBenchCommandLine(
+  {
+    help: { type: 'boolean', short: 'h', default: false },
     rate: { type: 'string', default: '1000' },
     duration: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '5' },
@@ -70,13 +80,10 @@ const { values } = parseArgs({
     'profile-dir': { type: 'string' },
     'idle-wait': { type: 'string', default: '120' },
     'node-options': { type: 'string', default: '' },
-    'database-admin-url': {
-      type: 'string',
-      default:
-        process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    },
+    'database-admin-url': databaseAdminUrlOption,
   },
-});
+  USAGE,
+);
 
 function positiveInteger(name: string, raw: string | undefined, max: number): number {
   const value = Number(raw);
@@ -302,25 +309,7 @@ async function main(): Promise<void> {
       RATE_LIMIT_KEY_MAX: '0',
       RATE_LIMIT_KEY_TOKENS: '0',
     };
-    const bootOutput = await runCommand(
-      'mindweave bootstrap',
-      process.execPath,
-      [
-        'bin/mindweave.js',
-        'bootstrap',
-        '--org',
-        'Bench',
-        '--project',
-        'bench',
-        '--admin-email',
-        'bench@example.com',
-        '--models',
-        BENCH_MODEL,
-        '--json',
-      ],
-      { cwd: dir, env, timeoutMs: 60_000 },
-    );
-    const { apiKey } = JSON.parse(bootOutput) as { apiKey: string };
+    const apiKey = await bootstrapApiKey(dir, env, BENCH_MODEL);
     return { database, env, apiKey };
   };
   const instance = await prepareInstance(buildDir, 'current');

@@ -133,3 +133,34 @@ export async function countRecordedCalls(databaseUrl: string): Promise<number> {
     await client.end();
   }
 }
+
+/**
+ * Runs `mindweave bootstrap` in the built tree `dir` with `env`, creating an org with one
+ * project for `model`, and returns the API key it prints.
+ */
+export async function bootstrapApiKey(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  model: string,
+): Promise<string> {
+  const output = await runCommand(
+    'mindweave bootstrap',
+    process.execPath,
+    [
+      'bin/mindweave.js',
+      'bootstrap',
+      '--org',
+      'Bench',
+      '--project',
+      'bench',
+      '--admin-email',
+      'bench@example.com',
+      '--models',
+      model,
+      '--json',
+    ],
+    { cwd: dir, env, timeoutMs: 60_000 },
+  );
+  const { apiKey } = JSON.parse(output) as { apiKey: string };
+  return apiKey;
+}

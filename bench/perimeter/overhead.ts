@@ -24,21 +24,20 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 
+import { databaseAdminUrlOption, parseBenchCommandLine } from '../command-line.js';
 import { cpuUsageBetween, snapshotCpu, waitForIdleCpu } from '../gateway/cpu-usage.js';
 import { percentile, runOpenLoop } from '../gateway/open-loop.js';
 import {
   firstLine,
   freePort,
-  runCommand,
   startChild,
   stopChild,
   waitForHealthy,
   type Child,
 } from '../gateway/processes.js';
 import { BENCH_MODEL, requestBodies } from '../gateway/prompts.js';
-import { createBenchDatabase, describeCommit } from '../gateway/setup.js';
+import { bootstrapApiKey, createBenchDatabase, describeCommit } from '../gateway/setup.js';
 import { buildSource } from '../waf/build.js';
 import { measureInProcessCost } from './in-process-cost.js';
 
@@ -65,39 +64,22 @@ Options:
   -h, --help                print this help and exit
 `;
 
-/** Parses the command line. An invalid option prints the error and the usage, then exits 2. */
-function parseCommandLine() {
-  try {
-    return parseArgs({
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        rate: { type: 'string', default: '100' },
-        rounds: { type: 'string', default: '10' },
-        'round-seconds': { type: 'string', default: '10' },
-        warmup: { type: 'string', default: '5' },
-        source: { type: 'string', default: 'head' },
-        redis: { type: 'boolean', default: false },
-        'allow-type-errors': { type: 'boolean', default: false },
-        iterations: { type: 'string', default: '100000' },
-        'idle-wait': { type: 'string', default: '30' },
-        'database-admin-url': {
-          type: 'string',
-          default:
-            process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-        },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-}
-
-const { values } = parseCommandLine();
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const { values } = parseBenchCommandLine(
+  {
+    help: { type: 'boolean', short: 'h', default: false },
+    rate: { type: 'string', default: '100' },
+    rounds: { type: 'string', default: '10' },
+    'round-seconds': { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '5' },
+    source: { type: 'string', default: 'head' },
+    redis: { type: 'boolean', default: false },
+    'allow-type-errors': { type: 'boolean', default: false },
+    iterations: { type: 'string', default: '100000' },
+    'idle-wait': { type: 'string', default: '30' },
+    'database-admin-url': databaseAdminUrlOption,
+  },
+  USAGE,
+);
 
 function positiveInteger(name: string, raw: string | undefined, max: number): number {
   const value = Number(raw);
@@ -359,25 +341,7 @@ async function main(): Promise<void> {
     ANTHROPIC_API_KEY: PROVIDER_KEY,
     LOG_LEVEL: 'warn',
   };
-  const bootOutput = await runCommand(
-    'mindweave bootstrap',
-    process.execPath,
-    [
-      'bin/mindweave.js',
-      'bootstrap',
-      '--org',
-      'Bench',
-      '--project',
-      'bench',
-      '--admin-email',
-      'bench@example.com',
-      '--models',
-      BENCH_MODEL,
-      '--json',
-    ],
-    { cwd: buildDir, env: baseEnv, timeoutMs: 60_000 },
-  );
-  const { apiKey } = JSON.parse(bootOutput) as { apiKey: string };
+  const apiKey = await bootstrapApiKey(buildDir, baseEnv, BENCH_MODEL);
   const headers = {
     'content-type': 'application/json',
     'anthropic-version': '2023-06-01',

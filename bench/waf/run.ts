@@ -22,8 +22,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 
+import { databaseAdminUrlOption, parseBenchCommandLine } from '../command-line.js';
 import { createWafEngine, type ParanoiaLevel } from '../../src/perimeter/waf/index.js';
 import { createBenchDatabase, describeCommit } from '../gateway/setup.js';
 import { buildSource } from './build.js';
@@ -63,38 +63,21 @@ Options:
   -h, --help                print this help and exit
 `;
 
-/** Parses the command line. An invalid option prints the error and the usage, then exits 2. */
-function parseCommandLine() {
-  try {
-    return parseArgs({
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        corpus: { type: 'string' },
-        paranoia: { type: 'string', default: '1,2,3,4' },
-        http: { type: 'string' },
-        'in-process': { type: 'boolean', default: false },
-        concurrency: { type: 'string', default: '8' },
-        source: { type: 'string', default: 'head' },
-        'allow-type-errors': { type: 'boolean', default: false },
-        show: { type: 'string', multiple: true, default: [] },
-        'database-admin-url': {
-          type: 'string',
-          default:
-            process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-        },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-}
-
-const { values } = parseCommandLine();
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const { values } = parseBenchCommandLine(
+  {
+    help: { type: 'boolean', short: 'h', default: false },
+    corpus: { type: 'string' },
+    paranoia: { type: 'string', default: '1,2,3,4' },
+    http: { type: 'string' },
+    'in-process': { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '8' },
+    source: { type: 'string', default: 'head' },
+    'allow-type-errors': { type: 'boolean', default: false },
+    show: { type: 'string', multiple: true, default: [] },
+    'database-admin-url': databaseAdminUrlOption,
+  },
+  USAGE,
+);
 
 type Mode = 'serve' | 'url' | 'in-process';
 const mode: Mode = values['in-process']
