@@ -11,15 +11,15 @@ import { buildAuditRecord } from '../monitoring/audit/audit-entry.js';
 import { appendAuditRecords } from '../monitoring/audit/audit.repository.js';
 
 /**
- * Organization id recorded in the audit entry of a key change: the owning organization, or
- * null for system keys and keys of the platform (user fields), which belong to none.
+ * Returns the organization id recorded in the audit entry of a key change. That is the owning
+ * organization, or null for system keys and platform keys (user fields), which belong to none.
  */
 export function auditOrgId(owner: KeyOwner): string | null {
   if (owner.kind === 'system' || owner.tenant === PLATFORM_KEY_TENANT) return null;
   return owner.tenant;
 }
 
-/** Metadata that names a key's owner in audit entries; subject ids are pseudonymous ids. */
+/** Builds the metadata that names a key's owner in audit entries. Subject ids are pseudonymous. */
 function ownerMetadata(owner: KeyOwner): Record<string, string> {
   return owner.kind === 'subject'
     ? { ownerKind: owner.kind, subject: owner.subject }
