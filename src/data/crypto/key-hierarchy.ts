@@ -284,8 +284,8 @@ export class KeyHierarchy {
     const record = await this.#activePurposeRecord(name, actor);
     const context = contextOf(record.version);
     const logger = this.#usageLogger(usage);
-    // The unwrap record goes to `usage` too: on embedded PostgreSQL a write to the hierarchy's
-    // own sink would wait for the caller's open transaction forever.
+    // The unwrap record goes to `usage` too, because on embedded PostgreSQL a write to the
+    // hierarchy's own sink would wait for the caller's open transaction forever.
     const wrappingKey = await this.#material.unwrap(record, actor, logger);
     try {
       const wrapped = concatSealed(aesGcmEncrypt(wrappingKey, material, contextAad(context)));

@@ -214,7 +214,7 @@ export interface KeyMaintenance {
 /** Options of {@link startKeyMaintenance}. */
 export interface KeyMaintenanceOptions {
   /**
-   * Age in days after which an active purpose or data key version is rotated; 0 turns automatic
+   * Age in days after which an active purpose or data key version is rotated. 0 turns automatic
    * rotation off. Defaults to 365.
    */
   rotationDays?: number;

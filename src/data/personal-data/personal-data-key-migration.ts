@@ -42,7 +42,7 @@ export async function wrapUnwrappedSubjectKeys(
       changed += update.rowCount;
     }
     wrappedCount += changed;
-    // A batch in which no row changed means another writer keeps them busy; the next start
+    // A batch in which no row changed means another writer keeps them busy, so the next start
     // retries them rather than looping here.
     if (batch.rows.length < BATCH_SIZE || changed === 0) break;
   }

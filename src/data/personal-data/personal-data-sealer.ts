@@ -12,20 +12,13 @@ const TAG_BYTES = 16;
 const MAX_CACHED_KEYS = 10_000;
 const CACHE_TTL_MS = 60_000;
 
-/**
- * Seals personal values (emails, IP addresses, user agents) under one AES-256-GCM key per data
- * subject. Stored records keep only the sealed text; destroying a subject's key makes every
- * value sealed under it unreadable (crypto-shredding) while records and their hashes stay.
- * The associated data binds the subject and the field, so a sealed value copied to another
- * field or subject does not open.
- */
 /** Actor recorded in the key usage log for wraps and unwraps of subject keys. */
 const SEALER_ACTOR = 'personal-data-sealer';
 
 /**
  * Wraps and unwraps subject keys under the `compliance` purpose key of the key hierarchy. The
  * associated data binds the subject id and the compliance key version, so a wrapped key copied
- * to another subject or version does not open. `usage` is where the key usage record goes: the
+ * to another subject or version does not open. `usage` receives the key usage record. It is the
  * caller's transaction, so the record commits with the key and no second query runs meanwhile.
  */
 export interface SubjectKeyWrapping {
@@ -77,7 +70,7 @@ interface KeyRow {
 
 /**
  * Seals personal values (emails, IP addresses, user agents) under one AES-256-GCM key per data
- * subject. Stored records keep only the sealed text; destroying a subject's key makes every
+ * subject. Stored records keep only the sealed text. Destroying a subject's key makes every
  * value sealed under it unreadable (crypto-shredding) while records and their hashes stay.
  * The associated data binds the subject and the field, so a sealed value copied to another
  * field or subject does not open.
@@ -169,8 +162,8 @@ export class PersonalDataSealer {
   }
 
   /**
-   * Destroys a subject's key for good; values sealed under it can no longer be opened. Returns
-   * false when the subject had no live key. A subject without any key gets a destroyed row, so
+   * Destroys a subject's key for good, so values sealed under it can no longer be opened.
+   * Returns false when the subject had no live key. A subject without any key gets a destroyed row, so
    * no key is created for it later and nothing sealed for it again.
    *
    * With `dueBy`, only a key whose scheduled deletion date is at or before `dueBy` is
@@ -242,7 +235,7 @@ export class PersonalDataSealer {
         [subjectId, material],
       );
     }
-    // Another writer may have created the subject's key meanwhile; then that key is the one.
+    // Another writer may have created the subject's key meanwhile, so that key is the one to use.
     if (inserted.rowCount > 0) return material;
     return (await this.loadKey(db, subjectId))?.key ?? null;
   }
