@@ -12,7 +12,7 @@ import { isSubjectId } from '../../data/personal-data/subject-erasure.js';
 import { createLogger } from '../../monitoring/logging/logger.js';
 import { auditKeyDeletionChange, type KeyDeletionAction } from '../../server/key-deletion-audit.js';
 import { printJson, UsageError, withDatabase } from '../cli-context.js';
-import { exitTwoOnUsageError, parseWaitingDays, usageErrorsExitTwo } from './key-deletion-usage.js';
+import { parseWaitingDays } from './key-deletion-usage.js';
 
 /** Actor recorded in the key usage log for deletion changes started from the command line. */
 const CLI_ACTOR = 'cli';
@@ -379,25 +379,21 @@ function addSelectionOptions(command: Command): Command {
  * version that is no longer active and wraps no key.
  */
 export function registerKeyDeletionCommands(keys: Command): void {
-  const schedule = exitTwoOnUsageError(
-    keys
-      .command('schedule-deletion')
-      .description(
-        'schedule the destruction of a data key, or of a purpose key version that is no longer ' +
-          'active and wraps no key: it decrypts until the deletion date, then the server ' +
-          'destroys it and data under it can no longer be read',
-      ),
-  );
+  const schedule = keys
+    .command('schedule-deletion')
+    .description(
+      'schedule the destruction of a data key, or of a purpose key version that is no longer ' +
+        'active and wraps no key: it decrypts until the deletion date, then the server ' +
+        'destroys it and data under it can no longer be read',
+    );
   addSelectionOptions(schedule).option(
     '--waiting-days <days>',
     'days before the key is destroyed, at least 7 (default: KEY_DELETION_WAITING_DAYS)',
   );
-  schedule.action(usageErrorsExitTwo(deletionAction('schedule')));
+  schedule.action(deletionAction('schedule'));
 
-  const cancel = exitTwoOnUsageError(
-    keys
-      .command('cancel-deletion')
-      .description('cancel a scheduled key deletion; the key gets its earlier state back'),
-  );
-  addSelectionOptions(cancel).action(usageErrorsExitTwo(deletionAction('cancel')));
+  const cancel = keys
+    .command('cancel-deletion')
+    .description('cancel a scheduled key deletion; the key gets its earlier state back');
+  addSelectionOptions(cancel).action(deletionAction('cancel'));
 }

@@ -23,7 +23,6 @@ import {
   type MasterRewrapResult,
 } from '../../data/kms/master-key-rewrap.js';
 import { cliConfig, printJson, UsageError, withDatabase } from '../cli-context.js';
-import { exitTwoOnUsageError, usageErrorsExitTwo } from './key-deletion-usage.js';
 
 /** Actor recorded in the key usage log for master key work started from the command line. */
 const CLI_ACTOR = 'cli';
@@ -180,25 +179,22 @@ export function registerMasterKeyCommands(program: Command): void {
   if (keys === undefined) {
     throw new Error('the keys command must be registered before keys rotate-master');
   }
-  const rotateMaster = keys
+  keys
     .command('rotate-master')
     .description(
       'create a new local master key file next to the old ones; new purpose keys are wrapped ' +
         'under it from the next start, and keys rewrap-master moves the existing ones',
     )
     .option('--json', 'print one JSON object', false)
-    .action(
-      usageErrorsExitTwo(async (options: { json: boolean }) => {
-        const rotation = await rotate();
-        if (options.json) return printJson(rotation);
-        process.stdout.write(
-          `created master key ${rotation.masterKeyId} in ${rotation.filePath}; run mindweave ` +
-            `keys rewrap-master to re-wrap the purpose keys under ${rotation.previousMasterKeyId}\n`,
-        );
-      }),
-    );
-  exitTwoOnUsageError(rotateMaster);
-  const rewrapMaster = keys
+    .action(async (options: { json: boolean }) => {
+      const rotation = await rotate();
+      if (options.json) return printJson(rotation);
+      process.stdout.write(
+        `created master key ${rotation.masterKeyId} in ${rotation.filePath}; run mindweave ` +
+          `keys rewrap-master to re-wrap the purpose keys under ${rotation.previousMasterKeyId}\n`,
+      );
+    });
+  keys
     .command('rewrap-master')
     .alias('migrate-kms')
     .description(
@@ -227,5 +223,4 @@ export function registerMasterKeyCommands(program: Command): void {
         printRewrap(summary);
       },
     );
-  exitTwoOnUsageError(rewrapMaster);
 }

@@ -15,7 +15,7 @@ import {
 import { createLogger } from '../../monitoring/logging/logger.js';
 import { auditSubjectErasureChange } from '../../server/key-deletion-audit.js';
 import { printJson, UsageError, withDatabase } from '../cli-context.js';
-import { exitTwoOnUsageError, parseWaitingDays, usageErrorsExitTwo } from './key-deletion-usage.js';
+import { parseWaitingDays } from './key-deletion-usage.js';
 
 /** Actor recorded in the key usage log for erasures started from the command line. */
 const CLI_ACTOR = 'cli';
@@ -163,38 +163,36 @@ async function cancelErasure(options: {
  * erasure of a data subject's personal data by destroying its keys after a waiting period.
  */
 export function registerSubjects(program: Command): void {
-  const subjects = exitTwoOnUsageError(
-    program.command('subjects').description('data subjects whose personal fields are sealed'),
-  );
-  exitTwoOnUsageError(
-    subjects
-      .command('erase')
-      .description(
-        'schedule the erasure of a data subject: after the waiting period its keys are ' +
-          'destroyed, so its sealed audit fields and personal data can no longer be read',
-      )
-      .requiredOption('--subject <id>', 'subject id: user:<user id>, api_key:<key id> or anonymous')
-      .option(
-        '--waiting-days <days>',
-        'days before the keys are destroyed, at least 7 (default: KEY_DELETION_WAITING_DAYS)',
-      )
-      .option(
-        '--yes',
-        'schedule the erasure; without it the command only shows the key state and exits with 1',
-        false,
-      )
-      .option('--json', 'print one JSON object', false),
-  ).action(usageErrorsExitTwo(erase));
-  exitTwoOnUsageError(
-    subjects
-      .command('cancel-erasure')
-      .description('cancel a scheduled erasure of a data subject before its keys are destroyed')
-      .requiredOption('--subject <id>', 'subject id: user:<user id>, api_key:<key id> or anonymous')
-      .option(
-        '--yes',
-        'cancel the erasure; without it the command only shows the key state and exits with 1',
-        false,
-      )
-      .option('--json', 'print one JSON object', false),
-  ).action(usageErrorsExitTwo(cancelErasure));
+  const subjects = program
+    .command('subjects')
+    .description('data subjects whose personal fields are sealed');
+  subjects
+    .command('erase')
+    .description(
+      'schedule the erasure of a data subject: after the waiting period its keys are ' +
+        'destroyed, so its sealed audit fields and personal data can no longer be read',
+    )
+    .requiredOption('--subject <id>', 'subject id: user:<user id>, api_key:<key id> or anonymous')
+    .option(
+      '--waiting-days <days>',
+      'days before the keys are destroyed, at least 7 (default: KEY_DELETION_WAITING_DAYS)',
+    )
+    .option(
+      '--yes',
+      'schedule the erasure; without it the command only shows the key state and exits with 1',
+      false,
+    )
+    .option('--json', 'print one JSON object', false)
+    .action(erase);
+  subjects
+    .command('cancel-erasure')
+    .description('cancel a scheduled erasure of a data subject before its keys are destroyed')
+    .requiredOption('--subject <id>', 'subject id: user:<user id>, api_key:<key id> or anonymous')
+    .option(
+      '--yes',
+      'cancel the erasure; without it the command only shows the key state and exits with 1',
+      false,
+    )
+    .option('--json', 'print one JSON object', false)
+    .action(cancelErasure);
 }
