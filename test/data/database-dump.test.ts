@@ -89,7 +89,7 @@ beforeAll(async () => {
 
   for (const person of INVITEES) await inviteAndAccept(adminSession.token, person);
 
-  // Owners manage provider keys; the bootstrap owner signs in with its one-time password.
+  // Owners manage provider keys, and the bootstrap owner signs in with its one-time password.
   const ownerLogin = await signIn(t, recorder, t.boot.adminEmail, t.boot.adminPassword);
   expect(ownerLogin.status).toBe(200);
   const newPassword = 'Owner-Dump-Test-Password-7!';

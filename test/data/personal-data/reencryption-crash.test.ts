@@ -190,7 +190,7 @@ describe('re-encryption killed part-way', () => {
     const finished = await runJob();
     expect(finished.signal).toBeNull();
     const result = JSON.parse(finished.stdout.trim()) as Record<string, number>;
-    // 12 users, 1 invitation and 4 TOTP factors; the killed run had done some of them.
+    // 12 users, 1 invitation and 4 TOTP factors. The killed run had done some of them.
     expect(result.examined).toBe(USERS + 1 + 4);
     expect(result.current).toBeGreaterThan(0);
     expect(result.reencrypted).toBeGreaterThan(0);

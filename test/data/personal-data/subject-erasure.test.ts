@@ -145,7 +145,7 @@ describe('scheduled subject erasure', () => {
       clock: () => late,
     });
     try {
-      // The first check runs right after start; wait for its transaction to commit.
+      // The first check runs right after start, so wait for its transaction to commit.
       for (let attempt = 0; attempt < 100; attempt += 1) {
         if ((await subjectKeyStatus(db, 'user:timer')).state === 'erased') break;
         await new Promise((resolve) => setTimeout(resolve, 100));

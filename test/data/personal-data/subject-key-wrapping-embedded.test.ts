@@ -19,7 +19,7 @@ describe('subject keys on embedded PostgreSQL', () => {
     // Creating the owner's subject key wraps it inside the sign-in's transaction.
     const token = await ownerSession(t);
     // With the cache empty, the failed sign-in's audit entry unwraps its subject key inside the
-    // request's transaction; a key store read there would wait forever on embedded PostgreSQL.
+    // request's transaction. A key store read there would wait forever on embedded PostgreSQL.
     personalDataSealer.clearCache();
     const again = await api(t, 'POST', '/api/v1/auth/login', {
       body: { email: t.boot.adminEmail, password: 'wrong password for the audit entry' },
