@@ -11,7 +11,7 @@ import type { OrgRole, ProjectRole } from '../users/user.schema.js';
 
 /**
  * A member of an organization with their role. `email` and `name` are null when the stored value
- * does not decrypt: it was altered, or the user's key was destroyed by an erasure.
+ * does not decrypt, because it was altered or the user's key was destroyed by an erasure.
  */
 export interface Member {
   userId: string;

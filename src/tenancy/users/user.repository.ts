@@ -55,9 +55,9 @@ const COLUMNS = `${storedUserFieldColumns('u')}, u.status,
 type UserRow = StoredUserFields & Omit<User, 'email' | 'name' | 'phone'>;
 
 /**
- * A stored user whose encrypted fields do not decrypt: a value was altered or moved from another
- * row, or the user's data key was destroyed by an erasure. It maps to 401 where nothing catches
- * it, so a request about such a user fails closed. Sign-in catches it and fails as for a
+ * Error for a stored user whose encrypted fields do not decrypt, because a value was altered or
+ * moved from another row, or the user's data key was destroyed by an erasure. It maps to 401
+ * where nothing catches it, so a request about such a user fails closed. Sign-in catches it and fails as for a
  * wrong password.
  */
 export class UnreadableUserError extends AppError {
