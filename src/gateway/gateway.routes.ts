@@ -3,7 +3,10 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import { toAppError } from '../http/fastify-errors.js';
-import { ipLimitRefusal, type GatewayRateLimits } from '../perimeter/rate-limit/rate-limit.http.js';
+import {
+  ipLimitRejection,
+  type GatewayRateLimits,
+} from '../perimeter/rate-limit/rate-limit.http.js';
 import type { TokenReservation } from '../perimeter/rate-limit/token-reservation.js';
 import { requestContext } from '../http/request-context.hook.js';
 import { fieldIssues } from '../http/validation.js';
@@ -93,7 +96,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
   app.setErrorHandler(async (thrown, request, reply) => {
     // A request over its per-IP limit gets that 429 whatever else failed, as if the limit had
     // been checked first.
-    const error = (await ipLimitRefusal(request, reply)) ?? thrown;
+    const error = (await ipLimitRejection(request, reply)) ?? thrown;
     const failure = error instanceof GatewayError ? error : toAppError(error);
     if (failure.status >= 500 && !(error instanceof GatewayError)) {
       request.log.error({ err: error }, 'gateway request failed');
@@ -111,8 +114,8 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
   // IP limit still keeps a flood of made-up keys away from it. A cached key skips the wait.
   async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<ApiKeyGrant> {
     const awaitIpLimit = async () => {
-      const refusal = await ipLimitRefusal(request, reply);
-      if (refusal) throw refusal;
+      const rejection = await ipLimitRejection(request, reply);
+      if (rejection) throw rejection;
     };
     const check = await authenticator.verify(
       presentedApiKey(request.headers),
@@ -196,7 +199,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
       }
       return { call, holdsTools, toolCollector, holdAnswerCalls, holdStreamedCalls, providerKey };
     };
-    // A key over its request limit gets 429 before any other refusal, as if checked first.
+    // A key over its request limit gets 429 before any other rejection, as if checked first.
     const prepared = await prepare().catch(async (error: unknown) => {
       await keyCheck;
       throw error;

@@ -57,7 +57,7 @@ function limitError(
 }
 
 /** Reports a check that rejected the request as over its limit to `onBlock`. */
-function reportRefusal(
+function reportRejection(
   onBlock: PerimeterBlockListener | undefined,
   request: FastifyRequest,
   check: LimitCheck,
@@ -99,17 +99,17 @@ function enforce(request: FastifyRequest, reply: FastifyReply, check: LimitCheck
 }
 
 // Gateway routes whose handler awaits the per-IP check in `GatewayRateLimits.checkKeyRequest`,
-// and whose errors pass through `ipLimitRefusal`. Only these may defer the check.
+// and whose errors pass through `ipLimitRejection`. Only these may defer the check.
 const DEFERRED_IP_ROUTES = new Set(['/v1/messages', '/v1/chat/completions', '/v1/models']);
 
 /**
  * A per-IP check started at onRequest and applied later. `result` is set once the store has
- * decided, and `refusal` once the decision was applied to the reply (null when it allows).
+ * decided, and `rejection` once the decision was applied to the reply (null when it allows).
  */
 interface PendingIpCheck {
   readonly promise: Promise<LimitCheck>;
   result: LimitCheck | null;
-  refusal: Promise<Error | null> | null;
+  rejection: Promise<Error | null> | null;
 }
 
 const pendingIpChecks = new WeakMap<FastifyRequest, PendingIpCheck>();
@@ -117,7 +117,7 @@ const pendingIpChecks = new WeakMap<FastifyRequest, PendingIpCheck>();
 /**
  * Starts the per-IP check of a gateway request without waiting for the store. The promise
  * never rejects, so a request that ends before the check is awaited leaves no unhandled
- * rejection, and a refusal is reported to `onBlock` even then.
+ * rejection, and a rejection is reported to `onBlock` even then.
  */
 function startIpCheck(
   limiter: RateLimiter,
@@ -137,14 +137,14 @@ function startIpCheck(
       .then((check) => {
         pending.result = check;
         try {
-          reportRefusal(onBlock, request, check, limiter.rules.perIp.name);
+          reportRejection(onBlock, request, check, limiter.rules.perIp.name);
         } catch (error) {
           request.log.error({ err: error }, 'reporting a per-IP rate-limit rejection failed');
         }
         return check;
       }),
     result: null,
-    refusal: null,
+    rejection: null,
   };
   pendingIpChecks.set(request, pending);
 }
@@ -159,13 +159,13 @@ function applyIpCheck(request: FastifyRequest, reply: FastifyReply, check: Limit
   }
 }
 
-/** Throws the refusal of a pending per-IP check once its decision has arrived. */
+/** Throws the rejection of a pending per-IP check once its decision has arrived. */
 function enforceSettledIpCheck(request: FastifyRequest, reply: FastifyReply): void {
   const pending = pendingIpChecks.get(request);
-  if (!pending?.result || pending.refusal) return;
-  const refusal = applyIpCheck(request, reply, pending.result);
-  pending.refusal = Promise.resolve(refusal);
-  if (refusal) throw refusal;
+  if (!pending?.result || pending.rejection) return;
+  const rejection = applyIpCheck(request, reply, pending.result);
+  pending.rejection = Promise.resolve(rejection);
+  if (rejection) throw rejection;
 }
 
 /**
@@ -173,14 +173,14 @@ function enforceSettledIpCheck(request: FastifyRequest, reply: FastifyReply): vo
  * the request, or null when it allows it or the request has no pending check. The decision is
  * applied to the reply once, and every caller gets the same result.
  */
-export function ipLimitRefusal(
+export function ipLimitRejection(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<Error | null> {
   const pending = pendingIpChecks.get(request);
   if (!pending) return Promise.resolve(null);
-  pending.refusal ??= pending.promise.then((check) => applyIpCheck(request, reply, check));
-  return pending.refusal;
+  pending.rejection ??= pending.promise.then((check) => applyIpCheck(request, reply, check));
+  return pending.rejection;
 }
 
 /**
@@ -193,7 +193,7 @@ export function ipLimitRefusal(
  * the handler awaits it together with the per-key check, so a call waits for one store round
  * trip instead of two. The request is counted at onRequest all the same. A decision that has
  * arrived by preValidation or preHandler is enforced there, before the body is inspected or
- * the key looked up. The gateway's error handler awaits it through `ipLimitRefusal`, and an
+ * the key looked up. The gateway's error handler awaits it through `ipLimitRejection`, and an
  * onSend hook awaits it for responses sent by other hooks, so a request over the IP limit
  * gets 429 even when it also fails authentication or the WAF.
  */
@@ -211,11 +211,11 @@ export function registerRateLimits(
     }
     const check = await limiter.check(limiter.rules.perIp, ip);
     const probe = PROBE_ROUTES.has(route);
-    reportRefusal(onBlock, request, check, limiter.rules.perIp.name);
+    reportRejection(onBlock, request, check, limiter.rules.perIp.name);
     if (!(probe && check.kind === 'unavailable')) enforce(request, reply, check, 'client');
     if (isAuthRequest(request)) {
       const authCheck = await limiter.check(limiter.rules.auth, ip, 1, { failClosed: true });
-      reportRefusal(onBlock, request, authCheck, limiter.rules.auth.name);
+      reportRejection(onBlock, request, authCheck, limiter.rules.auth.name);
       enforce(request, reply, authCheck, 'authentication');
     }
   });
@@ -226,9 +226,9 @@ export function registerRateLimits(
   // which sends the rejection (429, or 503 with the store down) in place of that response.
   app.addHook('onSend', async (request, reply, payload) => {
     const pending = pendingIpChecks.get(request);
-    if (!pending || pending.refusal) return payload;
-    const refusal = await ipLimitRefusal(request, reply);
-    if (refusal) throw refusal;
+    if (!pending || pending.rejection) return payload;
+    const rejection = await ipLimitRejection(request, reply);
+    if (rejection) throw rejection;
     return payload;
   });
 }
@@ -246,21 +246,21 @@ export class GatewayRateLimits {
   /**
    * Counts one request against the key's request limit, and awaits the request's pending
    * per-IP check alongside. Throws a GatewayError when either rejects the request, the per-IP
-   * refusal first. A request the IP limit rejects is taken back off the key's count.
+   * rejection first. A request the IP limit rejects is taken back off the key's count.
    */
   async checkKeyRequest(request: FastifyRequest, reply: FastifyReply, keyId: string) {
     const rule = ruleForKey(this.limiter.rules.keyRequests, request.gatewayGrant?.requestLimit);
-    const [ipRefusal, check] = await Promise.all([
-      ipLimitRefusal(request, reply),
+    const [ipRejection, check] = await Promise.all([
+      ipLimitRejection(request, reply),
       this.limiter.check(rule, keyId),
     ]);
-    if (ipRefusal) {
+    if (ipRejection) {
       if (check.kind === 'decided' && check.decision.allowed) {
         await this.limiter.adjust(check.store, rule, keyId, check.window, -1);
       }
-      throw ipRefusal;
+      throw ipRejection;
     }
-    reportRefusal(this.onBlock, request, check, this.limiter.rules.keyRequests.name);
+    reportRejection(this.onBlock, request, check, this.limiter.rules.keyRequests.name);
     enforce(request, reply, check, 'API key');
   }
 
@@ -276,7 +276,7 @@ export class GatewayRateLimits {
     const rule = ruleForKey(this.limiter.rules.keyTokens, reply.request.gatewayGrant?.tokenLimit);
     const reservation = new TokenReservation(this.limiter, rule, keyId);
     const check = await reservation.ensure(tokens);
-    reportRefusal(this.onBlock, reply.request, check, this.limiter.rules.keyTokens.name);
+    reportRejection(this.onBlock, reply.request, check, this.limiter.rules.keyTokens.name);
     if (check.kind === 'unavailable') {
       throw new GatewayError(
         'service_unavailable',
