@@ -3,8 +3,8 @@ export const PURPOSE_KEY_NAMES = ['database', 'application', 'compliance'] as co
 
 /**
  * Purpose key name. `database` wraps the per-organization and per-subject data keys, and
- * `compliance` wraps the per-subject keys of the audit log's personal fields. `application` is
- * created and versioned with them for application secrets, but nothing encrypts under it yet.
+ * `compliance` wraps the per-subject keys of the audit log's personal fields. `application`
+ * wraps application secrets, which today is only the sign-in throttle key.
  */
 export type PurposeKeyName = (typeof PURPOSE_KEY_NAMES)[number];
 
