@@ -46,7 +46,7 @@ export class ApiKeyAuthenticator {
   }
 
   /**
-   * Checks a presented key; `now` is injectable for tests. `beforeLookup` is awaited before a
+   * Checks a presented key. `now` is injectable for tests. `beforeLookup` is awaited before a
    * key that is neither cached nor being looked up goes to the database, and a rejection from
    * it is passed on without a lookup.
    */

@@ -76,7 +76,7 @@ const HOST_LABEL_PATTERN = /^[a-z0-9_-]+$/;
 
 /**
  * Returns true for a lowercase DNS name or IPv4 address: labels of letters, digits, `-` and `_`
- * separated by dots, at most 253 characters, and an optional trailing dot.
+ * separated by dots, up to 253 characters, and an optional trailing dot.
  */
 function isHostName(name: string): boolean {
   const labels = (name.endsWith('.') ? name.slice(0, -1) : name).split('.');

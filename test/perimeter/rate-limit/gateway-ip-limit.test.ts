@@ -239,7 +239,7 @@ describe('per-IP limit across two servers', () => {
 });
 
 /**
- * Starts a TCP proxy to the test Redis that holds back each reply by `delayMs`, so a per-IP
+ * Starts a TCP proxy to the test Redis that delays each reply by `delayMs`, so a per-IP
  * decision arrives after a bad key is already rejected.
  */
 async function startSlowRedisProxy(delayMs: number): Promise<{ url: string; close(): void }> {
