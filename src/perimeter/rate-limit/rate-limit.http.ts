@@ -117,7 +117,7 @@ const pendingIpChecks = new WeakMap<FastifyRequest, PendingIpCheck>();
 /**
  * Starts the per-IP check of a gateway request without waiting for the store. The promise
  * never rejects, so a request that ends before the check is awaited leaves no unhandled
- * rejection, and a rejection is reported to `onBlock` even then.
+ * rejection, and a blocked request is reported to `onBlock` even then.
  */
 function startIpCheck(
   limiter: RateLimiter,
