@@ -39,8 +39,10 @@ type Selection =
   | { kind: 'subject'; subject: string };
 
 function parseSelection(options: DeletionOptions): Selection {
-  const given = [options.org, options.key, options.subject].filter((value) => value !== undefined);
-  if (given.length !== 1) {
+  const selectors = [options.org, options.key, options.subject].filter(
+    (value) => value !== undefined,
+  );
+  if (selectors.length !== 1) {
     throw new UsageError('pass exactly one of --org, --key or --subject to choose the data keys');
   }
   if (options.org !== undefined) {
@@ -146,8 +148,9 @@ function affectedVersions(
   if (record === undefined) throw new UsageError(`key ${key.keyId} version ${version} not found`);
   if (!eligible(record)) {
     const needed = change === 'schedule' ? 'active or decrypt_only' : 'scheduled_for_deletion';
+    const operation = change === 'schedule' ? 'scheduling' : 'cancelling';
     throw new UsageError(
-      `key ${key.keyId} version ${version} is ${record.state}, but ${change === 'schedule' ? 'scheduling' : 'cancelling'} ` +
+      `key ${key.keyId} version ${version} is ${record.state}, but ${operation} ` +
         `its deletion needs a version that is ${needed}`,
     );
   }
