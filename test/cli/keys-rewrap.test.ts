@@ -138,7 +138,7 @@ describe('mindweave keys rewrap', () => {
     expect(blocked).toEqual(
       expect.objectContaining({ state: 'decrypt_only', dataKeys: 0, loginThrottleKeys: 1 }),
     );
-    const refused = await cli(
+    const rejected = await cli(
       'keys',
       'schedule-deletion',
       '--key',
@@ -147,8 +147,8 @@ describe('mindweave keys rewrap', () => {
       '1',
       '--yes',
     );
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('1 keys are still wrapped under it');
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toContain('1 keys are still wrapped under it');
 
     const result = await cli('keys', 'rewrap', '--purpose', 'application', '--json');
     expect(result.stderr).not.toContain('unexpected failure');
