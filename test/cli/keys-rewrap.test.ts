@@ -179,7 +179,7 @@ describe('mindweave keys rewrap', () => {
     );
     expect(accepted.code).toBe(0);
     expect(accepted.stdout).toContain('scheduled deletion of application key');
-  });
+  }, 120_000);
 
   it('finishes after the process is killed midway', async () => {
     const keys = await openDataProtection(t.config, t.owner, pino({ level: 'silent' }), 'test');
