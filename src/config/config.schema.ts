@@ -207,6 +207,7 @@ export const configSchema = z.object({
       })
       .default('mindweave:rl:'),
   ),
+  RATE_LIMIT_REDIS_LEASE_PERCENT: withDefault(boundedInteger(0, 10).default(1)),
   RATE_LIMIT_MEMORY_MAX_KEYS: withDefault(boundedInteger(100, 10_000_000).default(100_000)),
   ADMIN_BODY_LIMIT_BYTES: withDefault(boundedInteger(1024, 10 * 1024 * 1024).default(1024 * 1024)),
   MAX_HEADER_BYTES: withDefault(boundedInteger(1024, 1024 * 1024).default(16 * 1024)),

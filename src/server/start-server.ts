@@ -161,6 +161,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     keyMaintenance.stop();
     await app.close();
     await securityEvents.close();
+    await rateLimiter.close();
     await redisConnection?.close();
     await usage.close();
     await checkpointer.stop();
@@ -189,6 +190,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await usage.close();
       await checkpointer.stop();
       await upstream.close();
+      await rateLimiter.close();
       await redisConnection?.close();
       // After the app has closed no request can still need the KMS, such as an HSM session.
       uninstallUserFieldProtection(userFields);

@@ -16,4 +16,6 @@ export interface RateLimitStore {
    * count at 0. Nothing changes once that window no longer counts toward the sliding window.
    */
   adjust(rule: WindowRule, key: string, window: number, delta: number): Promise<void>;
+  /** Releases what the store holds, such as timers and units leased ahead. */
+  close?(): Promise<void>;
 }

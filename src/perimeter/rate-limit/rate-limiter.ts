@@ -72,6 +72,11 @@ export class RateLimiter {
     return this.store.kind;
   }
 
+  /** Closes the store, which gives units leased ahead back to Redis. */
+  async close(): Promise<void> {
+    await this.store.close?.();
+  }
+
   /** Checks `cost` units of `rule` for `key` and counts them when they fit. */
   async check(
     rule: WindowRule,

@@ -7,12 +7,15 @@ import type { WindowCounts, WindowRule } from './sliding-window.js';
 // window boundaries whatever its own clock says. Counts live in one hash per key, with one
 // field per fixed window index. The key expires two windows after its last change.
 
-// KEYS[1] counter hash; ARGV: window length in ms, limit, cost.
-// Returns { allowed (0 or 1), current, previous, elapsed ms, window index }.
+// KEYS[1] counter hash; ARGV: window length in ms, limit, cost, lease. When the cost fits, up to
+// `lease` more units are counted too, as far as the limit leaves room, for the caller to spend
+// without asking again (see leased-store.ts).
+// Returns { allowed (0 or 1), current, previous, elapsed ms, window index, units leased }.
 const CONSUME_SCRIPT = `
 local window_ms = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local lease = tonumber(ARGV[4])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local index = math.floor(now / window_ms)
@@ -21,13 +24,15 @@ local current = tonumber(redis.call('HGET', KEYS[1], tostring(index)) or '0')
 local previous = tonumber(redis.call('HGET', KEYS[1], tostring(index - 1)) or '0')
 local weighted = previous * (window_ms - elapsed) / window_ms + current
 local allowed = 0
+local leased = 0
 if weighted + cost <= limit then
   allowed = 1
-  redis.call('HINCRBY', KEYS[1], tostring(index), cost)
+  leased = math.max(0, math.min(lease, math.floor(limit - weighted - cost)))
+  redis.call('HINCRBY', KEYS[1], tostring(index), cost + leased)
   redis.call('HDEL', KEYS[1], tostring(index - 2))
   redis.call('PEXPIRE', KEYS[1], window_ms * 2)
 end
-return { allowed, current, previous, elapsed, index }
+return { allowed, current, previous, elapsed, index, leased }
 `;
 
 // KEYS[1] counter hash; ARGV: window length in ms, window index, delta. Returns 1 when applied.
@@ -47,8 +52,19 @@ redis.call('PEXPIRE', KEYS[1], window_ms * 2)
 return 1
 `;
 
+/** Counts read by a consume, with the extra units it leased to the caller. */
+export interface LeaseCounts extends WindowCounts {
+  leased: number;
+}
+
 interface RateLimitCommands {
-  mindweaveConsume(key: string, windowMs: number, limit: number, cost: number): Promise<number[]>;
+  mindweaveConsume(
+    key: string,
+    windowMs: number,
+    limit: number,
+    cost: number,
+    lease: number,
+  ): Promise<number[]>;
   mindweaveAdjust(key: string, windowMs: number, window: number, delta: number): Promise<number>;
 }
 
@@ -71,20 +87,35 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.commands = client as unknown as RateLimitCommands;
   }
 
-  async consume(rule: WindowRule, key: string, cost: number): Promise<WindowCounts> {
+  consume(rule: WindowRule, key: string, cost: number): Promise<WindowCounts> {
+    return this.consumeAndLease(rule, key, cost, 0);
+  }
+
+  /**
+   * Counts `cost` units like `consume` and, when they fit, up to `lease` more units that the
+   * caller may hand out later. The counts returned are those read before either addition.
+   */
+  async consumeAndLease(
+    rule: WindowRule,
+    key: string,
+    cost: number,
+    lease: number,
+  ): Promise<LeaseCounts> {
     const reply = await this.commands.mindweaveConsume(
       this.storageKey(rule, key),
       rule.windowMs,
       rule.limit,
       cost,
+      lease,
     );
-    const [allowed, current, previous, elapsedMs, window] = reply.map(Number);
+    const [allowed, current, previous, elapsedMs, window, leased] = reply.map(Number);
     return {
       allowed: allowed === 1,
       current: current ?? 0,
       previous: previous ?? 0,
       elapsedMs: elapsedMs ?? 0,
       window: window ?? 0,
+      leased: leased ?? 0,
     };
   }
 
