@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * RFC 6962 / RFC 9162 Merkle tree hashing with SHA-256: leaf and node hashes, roots, an
@@ -11,7 +11,7 @@ export const HASH_SIZE = 32;
 
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
-const EMPTY_ROOT: Uint8Array = createHash('sha256').digest();
+const EMPTY_ROOT: Uint8Array = hash('sha256', Buffer.alloc(0), 'buffer');
 
 /** Outcome of a proof verification. A failure carries its reason instead of throwing. */
 export type ProofCheck = { ok: true } | { ok: false; reason: string };
@@ -24,12 +24,12 @@ function fail(reason: string): ProofCheck {
 
 /** Computes the leaf hash SHA-256(0x00 || data). */
 export function hashLeaf(data: Uint8Array): Uint8Array {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
 }
 
 /** Computes the interior node hash SHA-256(0x01 || left || right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 /** Returns the root of the empty tree, SHA-256 of no bytes. */
