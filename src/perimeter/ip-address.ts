@@ -1,16 +1,18 @@
 import ipaddr from 'ipaddr.js';
 
+import { parseClientAddress } from '../network/client-address.js';
+
 /** A parsed IPv4 or IPv6 address. */
 export type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
 
 /**
  * Parses a client address such as `request.ip`. An IPv4-mapped IPv6 address
  * (`::ffff:203.0.113.7`, as a dual-stack socket reports IPv4 peers) becomes its IPv4 form, so
- * IPv4 list entries match it. Returns null for anything that is not an address.
+ * IPv4 list entries match it. Returns null for anything that is not an address. The returned
+ * address is frozen and shared with other callers, because parsed addresses are cached.
  */
 export function parseClientIp(text: string | undefined): IpAddress | null {
-  if (typeof text !== 'string' || !ipaddr.isValid(text)) return null;
-  return ipaddr.process(text);
+  return parseClientAddress(text);
 }
 
 // One part of a dotted quad: decimal without leading zeros. ipaddr.js checks it is at most 255.
