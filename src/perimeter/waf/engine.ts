@@ -68,13 +68,27 @@ export interface WafEngine {
   readonly rules: readonly WafRule[];
 }
 
+/** Remembered matches of short values, by target kind, then target name, then value. */
+type ValueMemo = Map<TargetKind, Map<string, Map<string, readonly WafMatch[]>>>;
+
 interface RuleSet {
   table: ChainTable;
   byKind: Map<TargetKind, PreparedRule[]>;
   /** Header rules filtered by header name, filled on first use of each name. */
   byHeader: Map<string, PreparedRule[]>;
   requestRules: RequestRule[];
+  memo: ValueMemo;
 }
+
+/** One remembered value, in the order values were remembered across all routes. */
+interface MemoEntry {
+  byName: Map<string, Map<string, readonly WafMatch[]>>;
+  name: string;
+  byValue: Map<string, readonly WafMatch[]>;
+  value: string;
+}
+
+const NEVER_EXCLUDED = (): boolean => false;
 
 /** Maximum distinct header names whose rule lists are cached per route. */
 const MAX_CACHED_HEADER_NAMES = 256;
@@ -95,6 +109,14 @@ function rulesFor(set: RuleSet, target: Target): readonly PreparedRule[] | undef
   return rules;
 }
 
+/** Returns the first of `values` and `depth` in `truncated`: limits whose excess went uninspected. */
+function firstUninspected(truncated: readonly string[]): string | undefined {
+  for (const location of truncated) {
+    if (location === 'values' || location === 'depth') return location;
+  }
+  return undefined;
+}
+
 function indexRules(rules: readonly WafRule[]): RuleSet {
   const table = new ChainTable();
   const byKind = new Map<TargetKind, PreparedRule[]>();
@@ -111,7 +133,7 @@ function indexRules(rules: readonly WafRule[]): RuleSet {
       byKind.set(kind, list);
     }
   }
-  return { table, byKind, byHeader: new Map(), requestRules };
+  return { table, byKind, byHeader: new Map(), requestRules, memo: new Map() };
 }
 
 /**
@@ -134,15 +156,41 @@ export function createWafEngine(
   };
   const active = rules.filter((rule) => rule.paranoia <= paranoiaLevel);
   const perRoute = new Map<string, RuleSet>();
-  // Bounded memo of value verdicts; Map keeps insertion order, so the first key is the oldest.
-  const memo = new Map<string, readonly WafMatch[]>();
-  const rememberMatches = (key: string, found: readonly WafMatch[]) => {
-    if (memo.size >= MAX_MEMO_ENTRIES) {
-      const oldest = memo.keys().next().value;
-      if (oldest !== undefined) memo.delete(oldest);
+  // Bounded memo of value verdicts, evicted oldest first. The queue lists the remembered values
+  // of every route in the order they were added, from index `oldestMemo` on.
+  const memoQueue: Array<MemoEntry | undefined> = [];
+  let oldestMemo = 0;
+
+  function rememberedMatches(set: RuleSet, target: Target): readonly WafMatch[] | undefined {
+    return set.memo.get(target.kind)?.get(target.name)?.get(target.value);
+  }
+
+  function rememberMatches(set: RuleSet, target: Target, found: readonly WafMatch[]): void {
+    if (memoQueue.length - oldestMemo >= MAX_MEMO_ENTRIES) {
+      const oldest = memoQueue[oldestMemo];
+      memoQueue[oldestMemo] = undefined;
+      oldestMemo += 1;
+      oldest?.byValue.delete(oldest.value);
+      if (oldest?.byValue.size === 0) oldest.byName.delete(oldest.name);
+      // Drops the evicted head once it is as long as the live part, so the queue stays bounded.
+      if (oldestMemo >= MAX_MEMO_ENTRIES) {
+        memoQueue.splice(0, oldestMemo);
+        oldestMemo = 0;
+      }
     }
-    memo.set(key, found);
-  };
+    let byName = set.memo.get(target.kind);
+    if (byName === undefined) {
+      byName = new Map();
+      set.memo.set(target.kind, byName);
+    }
+    let byValue = byName.get(target.name);
+    if (byValue === undefined) {
+      byValue = new Map();
+      byName.set(target.name, byValue);
+    }
+    byValue.set(target.value, found);
+    memoQueue.push({ byName, name: target.name, byValue, value: target.value });
+  }
 
   function ruleSetFor(routeId: string): RuleSet {
     let set = perRoute.get(routeId);
@@ -156,11 +204,14 @@ export function createWafEngine(
   function inspectUnsafe(request: WafRequest): WafVerdict {
     const routeId = String(request.routeId ?? '');
     const set = ruleSetFor(routeId);
-    const excluded = (rule: WafRule, location: string): boolean =>
-      exclusions.length > 0 && isExcluded(exclusions, routeId, rule, location);
+    const excluded =
+      exclusions.length === 0
+        ? NEVER_EXCLUDED
+        : (rule: WafRule, location: string): boolean =>
+            isExcluded(exclusions, routeId, rule, location);
     const { targets, truncated } = collectTargets(request, maxValueLength, maxValues);
     const matches: WafMatch[] = [];
-    const uninspected = truncated.find((location) => location === 'values' || location === 'depth');
+    const uninspected = firstUninspected(truncated);
     if (
       uninspected !== undefined &&
       !isRuleDisabled(exclusions, routeId, UNINSPECTED_VALUES_RULE) &&
@@ -178,19 +229,16 @@ export function createWafEngine(
       const rulesForTarget = rulesFor(set, target);
       if (rulesForTarget === undefined) continue;
       // Most header values repeat from request to request (user agent, content type, API
-      // version), so the matches of short values are remembered per route and location.
-      const memoKey =
-        target.value.length <= MAX_MEMO_VALUE_LENGTH
-          ? `${routeId}\u0000${target.kind}\u0000${target.name}\u0000${target.value}`
-          : undefined;
-      const remembered = memoKey === undefined ? undefined : memo.get(memoKey);
+      // version), so the matches of short values are remembered per route, kind and name.
+      const memoized = target.value.length <= MAX_MEMO_VALUE_LENGTH;
+      const remembered = memoized ? rememberedMatches(set, target) : undefined;
       if (remembered !== undefined) {
-        matches.push(...remembered);
+        for (const match of remembered) matches.push(match);
         continue;
       }
       const before = matches.length;
       inspectTarget(target, rulesForTarget, set.table, matches, excluded);
-      if (memoKey !== undefined) rememberMatches(memoKey, matches.slice(before));
+      if (memoized) rememberMatches(set, target, matches.slice(before));
     }
     return buildVerdict(matches, threshold, truncated);
   }

@@ -205,3 +205,44 @@ describe('engine robustness', () => {
     expect(verdict.matches[0]?.location).toBe('engine');
   });
 });
+
+describe('engine value memo', () => {
+  const xss = '<script>alert(1)</script>';
+
+  it('repeats the verdict of a remembered value', () => {
+    const engine = createWafEngine();
+    const request = makeRequest({ rawQuery: `q=${encodeURIComponent(xss)}` });
+    const first = engine.inspect(request);
+    const second = engine.inspect(request);
+    expect(first.action).toBe('block');
+    expect(second).toEqual(first);
+  });
+
+  it('keeps names and values apart', () => {
+    const engine = createWafEngine();
+    // Joined with NUL, both pairs read `a\0<script>…\01`, but they are different targets.
+    const primed = engine.inspect(makeRequest({ rawQuery: `a%00${encodeURIComponent(xss)}=1` }));
+    const attack = engine.inspect(makeRequest({ rawQuery: `a=${encodeURIComponent(xss)}%001` }));
+    expect(primed.matches.map((match) => match.location)).not.toContain('query:a');
+    expect(attack.action).toBe('block');
+    expect(attack.matches.map((match) => match.location)).toContain('query:a');
+  });
+
+  it('keeps routes apart', () => {
+    const engine = createWafEngine({ exclusions: [{ routeId: 'quiet', family: 'xss' }] });
+    const query = `q=${encodeURIComponent(xss)}`;
+    const quiet = engine.inspect(makeRequest({ routeId: 'quiet', rawQuery: query }));
+    const loud = engine.inspect(makeRequest({ routeId: 'loud', rawQuery: query }));
+    expect(quiet.matches.filter((match) => match.family === 'xss')).toEqual([]);
+    expect(loud.action).toBe('block');
+  });
+
+  it('still inspects after evicting old values', () => {
+    const engine = createWafEngine();
+    for (let i = 0; i < 25_000; i += 1) engine.inspect(makeRequest({ rawQuery: `v=${i}` }));
+    const verdict = engine.inspect(makeRequest({ rawQuery: `v=${encodeURIComponent(xss)}` }));
+    const benign = engine.inspect(makeRequest({ rawQuery: 'v=24999' }));
+    expect(verdict.action).toBe('block');
+    expect(benign.action).toBe('allow');
+  });
+});
