@@ -17,6 +17,7 @@ const USER_AGENT_PATTERN = /^[\x21-\x7e][\x20-\x7e]{0,511}$/;
 // Headers that frame the request body or name its target: a repeat of any of them lets a proxy
 // and MindWeave disagree on where a request ends or which host it is for.
 const SINGLE_HEADERS = ['content-length', 'transfer-encoding', 'host'];
+const SINGLE_HEADER_LENGTHS = new Set(SINGLE_HEADERS.map((name) => name.length));
 
 /** Builds the error for a rejected request, in the admin envelope or the provider's shape. */
 function rejection(request: FastifyRequest, code: ErrorCode, message: string): Error {
@@ -39,14 +40,25 @@ function reportBlock(
   });
 }
 
-/** Counts the header lines named `name` (lowercase) as they arrived, before Node merged them. */
-function headerLineCount(request: FastifyRequest, name: string): number {
+/**
+ * Returns the first of SINGLE_HEADERS that arrived on more than one header line, before Node
+ * merged them, or undefined. One pass counts all of them. Only names as long as one of them are
+ * lowercased, because lowercasing changes the length only of non-ASCII text (U+0130), whose
+ * lowercase form is never one of these ASCII names.
+ */
+function repeatedSingleHeader(request: FastifyRequest): string | undefined {
   const raw = request.raw.rawHeaders;
-  let count = 0;
+  const counts = [0, 0, 0];
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]?.toLowerCase() === name) count += 1;
+    const name = raw[i];
+    if (name === undefined || !SINGLE_HEADER_LENGTHS.has(name.length)) continue;
+    const index = SINGLE_HEADERS.indexOf(name.toLowerCase());
+    if (index !== -1) counts[index] = (counts[index] ?? 0) + 1;
   }
-  return count;
+  for (let index = 0; index < SINGLE_HEADERS.length; index += 1) {
+    if ((counts[index] ?? 0) > 1) return SINGLE_HEADERS[index];
+  }
+  return undefined;
 }
 
 /**
@@ -55,9 +67,8 @@ function headerLineCount(request: FastifyRequest, name: string): number {
  * Content-Length and unknown codings with 400 before any hook runs.
  */
 function smugglingProblem(request: FastifyRequest): string | null {
-  for (const name of SINGLE_HEADERS) {
-    if (headerLineCount(request, name) > 1) return `The ${name} header must appear only once`;
-  }
+  const repeated = repeatedSingleHeader(request);
+  if (repeated !== undefined) return `The ${repeated} header must appear only once`;
   const transferEncoding = request.headers['transfer-encoding'];
   if (transferEncoding === undefined) return null;
   if (request.raw.httpVersion !== '1.1') {

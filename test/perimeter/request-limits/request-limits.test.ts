@@ -115,6 +115,12 @@ describe('request smuggling shapes', () => {
         'User-Agent: a\r\n\r\n',
     ],
     [
+      'duplicate Host in other case',
+      () =>
+        `GET /api/v1/auth/me HTTP/1.1\r\nHost: ${host}\r\nhOST: ${host}\r\n` +
+        'User-Agent: a\r\n\r\n',
+    ],
+    [
       'bare LF line ends',
       () =>
         `POST /api/v1/auth/login HTTP/1.1\nHost: ${host}\nUser-Agent: a\nContent-Length: 2\n\n{}`,
