@@ -20,8 +20,8 @@ import { GatewayError } from './gateway-error.js';
 import { acceptedModels, permittedModel } from './policy/model-policy.js';
 import { anthropicProvider } from './providers/anthropic.provider.js';
 import { openaiProvider } from './providers/openai.provider.js';
-import type { ProviderAdapter } from './providers/provider.js';
-import { forwardCall, type CallOutcome } from './proxy/forward-call.js';
+import type { ParsedCall, ProviderAdapter } from './providers/provider.js';
+import { forwardCall, type CallOutcome, type ForwardOptions } from './proxy/forward-call.js';
 import { totalTokens } from './proxy/sse-usage-tap.js';
 import { modelList } from './models-response.js';
 import type { ProviderKeyResolver } from './provider-keys/provider-key.service.js';
@@ -60,6 +60,18 @@ function chargedTokens(outcome: CallOutcome, reservation: TokenReservation): num
   const { inputTokens, outputTokens } = outcome.usage;
   if (inputTokens !== null || outputTokens !== null) return totalTokens(outcome.usage);
   return outcome.status < 400 ? reservation.granted : 0;
+}
+
+/** A call that passed every check before forwarding, with its resolved model. */
+interface PreparedCall {
+  call: ParsedCall & Record<string, unknown>;
+  /** Whether tool calls in the response are held for approval. */
+  holdsTools: boolean;
+  providerKey: string;
+}
+
+function ignoreRejection(): undefined {
+  return undefined;
 }
 
 const TOOL_PROTOCOLS: Readonly<Record<ProviderAdapter['name'], ToolProtocol>> = {
@@ -128,6 +140,104 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     return check.grant;
   }
 
+  /**
+   * Checks and resolves a call before it is forwarded: the audit log is writable, the body is
+   * valid, the model is allowed, tool results are approved and a provider key exists. It sets
+   * the resolved model on the body and the tool-approval header on the reply.
+   */
+  async function prepareCall(
+    provider: ProviderAdapter,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    grant: ApiKeyGrant,
+  ): Promise<PreparedCall> {
+    // Fail closed: a call that could not be audited is not made.
+    if (!options.usage.healthy()) {
+      throw new GatewayError(
+        'service_unavailable',
+        'The audit log cannot be written right now, so calls are refused; try again shortly',
+      );
+    }
+
+    const parsed = provider.requestSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const detail = fieldIssues(parsed.error)
+        .map((issue) => `${issue.field}: ${issue.message}`)
+        .join('; ');
+      throw new GatewayError('validation_failed', `Invalid request: ${detail}`);
+    }
+    const call = parsed.data;
+    const model = permittedModel(grant, call.model);
+    if (!model) {
+      throw new GatewayError(
+        'model_not_allowed',
+        `Model "${call.model}" is not allowed for this project`,
+      );
+    }
+    // The provider receives the resolved snapshot, never an alias it could repoint.
+    call.model = model;
+    (request.body as Record<string, unknown>).model = model;
+
+    // Tool results are forwarded only for approved calls. Calls in the response of tools that
+    // the project does not auto-approve are held for approval.
+    const tools = TOOL_PROTOCOLS[provider.name];
+    await toolGate.checkRequest(grant, tools, request.body);
+    const holdsTools = !approvesEveryTool(grant.settings) && tools.offersTools(request.body);
+    if (holdsTools) reply.header('x-mindweave-tool-approval', 'required');
+    const providerKey =
+      (await options.organizationProviderKeys?.resolve(grant.orgId, provider.name)) ??
+      serverProviderKey(provider.name);
+    if (!providerKey) {
+      throw new GatewayError(
+        'service_unavailable',
+        `No ${provider.name} provider key is configured on this MindWeave server`,
+      );
+    }
+    return { call, holdsTools, providerKey };
+  }
+
+  /**
+   * Builds the forwarding options of a prepared call. Tool calls in the response are held for
+   * approval when the project does not auto-approve every offered tool.
+   */
+  function forwardOptions(
+    provider: ProviderAdapter,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    grant: ApiKeyGrant,
+    prepared: PreparedCall,
+    reservation: TokenReservation | undefined,
+  ): ForwardOptions {
+    const { call, providerKey } = prepared;
+    const forward: ForwardOptions = {
+      provider,
+      upstream: options.upstream,
+      url: provider.upstreamUrl(baseUrls[provider.name]),
+      providerKey,
+      call,
+    };
+    if (reservation) forward.tokenBudget = reservation;
+    if (!prepared.holdsTools) return forward;
+
+    const tools = TOOL_PROTOCOLS[provider.name];
+    if (call.stream) {
+      const toolCollector = tools.streamCollector();
+      forward.toolCollector = toolCollector;
+      forward.beforeStreamEnd = async () => {
+        const held = toolGate.callsToHold(grant, toolCollector.calls());
+        await toolGate.hold(grant, provider.name, request.id, held);
+      };
+    } else {
+      forward.beforeSend = async (body: unknown) => {
+        const held = toolGate.callsToHold(grant, tools.callsInResponse(body));
+        if (held.length === 0) return;
+        await toolGate.hold(grant, provider.name, request.id, held);
+        reply.header('x-mindweave-pending-tool-calls', held.map((held) => held.id).join(','));
+      };
+    }
+    return forward;
+  }
+
   async function handleCall(
     provider: ProviderAdapter,
     request: FastifyRequest,
@@ -140,72 +250,17 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     // reservation below, so with Redis both go out in one round trip instead of two.
     const keyCheck = options.rateLimits?.checkKeyRequest(request, reply, grant.keyId);
     // A failure raised before the check is awaited must not leave its rejection unhandled.
-    keyCheck?.catch(() => undefined);
+    keyCheck?.catch(ignoreRejection);
 
-    const prepare = async () => {
-      // Fail closed: a call that could not be audited is not made.
-      if (!options.usage.healthy()) {
-        throw new GatewayError(
-          'service_unavailable',
-          'The audit log cannot be written right now, so calls are refused; try again shortly',
-        );
-      }
-
-      const parsed = provider.requestSchema.safeParse(request.body);
-      if (!parsed.success) {
-        const detail = fieldIssues(parsed.error)
-          .map((issue) => `${issue.field}: ${issue.message}`)
-          .join('; ');
-        throw new GatewayError('validation_failed', `Invalid request: ${detail}`);
-      }
-      const call = parsed.data;
-      const model = permittedModel(grant, call.model);
-      if (!model) {
-        throw new GatewayError(
-          'model_not_allowed',
-          `Model "${call.model}" is not allowed for this project`,
-        );
-      }
-      // The provider receives the resolved snapshot, never an alias it could repoint.
-      call.model = model;
-      (request.body as Record<string, unknown>).model = model;
-
-      // Tool results are forwarded only for approved calls. Calls in the response of tools that
-      // the project does not auto-approve are held for approval.
-      const tools = TOOL_PROTOCOLS[provider.name];
-      await toolGate.checkRequest(grant, tools, request.body);
-      const holdsTools = !approvesEveryTool(grant.settings) && tools.offersTools(request.body);
-      if (holdsTools) reply.header('x-mindweave-tool-approval', 'required');
-      const toolCollector = holdsTools && call.stream ? tools.streamCollector() : undefined;
-      const holdAnswerCalls = async (body: unknown) => {
-        const held = toolGate.callsToHold(grant, tools.callsInResponse(body));
-        if (held.length === 0) return;
-        await toolGate.hold(grant, provider.name, request.id, held);
-        reply.header('x-mindweave-pending-tool-calls', held.map((held) => held.id).join(','));
-      };
-      const holdStreamedCalls = async () => {
-        if (!toolCollector) return;
-        const held = toolGate.callsToHold(grant, toolCollector.calls());
-        await toolGate.hold(grant, provider.name, request.id, held);
-      };
-      const providerKey =
-        (await options.organizationProviderKeys?.resolve(grant.orgId, provider.name)) ??
-        serverProviderKey(provider.name);
-      if (!providerKey) {
-        throw new GatewayError(
-          'service_unavailable',
-          `No ${provider.name} provider key is configured on this MindWeave server`,
-        );
-      }
-      return { call, holdsTools, toolCollector, holdAnswerCalls, holdStreamedCalls, providerKey };
-    };
-    // A key over its request limit gets 429 before any other rejection, as if checked first.
-    const prepared = await prepare().catch(async (error: unknown) => {
+    let prepared: PreparedCall;
+    try {
+      prepared = await prepareCall(provider, request, reply, grant);
+    } catch (error) {
+      // A key over its request limit gets 429 before any other rejection, as if checked first.
       await keyCheck;
       throw error;
-    });
-    const { call, holdsTools, toolCollector, holdAnswerCalls, holdStreamedCalls, providerKey } =
-      prepared;
+    }
+    const { call } = prepared;
 
     const record = (outcome: CallOutcome) =>
       options.usage.record({
@@ -229,28 +284,26 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     // settled to the reported usage.
     // NOTE: input tokens are unknown until the provider reports them, so they are charged only
     // at settlement and a key can end its window above the limit by the calls in flight.
-    const [checked, reserved] = await Promise.allSettled([
-      keyCheck,
-      options.rateLimits?.reserveTokens(reply, grant.keyId, call.maxTokens),
-    ]);
-    if (checked.status === 'rejected') {
-      if (reserved.status === 'fulfilled') await reserved.value?.settle(0);
-      throw checked.reason;
+    const reserving = options.rateLimits?.reserveTokens(reply, grant.keyId, call.maxTokens);
+    // Both are awaited before either result is used, so a rejected reservation must not be
+    // reported as unhandled while the key check is pending.
+    reserving?.catch(ignoreRejection);
+    try {
+      await keyCheck;
+    } catch (error) {
+      // The key check's rejection wins, and a reservation that was granted is given back.
+      const granted = await reserving?.catch(ignoreRejection);
+      await granted?.settle(0);
+      throw error;
     }
-    if (reserved.status === 'rejected') throw reserved.reason;
-    const reservation = reserved.value;
+    const reservation = await reserving;
 
     try {
-      const outcome = await forwardCall(request, reply, {
-        provider,
-        upstream: options.upstream,
-        url: provider.upstreamUrl(baseUrls[provider.name]),
-        providerKey,
-        call,
-        ...(reservation ? { tokenBudget: reservation } : {}),
-        ...(toolCollector ? { toolCollector, beforeStreamEnd: holdStreamedCalls } : {}),
-        ...(holdsTools && !call.stream ? { beforeSend: holdAnswerCalls } : {}),
-      });
+      const outcome = await forwardCall(
+        request,
+        reply,
+        forwardOptions(provider, request, reply, grant, prepared, reservation),
+      );
       record(outcome);
       await reservation?.settle(chargedTokens(outcome, reservation));
       return reply;
