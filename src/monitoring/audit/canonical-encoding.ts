@@ -1,9 +1,3 @@
-import canonicalizeExport from 'canonicalize';
-
-// The package is CommonJS and sets module.exports to the function, but its type declarations
-// describe an ES default export, so NodeNext types the default import as the module namespace.
-const canonicalize = canonicalizeExport as unknown as (input: unknown) => string | undefined;
-
 /** A JSON value as stored in a `jsonb` column. */
 export type JsonValue =
   null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -60,8 +54,6 @@ export class AuditEncodingError extends Error {
 const SEQ_PATTERN = /^(0|[1-9][0-9]*)$/;
 const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const HASH_HEX_PATTERN = /^[0-9a-f]{64}$/;
-/** With the `u` flag this matches only unpaired surrogates, which are not valid Unicode text. */
-const LONE_SURROGATE_PATTERN = /[\uD800-\uDFFF]/u;
 
 const REQUIRED_STRING_FIELDS = ['logId', 'actorType', 'action', 'sensitivity'] as const;
 const NULLABLE_STRING_FIELDS = [
@@ -83,7 +75,9 @@ function checkString(name: string, value: unknown, nullable: boolean): void {
   if (typeof value !== 'string') {
     throw new AuditEncodingError(`${name} must be a string${nullable ? ' or null' : ''}`);
   }
-  if (LONE_SURROGATE_PATTERN.test(value)) {
+  // isWellFormed is false exactly when the string has an unpaired surrogate, which is not
+  // valid Unicode text.
+  if (!value.isWellFormed()) {
     throw new AuditEncodingError(`${name} contains an unpaired UTF-16 surrogate`);
   }
 }
@@ -121,6 +115,31 @@ function checkJson(path: string, value: unknown, depth: number): void {
 }
 
 /**
+ * Returns whether `checkJson` accepts `value`, without building the path of every nested value,
+ * so a valid entry costs no allocation. It must reject exactly what `checkJson` rejects.
+ */
+function isStoredJson(value: unknown, depth: number): boolean {
+  if (depth > 64) return false;
+  if (value === null || typeof value === 'boolean') return true;
+  if (typeof value === 'string') return value.isWellFormed();
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index += 1) {
+      if (!(index in value) || !isStoredJson(value[index], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (typeof value === 'object' && isPlainObject(value)) {
+    const object = value as Record<string, unknown>;
+    for (const key of Object.keys(object)) {
+      if (!key.isWellFormed() || !isStoredJson(object[key], depth + 1)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+/**
  * Checks that every field has the stored type and format.
  *
  * @throws AuditEncodingError naming the first invalid field.
@@ -136,7 +155,10 @@ export function validateEntryFields(fields: AuditEntryFields): void {
   }
   for (const name of REQUIRED_STRING_FIELDS) checkString(name, fields[name], false);
   for (const name of NULLABLE_STRING_FIELDS) checkString(name, fields[name], true);
-  for (const name of JSON_FIELDS) checkJson(name, fields[name], 0);
+  for (const name of JSON_FIELDS) {
+    // The slower check runs only to name the first invalid value in its error.
+    if (!isStoredJson(fields[name], 0)) checkJson(name, fields[name], 0);
+  }
   if (typeof fields.complianceRelevant !== 'boolean') {
     throw new AuditEncodingError('complianceRelevant must be a boolean');
   }
@@ -149,6 +171,33 @@ export function validateEntryFields(fields: AuditEntryFields): void {
 const encoder = new TextEncoder();
 
 /**
+ * Returns the RFC 8785 form of a value that `checkJson` accepted: members sorted by key in
+ * UTF-16 code units, and strings, numbers, booleans and null exactly as JSON.stringify writes
+ * them. For such values the output is the same as that of the `canonicalize` package.
+ */
+function canonicalJson(value: JsonValue): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let index = 0; index < value.length; index += 1) {
+      if (index > 0) text += ',';
+      text += canonicalJson(value[index] as JsonValue);
+    }
+    return `${text}]`;
+  }
+  const keys = Object.keys(value).sort();
+  let text = '{';
+  for (let index = 0; index < keys.length; index += 1) {
+    const key = keys[index] as string;
+    if (index > 0) text += ',';
+    text += JSON.stringify(key);
+    text += ':';
+    text += canonicalJson(value[key] as JsonValue);
+  }
+  return `${text}}`;
+}
+
+/**
  * Encodes an entry as the UTF-8 bytes of its RFC 8785 (JCS) canonical JSON: one object with all
  * 21 fields, keys sorted, and absent values as explicit `null`. Properties outside
  * `AuditEntryFields` are ignored, so a row object with extra columns encodes the same.
@@ -158,17 +207,20 @@ const encoder = new TextEncoder();
 export function encodeEntry(fields: AuditEntryFields): Uint8Array {
   validateEntryFields(fields);
   // RFC 8785 serializes an object as its members sorted by key, each value in canonical form,
-  // and strings, booleans and null exactly as JSON.stringify does. Only the JSON-valued fields
-  // need the general canonicalizer, which keeps encoding cheap for the fixed fields.
-  let text = '{';
-  for (const [index, key] of SORTED_FIELD_NAMES.entries()) {
+  // and strings, booleans and null exactly as JSON.stringify does. The member names and their
+  // separators are fixed, so each field appends its prefix and its value.
+  let text = '';
+  for (let index = 0; index < SORTED_FIELD_NAMES.length; index += 1) {
+    const key = SORTED_FIELD_NAMES[index] as keyof AuditEntryFields;
     const value = fields[key];
     const encoded =
-      value !== null && JSON_FIELD_NAMES.has(key) ? canonicalize(value) : JSON.stringify(value);
+      value !== null && JSON_FIELD_NAMES.has(key) ? canonicalJson(value) : JSON.stringify(value);
     if (encoded === undefined) throw new AuditEncodingError(`${key} has no JSON encoding`);
-    text += `${index === 0 ? '' : ','}${JSON.stringify(key)}:${encoded}`;
+    text += FIELD_PREFIXES[index] as string;
+    text += encoded;
   }
-  return encoder.encode(`${text}}`);
+  text += '}';
+  return encoder.encode(text);
 }
 
 /** Field names of an entry in RFC 8785 order (sorted by UTF-16 code units). */
@@ -183,5 +235,10 @@ const SORTED_FIELD_NAMES: readonly (keyof AuditEntryFields)[] = (
     ...JSON_FIELDS,
   ] as const
 ).toSorted();
+
+/** The text before each field's value: `{` or `,`, then the quoted name and a colon. */
+const FIELD_PREFIXES: readonly string[] = SORTED_FIELD_NAMES.map(
+  (key, index) => `${index === 0 ? '{' : ','}${JSON.stringify(key)}:`,
+);
 
 const JSON_FIELD_NAMES: ReadonlySet<keyof AuditEntryFields> = new Set(JSON_FIELDS);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 
+import canonicalizeExport from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -15,6 +16,10 @@ import {
   entryLeafHash,
 } from '../../../src/monitoring/audit/entry-hash.js';
 import { hashLeaf } from '../../../src/monitoring/audit/merkle.js';
+
+// The package is CommonJS and sets module.exports to the function, but its type declarations
+// describe an ES default export, so NodeNext types the default import as the module namespace.
+const canonicalize = canonicalizeExport as unknown as (input: unknown) => string | undefined;
 
 function sampleFields(): AuditEntryFields {
   return {
@@ -108,6 +113,20 @@ describe('encodeEntry', () => {
     );
   });
 
+  it.each([
+    ['string', 'text "quoted" \u0001 \u2028'],
+    ['number', -12.5e-9],
+    ['empty object', {}],
+    ['empty array', []],
+    ['nested values', { z: [true, null, { b: 1, a: [2, '3'] }], y: {}, '10': 'x', '9': 'y' }],
+    ['array of objects', [{ b: 1, a: 2 }, [], [[]], 0]],
+  ])('encodes %s as the canonicalize package does', (_name, metadata) => {
+    const fields = { ...sampleFields(), metadata } as AuditEntryFields;
+    expect(decode(encodeEntry(fields))).toContain(
+      `"metadata":${canonicalize(metadata) ?? ''},"newValues":`,
+    );
+  });
+
   it('encodes text as UTF-8', () => {
     const fields = { ...sampleFields(), resourceId: 'caf\u00e9' };
     const bytes = encodeEntry(fields);
@@ -142,6 +161,23 @@ describe('encodeEntry', () => {
   it.each(invalidCases)('rejects %s', (_name, change) => {
     const fields = { ...sampleFields(), ...change } as AuditEntryFields;
     expect(() => encodeEntry(fields)).toThrow(AuditEncodingError);
+  });
+
+  const invalidValueMessages: [string, unknown, string][] = [
+    ['NaN', { n: [1, { deep: Number.NaN }] }, 'metadata.n[1].deep is not a finite number'],
+    ['Date', { at: new Date(0) }, 'metadata.at is not a JSON value (found object)'],
+    ['function', [() => 1], 'metadata[0] is not a JSON value (found function)'],
+    ['lone surrogate', { s: 'bad \ud800' }, 'metadata.s contains an unpaired UTF-16 surrogate'],
+    [
+      'lone surrogate key',
+      { inner: { '\udc00': 1 } },
+      'metadata.inner key "\\udc00" contains an unpaired UTF-16 surrogate',
+    ],
+  ];
+
+  it.each(invalidValueMessages)('names the path of invalid %s', (_name, metadata, message) => {
+    const fields = { ...sampleFields(), metadata } as AuditEntryFields;
+    expect(() => encodeEntry(fields)).toThrow(message);
   });
 
   it('rejects sparse arrays', () => {
