@@ -115,6 +115,21 @@ function walkJson(collector: Collector, value: unknown, path: string, depth: num
   }
 }
 
+/** Maximum number of header names whose location string is kept. */
+const MAX_CACHED_HEADER_LOCATIONS = 256;
+
+// Most requests send the same few header names, so their `header:<name>` locations are built once.
+const headerLocations = new Map<string, string>();
+
+function headerLocation(name: string): string {
+  let location = headerLocations.get(name);
+  if (location === undefined) {
+    location = `header:${name}`;
+    if (headerLocations.size < MAX_CACHED_HEADER_LOCATIONS) headerLocations.set(name, location);
+  }
+  return location;
+}
+
 function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
@@ -160,10 +175,11 @@ export function collectTargets(
   const collector: Collector = { targets: [], truncated: [], maxValueLength, maxValues };
   add(collector, 'path', '', 'path', urlDecodeOnce(String(request.path ?? '')));
   addPairs(collector, parseFormPairs(String(request.rawQuery ?? ''), collector.maxValues), 'query');
-  for (const [name, raw] of Object.entries(request.headers ?? {})) {
-    const value = headerText(raw);
+  const headers = request.headers ?? {};
+  for (const name of Object.keys(headers)) {
+    const value = headerText(headers[name]);
     if (value === undefined || UNINSPECTED_HEADERS.has(name)) continue;
-    add(collector, 'header', name, `header:${name}`, value);
+    add(collector, 'header', name, headerLocation(name), value);
     if (FILENAME_HEADERS.has(name)) add(collector, 'filename', name, `filename:${name}`, value);
   }
   for (const [name, value] of Object.entries(request.cookies ?? {})) {
