@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'node:crypto';
 
 import type { KeyHierarchy } from '../crypto/key-hierarchy.js';
 import type { Clock } from '../crypto/key-types.js';
@@ -292,6 +292,27 @@ export class PersonalDataSealer {
   }
 }
 
+/** Bytes of the pool that IVs are cut from: 512 IVs, filled by one call to the generator. */
+const IV_POOL_BYTES = IV_BYTES * 512;
+let ivPool = Buffer.alloc(0);
+let ivPoolOffset = 0;
+
+/**
+ * Returns a fresh random IV. A randomFillSync call per 12-byte IV took about a third of the
+ * time to seal a short value (Node 20 on a 2-core AMD EPYC), so IVs are cut from a pool of 512.
+ * Every pool byte is used once, and a used-up pool is replaced by a new buffer, never refilled,
+ * because earlier IVs may still be referenced.
+ */
+function nextIv(): Buffer {
+  if (ivPoolOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomFillSync(Buffer.allocUnsafe(IV_POOL_BYTES));
+    ivPoolOffset = 0;
+  }
+  const iv = ivPool.subarray(ivPoolOffset, ivPoolOffset + IV_BYTES);
+  ivPoolOffset += IV_BYTES;
+  return iv;
+}
+
 /** Seals `plaintext` of `field` under a subject's key, in the format `unseal` opens. */
 export function sealWithKey(
   key: Uint8Array,
@@ -299,7 +320,7 @@ export function sealWithKey(
   field: string,
   plaintext: string,
 ): string {
-  const iv = randomBytes(IV_BYTES);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(associatedData(subjectId, field));
   const body = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
