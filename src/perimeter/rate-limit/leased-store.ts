@@ -27,8 +27,10 @@ interface Lease {
   current: number;
   previous: number;
   elapsedMs: number;
-  /** Local time at which `elapsedMs` was read from Redis. */
+  /** Local time at which `elapsedMs` was read from Redis, at the latest. */
   readAt: number;
+  /** Local time of the last grant from Redis; the lifetime counts from here. */
+  renewedAt: number;
   /** Local time from which no unit may be spent: the lease's lifetime or its window's end. */
   expiresAt: number;
   refilling: boolean;
@@ -70,7 +72,7 @@ export class LeasedRateLimitStore implements RateLimitStore {
     private readonly options: LeaseOptions,
   ) {
     this.now = options.now ?? (() => performance.now());
-    this.sweeper = setInterval(() => this.releaseExpired(), Math.max(50, options.lifetimeMs / 2));
+    this.sweeper = setInterval(() => this.releaseExpired(), Math.max(20, options.lifetimeMs / 10));
     this.sweeper.unref();
   }
 
@@ -96,8 +98,9 @@ export class LeasedRateLimitStore implements RateLimitStore {
     const want = lease && !lease.refilling ? size : 0;
     if (lease && want > 0) lease.refilling = true;
     try {
+      const sentAt = this.now();
       const counts = await this.redis.consumeAndLease(rule, key, cost, want);
-      this.absorb(id, rule, key, counts, counts.allowed ? cost : 0);
+      this.absorb(id, rule, key, counts, counts.allowed ? cost : 0, sentAt);
       return counts;
     } finally {
       if (lease && want > 0) lease.refilling = false;
@@ -112,8 +115,12 @@ export class LeasedRateLimitStore implements RateLimitStore {
     const lease = this.leases.get(leaseId(rule, key));
     if (lease && lease.window === window && this.now() < lease.expiresAt) {
       if (delta < 0) {
-        lease.remaining -= delta;
+        // A lease keeps at most its size of a refund, so a call that reserved far more than it
+        // used does not keep other processes from that share of the limit.
+        const keptRefund = Math.min(-delta, Math.max(0, this.leaseSize(rule) - lease.remaining));
+        lease.remaining += keptRefund;
         lease.current = Math.max(0, lease.current + delta);
+        if (keptRefund < -delta) await this.giveBack(rule, key, window, -delta - keptRefund);
         return;
       }
       if (lease.remaining >= delta) {
@@ -158,9 +165,10 @@ export class LeasedRateLimitStore implements RateLimitStore {
   private refill(id: string, lease: Lease, size: number): void {
     if (lease.refilling) return;
     lease.refilling = true;
+    const sentAt = this.now();
     const refill = this.redis
       .consumeAndLease(lease.rule, lease.key, 0, size)
-      .then((counts) => this.absorb(id, lease.rule, lease.key, counts, 0))
+      .then((counts) => this.absorb(id, lease.rule, lease.key, counts, 0, sentAt))
       .catch(() => undefined)
       .finally(() => {
         lease.refilling = false;
@@ -169,8 +177,18 @@ export class LeasedRateLimitStore implements RateLimitStore {
     this.refills.add(refill);
   }
 
-  /** Records what Redis counted for this process: `spent` units for a request, and a lease. */
-  private absorb(id: string, rule: WindowRule, key: string, counts: LeaseCounts, spent: number) {
+  /**
+   * Records what Redis counted for this process: `spent` units for a request, and a lease.
+   * `sentAt` is the local time before the command was sent.
+   */
+  private absorb(
+    id: string,
+    rule: WindowRule,
+    key: string,
+    counts: LeaseCounts,
+    spent: number,
+    sentAt: number,
+  ) {
     const now = this.now();
     let lease = this.leases.get(id);
     if (lease && lease.window !== counts.window) {
@@ -191,6 +209,7 @@ export class LeasedRateLimitStore implements RateLimitStore {
         previous: 0,
         elapsedMs: 0,
         readAt: now,
+        renewedAt: now,
         expiresAt: now,
         refilling: false,
       };
@@ -201,18 +220,26 @@ export class LeasedRateLimitStore implements RateLimitStore {
     lease.current = counts.current + spent + counts.leased - lease.remaining;
     lease.previous = counts.previous;
     lease.elapsedMs = counts.elapsedMs;
-    lease.readAt = now;
-    // The window's end is read from Redis's clock. Ending the lease a little before it keeps a
-    // late local timer from spending a unit in the next window.
+    lease.readAt = sentAt;
+    lease.renewedAt = now;
+    // Redis read its clock after `sentAt`, so the window ends no earlier than `sentAt` plus the
+    // time Redis reported as left, however long the reply took to be handled. The margin covers
+    // the local clock running slower than Redis's.
     const margin = Math.min(100, rule.windowMs / 100);
-    const windowEnd = now + rule.windowMs - counts.elapsedMs - margin;
+    const windowEnd = sentAt + rule.windowMs - counts.elapsedMs - margin;
     lease.expiresAt = Math.min(now + this.options.lifetimeMs, windowEnd);
+    // Entries stay in order of renewal, so the sweeper can stop at the first one still young.
+    this.leases.delete(id);
+    this.leases.set(id, lease);
   }
 
+  // Leases that end at their window's end before their lifetime are given back at the end of
+  // their lifetime, or at their next check, whichever comes first.
   private releaseExpired(): void {
     const now = this.now();
     for (const [id, lease] of this.leases) {
-      if (now >= lease.expiresAt && !lease.refilling) void this.release(id, lease);
+      if (now < lease.renewedAt + this.options.lifetimeMs) break;
+      if (!lease.refilling) void this.release(id, lease);
     }
   }
 

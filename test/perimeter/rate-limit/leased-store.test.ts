@@ -163,19 +163,35 @@ describe('leased rate-limit store', () => {
     const setup = newSetup();
     const tokens: WindowRule = { name: 'tokens', limit: 100_000, windowMs: HOUR };
     const { store, counting } = leasedStore(setup);
-    await store.consume(tokens, 'k', 500);
-    const reserved = await store.consume(tokens, 'k', 500);
+    await store.consume(tokens, 'k', 100);
     // 1% of 100,000 = 1,000 tokens leased with the second reservation.
-    expect(await countedInRedis(setup, tokens, 'k')).toBe(2000);
-    await store.adjust(tokens, 'k', reserved.window, -480);
+    await store.consume(tokens, 'k', 100);
+    const reserved = await store.consume(tokens, 'k', 400);
+    expect(await countedInRedis(setup, tokens, 'k')).toBe(1200);
+
+    // The lease has 600 left and room for 400 more, so the refund stays in memory.
+    await store.adjust(tokens, 'k', reserved.window, -300);
     expect(counting.adjusts).toBe(0);
-    // The refunded tokens pay for the next reservation. It leaves 80 of the 1,000-token lease,
-    // under half, so the only Redis command is the refill sent in the background.
     const consumesBefore = counting.consumes;
-    await store.consume(tokens, 'k', 1400);
+    const next = await store.consume(tokens, 'k', 900);
+    expect(next.allowed).toBe(true);
+    // Spending the last 900 leaves nothing, so the only command is the background refill.
     expect(counting.consumes).toBe(consumesBefore + 1);
     await store.close();
-    expect(await countedInRedis(setup, tokens, 'k')).toBe(500 + 20 + 1400);
+    expect(await countedInRedis(setup, tokens, 'k')).toBe(100 + 100 + 400 - 300 + 900);
+  });
+
+  it('gives back a refund beyond the lease size', async () => {
+    const setup = newSetup();
+    const tokens: WindowRule = { name: 'tokens', limit: 100_000, windowMs: HOUR };
+    const { store, counting } = leasedStore(setup);
+    await store.consume(tokens, 'k', 100);
+    await store.consume(tokens, 'k', 100);
+    const reserved = await store.consume(tokens, 'k', 5000);
+    await store.adjust(tokens, 'k', reserved.window, -4990);
+    expect(counting.adjusts).toBe(1);
+    await store.close();
+    expect(await countedInRedis(setup, tokens, 'k')).toBe(100 + 100 + 10);
   });
 
   it('leaves rules outside its list to Redis', async () => {
