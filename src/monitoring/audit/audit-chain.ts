@@ -1,4 +1,8 @@
-import { asStoredCiphertext, type AuditEntryFields } from './canonical-encoding.js';
+import {
+  asStoredCiphertext,
+  type AuditEntryFields,
+  type StoredCiphertext,
+} from './canonical-encoding.js';
 import { digestEntry } from './entry-hash.js';
 import { MerkleFrontier } from './merkle.js';
 import type { AuditRecord } from './audit-entry.js';
@@ -34,6 +38,11 @@ export const AUDIT_COLUMNS = [
   'entry_hash',
   'leaf_hash',
 ] as const;
+
+/** Returns lowercase hex of `bytes` through a Buffer view, without copying them. */
+function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
 
 /** Entries hashed between two turns of the event loop. */
 const YIELD_EVERY = 32;
@@ -74,13 +83,19 @@ export interface ChainedBatch {
   frontier: string[];
 }
 
+function optionalText(value: string | null): string | null {
+  return value === null ? null : storableText(value);
+}
+
+function sealedText(value: string | null): StoredCiphertext | null {
+  return value === null ? null : asStoredCiphertext(value);
+}
+
 function toFields(
   record: AuditRecord,
   sealed: SealedPersonalFields,
   position: { logId: string; seq: number; timestamp: string; previousHash: string | null },
 ): AuditEntryFields {
-  const text = (value: string | null) => (value === null ? null : storableText(value));
-  const sealedText = (value: string | null) => (value === null ? null : asStoredCiphertext(value));
   return {
     seq: String(position.seq),
     logId: position.logId,
@@ -95,7 +110,7 @@ function toFields(
     requestId: record.requestId,
     sessionId: record.sessionId,
     action: storableText(record.action),
-    resourceType: text(record.resourceType),
+    resourceType: optionalText(record.resourceType),
     resourceId: record.resourceId,
     oldValues: sealed.oldValues,
     newValues: sealed.newValues,
@@ -119,7 +134,8 @@ export async function chainRecords(batch: ChainBatch): Promise<ChainedBatch> {
   );
   const rows: Array<Record<(typeof AUDIT_COLUMNS)[number], unknown>> = [];
   let previousHash = batch.previousHash;
-  for (const [index, record] of batch.records.entries()) {
+  for (let index = 0; index < batch.records.length; index += 1) {
+    const record = batch.records[index] as AuditRecord;
     // Large batches give the event loop a turn now and then, so requests are not held up.
     if (index > 0 && index % YIELD_EVERY === 0) {
       await new Promise((resolve) => setImmediate(resolve));
@@ -160,14 +176,14 @@ export async function chainRecords(batch: ChainBatch): Promise<ChainedBatch> {
       compliance_relevant: fields.complianceRelevant,
       previous_hash: previousHash,
       entry_hash: digests.entryHash,
-      leaf_hash: `\\x${Buffer.from(digests.leafHash).toString('hex')}`,
+      leaf_hash: `\\x${hexOf(digests.leafHash)}`,
     } satisfies Record<(typeof AUDIT_COLUMNS)[number], unknown>);
     previousHash = digests.entryHash;
   }
   return {
     rowsJson: JSON.stringify(rows),
     lastHash: previousHash,
-    frontier: frontier.nodes.map((node) => Buffer.from(node).toString('hex')),
+    frontier: frontier.nodes.map(hexOf),
   };
 }
 
