@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -162,5 +163,31 @@ describe('audit chain worker', () => {
       keys: new Map(),
     };
     await expect(worker.chain(batch)).rejects.toThrow(/closed/);
+  });
+
+  it.runIf(process.platform === 'linux')('runs at a lower priority than requests', async () => {
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value. The command name in
+    // field 2 may contain spaces, so fields are counted after its closing parenthesis.
+    const niceOf = (tid: string) => {
+      // eslint-disable-next-line security/detect-non-literal-fs-filename -- a /proc path
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const mainNice = niceOf(String(process.pid));
+    const before = new Set(readdirSync('/proc/self/task'));
+    worker = new AuditChainWorker();
+    await worker.chain({
+      logId: MAIN_LOG,
+      nextSeq: 1,
+      previousHash: null,
+      frontier: [],
+      timestamp: '2026-12-04T19:00:00.123456Z',
+      records: records('priority', 2),
+      keys: new Map(),
+    });
+    const started = readdirSync('/proc/self/task').filter((tid) => !before.has(tid));
+    const nices = started.map(niceOf);
+    expect(nices).toContain(Math.min(19, mainNice + 10));
+    expect(niceOf(String(process.pid))).toBe(mainNice);
   });
 });
