@@ -68,7 +68,11 @@ export interface WafEngine {
   readonly rules: readonly WafRule[];
 }
 
-/** Remembered matches of short values, by target kind, then target name, then value. */
+/**
+ * Remembered matches of short values, by target kind, then location, then value. The location,
+ * not the name, is the key because exclusions apply by location and matches report it, and a
+ * JSON key's name is the same wherever it sits in the body.
+ */
 type ValueMemo = Map<TargetKind, Map<string, Map<string, readonly WafMatch[]>>>;
 
 interface RuleSet {
@@ -82,8 +86,8 @@ interface RuleSet {
 
 /** One remembered value, in the order values were remembered across all routes. */
 interface MemoEntry {
-  byName: Map<string, Map<string, readonly WafMatch[]>>;
-  name: string;
+  byLocation: Map<string, Map<string, readonly WafMatch[]>>;
+  location: string;
   byValue: Map<string, readonly WafMatch[]>;
   value: string;
 }
@@ -162,7 +166,7 @@ export function createWafEngine(
   let oldestMemo = 0;
 
   function rememberedMatches(set: RuleSet, target: Target): readonly WafMatch[] | undefined {
-    return set.memo.get(target.kind)?.get(target.name)?.get(target.value);
+    return set.memo.get(target.kind)?.get(target.location)?.get(target.value);
   }
 
   function rememberMatches(set: RuleSet, target: Target, found: readonly WafMatch[]): void {
@@ -171,25 +175,25 @@ export function createWafEngine(
       memoQueue[oldestMemo] = undefined;
       oldestMemo += 1;
       oldest?.byValue.delete(oldest.value);
-      if (oldest?.byValue.size === 0) oldest.byName.delete(oldest.name);
+      if (oldest?.byValue.size === 0) oldest.byLocation.delete(oldest.location);
       // Drops the evicted head once it is as long as the live part, so the queue stays bounded.
       if (oldestMemo >= MAX_MEMO_ENTRIES) {
         memoQueue.splice(0, oldestMemo);
         oldestMemo = 0;
       }
     }
-    let byName = set.memo.get(target.kind);
-    if (byName === undefined) {
-      byName = new Map();
-      set.memo.set(target.kind, byName);
+    let byLocation = set.memo.get(target.kind);
+    if (byLocation === undefined) {
+      byLocation = new Map();
+      set.memo.set(target.kind, byLocation);
     }
-    let byValue = byName.get(target.name);
+    let byValue = byLocation.get(target.location);
     if (byValue === undefined) {
       byValue = new Map();
-      byName.set(target.name, byValue);
+      byLocation.set(target.location, byValue);
     }
     byValue.set(target.value, found);
-    memoQueue.push({ byName, name: target.name, byValue, value: target.value });
+    memoQueue.push({ byLocation, location: target.location, byValue, value: target.value });
   }
 
   function ruleSetFor(routeId: string): RuleSet {
@@ -229,7 +233,7 @@ export function createWafEngine(
       const rulesForTarget = rulesFor(set, target);
       if (rulesForTarget === undefined) continue;
       // Most header values repeat from request to request (user agent, content type, API
-      // version), so the matches of short values are remembered per route, kind and name.
+      // version), so the matches of short values are remembered per route, kind and location.
       const memoized = target.value.length <= MAX_MEMO_VALUE_LENGTH;
       const remembered = memoized ? rememberedMatches(set, target) : undefined;
       if (remembered !== undefined) {
