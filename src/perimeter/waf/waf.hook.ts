@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/config.schema.js';
 import { AppError, errorBody } from '../../http/errors.js';
 import { createWafEngine, type WafEngine } from './index.js';
+import { SECRET_FIELD_EXCLUSIONS } from './secret-fields.js';
 import type { ParanoiaLevel, WafBodyKind, WafRequest, WafVerdict } from './types.js';
 import { acceptUnparsedBodies, rejectUnparsedBodies, UnparsedBody } from './unparsed-body.js';
 
@@ -71,6 +72,7 @@ export function registerWaf(
   engine: WafEngine = createWafEngine({
     paranoiaLevel: config.WAF_PARANOIA_LEVEL as ParanoiaLevel,
     threshold: config.WAF_ANOMALY_THRESHOLD,
+    exclusions: [...SECRET_FIELD_EXCLUSIONS],
   }),
 ): void {
   if (config.WAF_MODE === 'off') return;
