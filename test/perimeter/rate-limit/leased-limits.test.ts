@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { newApiKey, startServerPair, type ServerPair } from './servers.js';
+import { anthropicCall, newApiKey, startServerPair, type ServerPair } from './servers.js';
 
 // Limits large enough to be leased: at 5 %, each server leases 10 requests or 1,000 tokens of
 // a key's limit at a time and spends them without asking Redis.
@@ -60,20 +60,7 @@ describe('leased per-key limits across two servers', () => {
     try {
       const responses = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
-          fetch(`${urlOf(i)}/v1/messages`, {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              'x-api-key': apiKey,
-              'anthropic-version': '2023-06-01',
-              'user-agent': USER_AGENT,
-            },
-            body: JSON.stringify({
-              model: 'claude-sonnet-4-5',
-              max_tokens: 1000,
-              messages: [{ role: 'user', content: 'Say hello' }],
-            }),
-          }),
+          anthropicCall(urlOf(i), apiKey, { maxTokens: 1000, userAgent: USER_AGENT }),
         ),
       );
       const statuses = responses.map((response) => response.status);

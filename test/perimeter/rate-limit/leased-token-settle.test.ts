@@ -1,7 +1,14 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { newApiKey, REDIS_URL, startServerPair, uniquePrefix, type ServerPair } from './servers.js';
+import {
+  anthropicCall,
+  newApiKey,
+  REDIS_URL,
+  startServerPair,
+  uniquePrefix,
+  type ServerPair,
+} from './servers.js';
 
 // At 5 %, each server leases 1,000 tokens of the key's 20,000-token limit at a time.
 const TOKEN_LIMIT = 20_000;
@@ -30,20 +37,7 @@ afterAll(async () => {
 });
 
 function message(url: string, apiKey: string): Promise<Response> {
-  return fetch(`${url}/v1/messages`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-api-key': apiKey,
-      'anthropic-version': '2023-06-01',
-      'user-agent': USER_AGENT,
-    },
-    body: JSON.stringify({
-      model: 'claude-sonnet-4-5',
-      max_tokens: MAX_TOKENS,
-      messages: [{ role: 'user', content: 'Say hello' }],
-    }),
-  });
+  return anthropicCall(url, apiKey, { maxTokens: MAX_TOKENS, userAgent: USER_AGENT });
 }
 
 /** Returns the tokens Redis counts for every key under the token rule, summed. */

@@ -72,3 +72,26 @@ export async function newApiKey(server: TestServer): Promise<string> {
   });
   return generated.secret;
 }
+
+/** Sends a one-message Anthropic call through the gateway with `apiKey`. */
+export function anthropicCall(
+  url: string,
+  apiKey: string,
+  options: { maxTokens: number; userAgent: string; stream?: boolean },
+): Promise<Response> {
+  return fetch(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-api-key': apiKey,
+      'anthropic-version': '2023-06-01',
+      'user-agent': options.userAgent,
+    },
+    body: JSON.stringify({
+      model: 'claude-sonnet-4-5',
+      max_tokens: options.maxTokens,
+      stream: options.stream ?? false,
+      messages: [{ role: 'user', content: 'Say hello' }],
+    }),
+  });
+}

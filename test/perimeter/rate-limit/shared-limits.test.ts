@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { newApiKey, startServerPair, type ServerPair } from './servers.js';
+import { anthropicCall, newApiKey, startServerPair, type ServerPair } from './servers.js';
 
 const USER_AGENT = 'rate-limit-test';
 const KEY_LIMIT = 20;
@@ -26,22 +26,8 @@ function urlOf(i: number): string {
   return i % 2 === 0 ? pair.urls[0] : pair.urls[1];
 }
 
-function anthropicCall(url: string, apiKey: string, maxTokens: number, stream = false) {
-  return fetch(`${url}/v1/messages`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-api-key': apiKey,
-      'anthropic-version': '2023-06-01',
-      'user-agent': USER_AGENT,
-    },
-    body: JSON.stringify({
-      model: 'claude-sonnet-4-5',
-      max_tokens: maxTokens,
-      stream,
-      messages: [{ role: 'user', content: 'Say hello' }],
-    }),
-  });
+function message(url: string, apiKey: string, maxTokens: number, stream = false) {
+  return anthropicCall(url, apiKey, { maxTokens, stream, userAgent: USER_AGENT });
 }
 
 describe('per-key request limit across two servers', () => {
@@ -82,7 +68,7 @@ describe('per-key token reservation across two servers', () => {
     pair.first.fake.behavior = { kind: 'delay', ms: 1500 };
     try {
       const responses = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => anthropicCall(urlOf(i), apiKey, 10)),
+        Array.from({ length: 20 }, (_, i) => message(urlOf(i), apiKey, 10)),
       );
       const statuses = responses.map((response) => response.status);
       // Each call reserves max_tokens = 10 of the 100-token limit.
@@ -104,14 +90,14 @@ describe('per-key token reservation across two servers', () => {
     const apiKey = await newApiKey(pair.first);
     // Each call uses 12 input + 5 output tokens: five calls settle to 85 of 100.
     for (let i = 0; i < 5; i++) {
-      const response = await anthropicCall(urlOf(i), apiKey, 10);
+      const response = await message(urlOf(i), apiKey, 10);
       expect(response.status).toBe(200);
       await response.arrayBuffer();
     }
-    const over = await anthropicCall(pair.urls[0], apiKey, 20);
+    const over = await message(pair.urls[0], apiKey, 20);
     expect(over.status).toBe(429);
     await over.arrayBuffer();
-    const fits = await anthropicCall(pair.urls[1], apiKey, 15);
+    const fits = await message(pair.urls[1], apiKey, 15);
     expect(fits.status).toBe(200);
     await fits.arrayBuffer();
   });
@@ -121,10 +107,10 @@ describe('per-key token reservation across two servers', () => {
     // Five calls of 17 tokens leave 15. The stream reserves 5, grows to 13 when message_start
     // reports 12 input and 1 output token, and cannot grow to 17 at message_delta.
     for (let i = 0; i < 5; i++) {
-      const response = await anthropicCall(pair.urls[0], apiKey, 10);
+      const response = await message(pair.urls[0], apiKey, 10);
       await response.arrayBuffer();
     }
-    const stream = await anthropicCall(pair.urls[1], apiKey, 5, true);
+    const stream = await message(pair.urls[1], apiKey, 5, true);
     expect(stream.status).toBe(200);
     const text = await stream.text();
     expect(text).toContain('event: error');
