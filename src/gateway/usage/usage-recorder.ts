@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 
 import type { Database } from '../../data/database/database.js';
-import { enterTenant } from '../../data/database/tenant-scope.js';
+import { enterTenant, inTenant } from '../../data/database/tenant-scope.js';
 import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { AuditChainWorker } from '../../monitoring/audit/audit-chain-worker.js';
 import { appendAuditRecords, MAIN_LOG } from '../../monitoring/audit/audit.repository.js';
@@ -22,7 +22,9 @@ export interface UsageRecorder {
 export interface UsageRecorderOptions {
   /** Maximum time a finished call waits before it is written. */
   flushIntervalMs?: number;
-  /** Calls written in one transaction. */
+  /** Calls that start a write at once, without waiting for the interval. */
+  writeAfterCalls?: number;
+  /** Most calls written in one transaction. */
   batchSize?: number;
   /** Calls held in memory while the database is unreachable; beyond it, new calls are dropped and counted. */
   maxQueued?: number;
@@ -79,16 +81,23 @@ export function createUsageRecorder(
   logger: Logger,
   options: UsageRecorderOptions = {},
 ): UsageRecorder {
-  // Each batch costs about seven database round trips whatever its size, so at 1,000 calls per
-  // second a 50 ms interval needs a fifth of the queries of 10 ms. The sealing and hashing of a
-  // batch run in the worker thread, so a larger batch no longer holds up requests while it runs.
+  // A batch costs about seven database round trips whatever its size, but its work arrives in
+  // one burst: the request thread encodes it, the worker thread seals it and PostgreSQL inserts
+  // it. On two cores a burst of 50 calls held up the requests that arrived during it, so a
+  // write starts as soon as 10 calls wait. Under heavier load, calls queue while a write runs
+  // and the next batch takes them all, up to `batchSize`; at a trickle, the interval gathers
+  // them into fewer transactions.
   const flushIntervalMs = options.flushIntervalMs ?? 50;
+  const writeAfterCalls = options.writeAfterCalls ?? 10;
   const batchSize = options.batchSize ?? 200;
   const maxQueued = options.maxQueued ?? 100_000;
   const chainWorker = options.chainInWorker === false ? null : new AuditChainWorker();
   const queue: GatewayCall[] = [];
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
+  // True from a count-started drain's call until it runs, so the calls that arrive meanwhile
+  // do not chain more drains behind it: it takes them all.
+  let drainWaiting = false;
   let dropped = 0;
   const lastTouched = new Map<string, number>();
   const attempts = new WeakMap<GatewayCall, number>();
@@ -108,12 +117,16 @@ export function createUsageRecorder(
   let failing = false;
 
   // Row-level security admits one organization's rows at a time, so the transaction switches
-  // to each organization of the batch for its call rows and key touches. The audit append is
-  // one insert for the whole batch, because its policy admits entries of any organization.
+  // to each organization of the batch for its call rows and key touches. The first one is set
+  // with BEGIN, in the same round trip. The audit append is one insert for the whole batch,
+  // because its policy admits entries of any organization.
   const writeBatch = async (calls: GatewayCall[]): Promise<void> => {
-    await db.transaction(async (tx) => {
-      for (const [orgId, orgCalls] of callsByOrganization(calls)) {
-        await enterTenant(tx, orgId);
+    const groups = callsByOrganization(calls);
+    const [firstOrg] = groups.keys();
+    if (firstOrg === undefined) return;
+    await inTenant(db, firstOrg, async (tx) => {
+      for (const [orgId, orgCalls] of groups) {
+        if (orgId !== firstOrg) await enterTenant(tx, orgId);
         await insertGatewayCalls(tx, orgCalls);
         await touchApiKeys(tx, orgId, keysToTouch(orgCalls));
       }
@@ -154,20 +167,25 @@ export function createUsageRecorder(
     }
   };
 
-  const drain = (): Promise<void> => {
+  // Writes batches while at least `minimum` calls wait. A timer set meanwhile (a failed call's
+  // retry, or calls below the count) ends the loop, and the timer writes what is left.
+  const drain = (minimum: number): Promise<void> => {
+    if (timer) clearTimeout(timer);
     timer = undefined;
+    drainWaiting = minimum > 1;
     writing = writing.then(async () => {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, batchSize);
-        await writeWithRetry(batch);
-        if (queue.length > 0 && timer) break;
+      drainWaiting = false;
+      while (queue.length >= minimum && queue.length > 0) {
+        await writeWithRetry(queue.splice(0, batchSize));
+        if (timer) break;
       }
+      if (queue.length > 0) schedule();
     });
     return writing;
   };
 
   function schedule(): void {
-    timer ??= setTimeout(() => void drain(), flushIntervalMs);
+    timer ??= setTimeout(() => void drain(1), flushIntervalMs);
   }
 
   return {
@@ -180,15 +198,12 @@ export function createUsageRecorder(
         return;
       }
       queue.push(call);
-      if (queue.length >= batchSize) void drain();
-      else schedule();
+      // While writes fail, the timer paces the retries.
+      if (queue.length < writeAfterCalls || failing) schedule();
+      else if (!drainWaiting) void drain(writeAfterCalls);
     },
     healthy: () => !failing,
-    async flush() {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      await drain();
-    },
+    flush: () => drain(1),
     async close() {
       await this.flush();
       await chainWorker?.close();

@@ -78,17 +78,26 @@ export async function appendAuditRecords(
   });
 
   // NULL::audit_logs gives every column its declared type. The column list leaves out `id`, so
-  // the insert fills it from its default.
+  // the insert fills it from its default. The entries and the head's move are one statement, so
+  // one round trip: PostgreSQL runs a data-modifying WITH part to completion even though the
+  // UPDATE does not read it, and a failure in either fails both.
   const columns = AUDIT_COLUMNS.map((column) => `"${column}"`).join(', ');
-  await tx.query(
-    `INSERT INTO audit_logs (${columns})
-     SELECT ${columns} FROM json_populate_recordset(NULL::audit_logs, $1::json)`,
-    [chained.rowsJson],
+  const moved = await tx.query(
+    `WITH appended AS (
+       INSERT INTO audit_logs (${columns})
+       SELECT ${columns} FROM json_populate_recordset(NULL::audit_logs, $1::json)
+     )
+     UPDATE audit_log_heads SET next_seq = $3, last_hash = $4, last_timestamp = $5, frontier = $6
+      WHERE log_id = $2`,
+    [
+      chained.rowsJson,
+      logId,
+      head.nextSeq + records.length,
+      chained.lastHash,
+      timestamp,
+      chained.frontier,
+    ],
   );
-  await tx.query(
-    `UPDATE audit_log_heads SET next_seq = $2, last_hash = $3, last_timestamp = $4, frontier = $5
-      WHERE log_id = $1`,
-    [logId, head.nextSeq + records.length, chained.lastHash, timestamp, chained.frontier],
-  );
+  if (moved.rowCount !== 1) throw new Error(`audit log ${logId} head did not move`);
   auditAppended(logId, head.nextSeq + records.length - 1);
 }
