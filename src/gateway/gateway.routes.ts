@@ -80,11 +80,17 @@ const TOOL_PROTOCOLS: Readonly<Record<ProviderAdapter['name'], ToolProtocol>> = 
 };
 
 // Each chat route has one API. `/v1/models` serves both SDKs: the Anthropic SDK always sends
-// an anthropic-version header and the OpenAI SDK never does.
+// an anthropic-version header and the OpenAI SDK never does. A client that sends neither, such
+// as curl, gets errors in the shape of the key header it used: `x-api-key` is Anthropic's and
+// `Authorization: Bearer` is OpenAI's.
 function providerOfRequest(request: FastifyRequest): ProviderAdapter {
   if (request.url.startsWith('/v1/messages')) return anthropicProvider;
   if (request.url.startsWith('/v1/chat/')) return openaiProvider;
-  return request.headers['anthropic-version'] ? anthropicProvider : openaiProvider;
+  const { headers } = request;
+  if (headers['anthropic-version'] !== undefined) return anthropicProvider;
+  return headers['x-api-key'] !== undefined && headers.authorization === undefined
+    ? anthropicProvider
+    : openaiProvider;
 }
 
 /**
