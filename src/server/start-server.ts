@@ -140,37 +140,47 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const rateLimiter = createRateLimiter(config, logger, redisConnection?.client ?? null);
   const redis = redisConnection?.client ?? null;
   const securityEvents = createSecurityEvents({ config, db, logger, redis });
-  const app = await buildApp({
-    config,
-    db,
-    logger,
-    upstream,
-    usage,
-    checkpointer,
-    signingKey,
-    redis,
-    dataProtection,
-    rateLimiter,
-    tls,
-    securityEvents,
-  });
-  try {
-    await app.listen({ host: config.HOST, port: config.PORT });
-  } catch (error) {
+  // Releases everything opened above, in the order a stop needs: no request can reach the
+  // stores once the app has closed, and after that no work can still need the KMS, such as an
+  // HSM session. A failed start releases the same, so an embedding caller keeps no timer,
+  // connection or data folder lock.
+  const release = async (app?: FastifyInstance): Promise<void> => {
     clearInterval(partitionTimer);
     keyMaintenance.stop();
-    await app.close();
+    if (app) await app.close();
     await securityEvents.close();
-    await rateLimiter.close();
-    await redisConnection?.close();
     await usage.close();
     await checkpointer.stop();
+    await upstream.close();
+    await rateLimiter.close();
+    await redisConnection?.close();
     uninstallUserFieldProtection(userFields);
     stopPersonalDataKeyWrapping(subjectKeys);
     await dataProtection.close();
     await db.close();
+  };
+  let built: FastifyInstance | undefined;
+  try {
+    built = await buildApp({
+      config,
+      db,
+      logger,
+      upstream,
+      usage,
+      checkpointer,
+      signingKey,
+      redis,
+      dataProtection,
+      rateLimiter,
+      tls,
+      securityEvents,
+    });
+    await built.listen({ host: config.HOST, port: config.PORT });
+  } catch (error) {
+    await release(built);
     throw error;
   }
+  const app = built;
 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -179,24 +189,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      clearInterval(partitionTimer);
-      keyMaintenance.stop();
       // server.close() ends only the connections idle at that moment. A keep-alive connection
       // whose response finishes later would hold close() open until its keep-alive timeout,
       // so a 1 ms timeout ends each one right after its last response.
       app.server.keepAliveTimeout = 1;
-      await app.close();
-      await securityEvents.close();
-      await usage.close();
-      await checkpointer.stop();
-      await upstream.close();
-      await rateLimiter.close();
-      await redisConnection?.close();
-      // After the app has closed no request can still need the KMS, such as an HSM session.
-      uninstallUserFieldProtection(userFields);
-      stopPersonalDataKeyWrapping(subjectKeys);
-      await dataProtection.close();
-      await db.close();
+      await release(app);
     })());
 
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
