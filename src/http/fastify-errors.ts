@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '../data/database/database-errors.js';
 import { AppError, type ErrorCode } from './errors.js';
 
 // Fastify's own client errors (body parsing, content type, size), mapped by code to ours.
@@ -12,12 +13,14 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
 };
 
 /**
- * Converts anything thrown while handling a request into an {@link AppError}. Errors that are
- * not expected client errors become `internal_error`, whose message reveals nothing; the
- * caller logs the original.
+ * Converts anything thrown while handling a request into an {@link AppError}. A database that
+ * cannot be reached gives `service_unavailable` (503), so clients retry later and nothing
+ * reads the outage as a server bug. Other errors that are not expected client errors become
+ * `internal_error`, whose message reveals nothing; the caller logs the original.
  */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return new AppError('service_unavailable');
   const { code, statusCode } = (error ?? {}) as { code?: string; statusCode?: number };
   const mapped = code ? FASTIFY_CODES[code] : undefined;
   if (mapped) return new AppError(mapped);

@@ -195,7 +195,7 @@ describe('health checks', () => {
     expect(up.status).toBe(200);
   });
 
-  it('admin route during the outage fails cleanly', async () => {
+  it('admin route during the outage answers 503 and names no internals', async () => {
     const name = new URL(t.config.DATABASE_URL ?? '').pathname.slice(1);
     const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
     await admin.connect();
@@ -209,8 +209,8 @@ describe('health checks', () => {
         headers: { authorization: `Bearer ${ownerToken}` },
       });
       const body = (await response.json()) as Record<string, unknown>;
-      expect(response.status).toBe(500);
-      expect(body.code).toBe('internal_error');
+      expect(response.status).toBe(503);
+      expect(body.code).toBe('service_unavailable');
       expect(JSON.stringify(body)).not.toMatch(/connect|database|postgres/i);
     } finally {
       await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);

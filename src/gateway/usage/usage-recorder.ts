@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 
 import type { Database } from '../../data/database/database.js';
+import { rejectsRows } from '../../data/database/database-errors.js';
 import { enterTenant, inTenant } from '../../data/database/tenant-scope.js';
 import { buildAuditRecord, type AuditRecord } from '../../monitoring/audit/audit-entry.js';
 import { AuditChainWorker } from '../../monitoring/audit/audit-chain-worker.js';
@@ -28,6 +29,8 @@ export interface UsageRecorderOptions {
   batchSize?: number;
   /** Calls held in memory while the database is unreachable; beyond it, new calls are dropped and counted. */
   maxQueued?: number;
+  /** How long `close()` keeps trying to write calls that wait because the database is down. */
+  closeWaitMs?: number;
   /**
    * Whether the audit entries of call records are sealed and hashed in a worker thread, so that
    * work does not delay requests. Defaults to true. False does it in the calling thread.
@@ -67,7 +70,9 @@ function callsByOrganization(calls: GatewayCall[]): Map<string, GatewayCall[]> {
   return groups;
 }
 
+/** Times the database may reject one call's row before the call is dropped. */
 const MAX_ATTEMPTS = 5;
+const MAX_RETRY_DELAY_MS = 1000;
 
 // Writing last_used_at once a minute per key is precise enough and keeps the write rate flat.
 const TOUCH_INTERVAL_MS = 60_000;
@@ -81,16 +86,17 @@ export function createUsageRecorder(
   logger: Logger,
   options: UsageRecorderOptions = {},
 ): UsageRecorder {
-  // A batch costs about seven database round trips whatever its size, but its work arrives in
+  // A batch costs five database round trips whatever its size, but its work arrives in
   // one burst: the request thread encodes it, the worker thread seals it and PostgreSQL inserts
   // it. On two cores a burst of 50 calls held up the requests that arrived during it, so a
-  // write starts as soon as 10 calls wait. Under heavier load, calls queue while a write runs
-  // and the next batch takes them all, up to `batchSize`; at a trickle, the interval gathers
+  // write starts as soon as 10 calls wait. Under heavier load, calls queue while a write runs,
+  // and the next batch takes them all, up to `batchSize`. At a trickle, the interval gathers
   // them into fewer transactions.
   const flushIntervalMs = options.flushIntervalMs ?? 50;
   const writeAfterCalls = options.writeAfterCalls ?? 10;
   const batchSize = options.batchSize ?? 200;
   const maxQueued = options.maxQueued ?? 100_000;
+  const closeWaitMs = options.closeWaitMs ?? 5000;
   const chainWorker = options.chainInWorker === false ? null : new AuditChainWorker();
   const queue: GatewayCall[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -114,7 +120,12 @@ export function createUsageRecorder(
     return [...due];
   };
 
+  // True from a write that the database could not take until a write succeeds. The calls of
+  // that write wait at the front of the queue meanwhile, so a retry is always scheduled.
   let failing = false;
+  let failedWrites = 0;
+  let retryDelayMs = flushIntervalMs;
+  let closed = false;
 
   // Row-level security admits one organization's rows at a time, so the transaction switches
   // to each organization of the batch for its call rows and key touches. The first one is set
@@ -132,20 +143,54 @@ export function createUsageRecorder(
       }
       await appendAuditRecords(tx, calls.map(auditRecordOf), MAIN_LOG, chainWorker?.chain);
     });
-    failing = false;
   };
 
-  // A failed batch is written again call by call, so one call that cannot be stored does not
-  // hold back the others. A call that keeps failing is dropped after MAX_ATTEMPTS and logged.
-  const writeWithRetry = async (calls: GatewayCall[]): Promise<void> => {
+  const written = (): void => {
+    if (failing) logger.warn({ failedWrites }, 'gateway call records are being written again');
+    failing = false;
+    failedWrites = 0;
+    retryDelayMs = flushIntervalMs;
+  };
+
+  /**
+   * Writes `calls` and returns those to try again later, in their order. A write fails in one
+   * of two ways:
+   * - The database cannot take it: it is unreachable, lacks a grant, is read-only, or fails
+   *   for any other reason than the rows. No call is dropped. They all wait and the recorder
+   *   reports itself unhealthy until a write succeeds, so the gateway takes no new calls.
+   * - PostgreSQL rejects the rows themselves (SQLSTATE class 22 or 23), for example a call of
+   *   an organization erased while it ran. The calls are then written one by one, so one such
+   *   call does not hold back the others, and a call rejected MAX_ATTEMPTS times is dropped
+   *   and logged.
+   */
+  const write = async (calls: GatewayCall[]): Promise<GatewayCall[]> => {
     try {
       await writeBatch(calls);
-      return;
+      written();
+      return [];
     } catch (error) {
-      failing = true;
+      if (!rejectsRows(error)) {
+        failing = true;
+        failedWrites++;
+        // The first failure and then every 100th, so an outage does not flood the log.
+        if (failedWrites % 100 === 1) {
+          logger.error(
+            { err: error, waiting: queue.length + calls.length, failedWrites },
+            'cannot record gateway calls; the gateway refuses calls until they are written',
+          );
+        }
+        return calls;
+      }
+      // The statement reached the database, so it can take other rows.
+      written();
       if (calls.length > 1) {
-        for (const call of calls) await writeWithRetry([call]);
-        return;
+        const again: GatewayCall[] = [];
+        for (const [index, call] of calls.entries()) {
+          // The database went away during the split: the rest waits for the retry.
+          if (failing) return [...again, ...calls.slice(index)];
+          again.push(...(await write([call])));
+        }
+        return again;
       }
       const call = calls[0] as GatewayCall;
       const tries = (attempts.get(call) ?? 0) + 1;
@@ -153,22 +198,30 @@ export function createUsageRecorder(
         attempts.delete(call);
         logger.error(
           { err: error, requestId: call.context.requestId },
-          'dropping a gateway call record after repeated failures',
+          'dropping a gateway call record that the database rejects',
         );
-        return;
+        return [];
       }
       attempts.set(call, tries);
-      logger.error(
+      logger.warn(
         { err: error, requestId: call.context.requestId },
-        'failed to record a gateway call; retrying',
+        'the database rejected a gateway call record; retrying',
       );
-      queue.unshift(call);
-      schedule();
+      return [call];
     }
   };
 
-  // Writes batches while at least `minimum` calls wait. A timer set meanwhile (a failed call's
-  // retry, or calls below the count) ends the loop, and the timer writes what is left.
+  // Tries a failed write again after a delay that doubles from the flush interval up to
+  // MAX_RETRY_DELAY_MS, so an outage costs the database one attempt a second at most.
+  const retryLater = (): void => {
+    if (closed) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => void drain(1), retryDelayMs);
+    retryDelayMs = Math.min(retryDelayMs * 2, MAX_RETRY_DELAY_MS);
+  };
+
+  // Writes batches while at least `minimum` calls wait. Calls below the count wait for the
+  // timer, and calls of a failed write for the retry.
   const drain = (minimum: number): Promise<void> => {
     if (timer) clearTimeout(timer);
     timer = undefined;
@@ -176,7 +229,12 @@ export function createUsageRecorder(
     writing = writing.then(async () => {
       drainWaiting = false;
       while (queue.length >= minimum && queue.length > 0) {
-        await writeWithRetry(queue.splice(0, batchSize));
+        const again = await write(queue.splice(0, batchSize));
+        if (again.length > 0) {
+          queue.unshift(...again);
+          retryLater();
+          return;
+        }
         if (timer) break;
       }
       if (queue.length > 0) schedule();
@@ -185,6 +243,7 @@ export function createUsageRecorder(
   };
 
   function schedule(): void {
+    if (closed) return;
     timer ??= setTimeout(() => void drain(1), flushIntervalMs);
   }
 
@@ -205,7 +264,24 @@ export function createUsageRecorder(
     healthy: () => !failing,
     flush: () => drain(1),
     async close() {
-      await this.flush();
+      // Calls whose responses went out are still written if the database comes back within
+      // `closeWaitMs`; after that they are counted in the log and lost.
+      const deadline = Date.now() + closeWaitMs;
+      await drain(1);
+      while (queue.length > 0 && Date.now() < deadline) {
+        const wait = Math.min(retryDelayMs, Math.max(0, deadline - Date.now()));
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        await drain(1);
+      }
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (queue.length > 0) {
+        logger.error(
+          { unrecorded: queue.length },
+          'stopping with gateway call records that could not be written',
+        );
+      }
       await chainWorker?.close();
     },
   };
