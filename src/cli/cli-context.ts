@@ -1,10 +1,15 @@
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 
 import type { Config } from '../config/config.schema.js';
 import { loadConfig } from '../config/load-config.js';
 import type { Database } from '../data/database/database.js';
 import { migrate } from '../data/database/migrate.js';
 import { openDatabase, openMigratedDatabase } from '../data/database/open-database.js';
+import { openDataProtection } from '../data/key-store/data-protection.js';
+import {
+  startPersonalDataKeyWrapping,
+  stopPersonalDataKeyWrapping,
+} from '../data/personal-data/personal-data-key-migration.js';
 import { ensureAuditPartitions } from '../monitoring/audit/audit-partitions.js';
 import { createLogger } from '../monitoring/logging/logger.js';
 
@@ -65,4 +70,29 @@ export async function withOwnerDatabase<T>(
 /** Prints `value` as one line of JSON on stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * Runs `work` with the key hierarchy open and the personal data keys wrapped under the
+ * compliance key, as a server does. Commands whose audit entries seal personal values, such as
+ * an API key's name, need it once a server has wrapped those keys. Logs go to stderr, so stdout
+ * keeps the command's output.
+ */
+export async function withSubjectKeys<T>(
+  db: Database,
+  config: Config,
+  work: () => Promise<T>,
+): Promise<T> {
+  const logger = createLogger(config.LOG_LEVEL, pino.destination({ dest: 2, sync: true }));
+  const protection = await openDataProtection(config, db, logger);
+  try {
+    const wrapping = await startPersonalDataKeyWrapping(db, protection, logger);
+    try {
+      return await work();
+    } finally {
+      stopPersonalDataKeyWrapping(wrapping);
+    }
+  } finally {
+    await protection.close();
+  }
 }

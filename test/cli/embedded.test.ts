@@ -135,4 +135,18 @@ describe('embedded database', { timeout: 120_000 }, () => {
       await db.close();
     }
   });
+
+  it('keys create and revoke work after a server has wrapped the subject keys', async () => {
+    const created = await runCli(['keys', 'create', '--project', 'demo', '--json'], env);
+    expect(created.stderr).not.toContain('unexpected failure');
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout) as { id: string; key: string };
+    serve = await startServe(env);
+    const message = await askClaude(key.key, serve.url);
+    expect(message.usage.output_tokens).toBe(5);
+    expect(await stopServe()).toBe(0);
+    const revoked = await runCli(['keys', 'revoke', key.id], env);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`(${key.id})`);
+  });
 });

@@ -16,7 +16,7 @@ import {
   findProjectBySlug,
   type Project,
 } from '../../tenancy/projects/project.repository.js';
-import { printJson, UsageError, withDatabase } from '../cli-context.js';
+import { printJson, UsageError, withDatabase, withSubjectKeys } from '../cli-context.js';
 import { registerEncryptionKeyCommands } from './encryption-keys.command.js';
 import { registerReencryptCommand } from './reencrypt.command.js';
 
@@ -80,10 +80,12 @@ export function registerKeys(program: Command): void {
           name: options.name,
           expiresAt: options.expiresAt,
         });
-        const created = await withDatabase('mindweave keys create', async (db) => {
+        const created = await withDatabase('mindweave keys create', async (db, config) => {
           const orgId = await resolveOrg(db, options.org);
           const project = await resolveProject(db, orgId, options.project);
-          return createApiKey(db, cliScope(orgId), project.id, input);
+          return withSubjectKeys(db, config, () =>
+            createApiKey(db, cliScope(orgId), project.id, input),
+          );
         });
         if (options.json) printJson({ ...apiKeyView(created.key), key: created.secret });
         else process.stdout.write(`${created.secret}\n(id ${created.key.id}; shown only now)\n`);
@@ -121,11 +123,13 @@ export function registerKeys(program: Command): void {
     .action(async (keyId: string, options: { org?: string }) => {
       if (!z.uuid().safeParse(keyId).success)
         throw new UsageError('<key-id> must be a key id (a UUID)');
-      const revoked = await withDatabase('mindweave keys revoke', async (db) => {
+      const revoked = await withDatabase('mindweave keys revoke', async (db, config) => {
         const orgId = await resolveOrg(db, options.org);
         const key = await inTenant(db, orgId, (tx) => findApiKey(tx, orgId, keyId));
         if (!key) throw new AppError('not_found', `API key ${keyId} not found`);
-        return revokeKey(db, cliScope(orgId), key.projectId, keyId);
+        return withSubjectKeys(db, config, () =>
+          revokeKey(db, cliScope(orgId), key.projectId, keyId),
+        );
       });
       process.stdout.write(`revoked ${apiKeyView(revoked).maskedKey} (${revoked.id})\n`);
     });
