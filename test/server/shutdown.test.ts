@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('SIGTERM', { timeout: 90_000 }, () => {
-  it('drains in-flight calls, then exits 0', async () => {
+  it('drains in-flight calls through repeated signals, then exits 0', async () => {
     serve = await startServe({
       DATABASE_URL: database.url,
       ANTHROPIC_BASE_URL: fakeUrl,
@@ -79,6 +79,10 @@ describe('SIGTERM', { timeout: 90_000 }, () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     serve.child.kill('SIGTERM');
+    // Repeated signals during the drain must not cut it short.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    serve.child.kill('SIGTERM');
+    serve.child.kill('SIGINT');
 
     const plainResponse = await plain;
     const body = (await plainResponse.json()) as { content: { text: string }[] };
@@ -93,6 +97,9 @@ describe('SIGTERM', { timeout: 90_000 }, () => {
     expect(await serve.exited).toBe(0);
     const messages = serve.logs.map((entry) => entry.msg);
     expect(messages).toContain('shutting down: draining in-flight requests');
+    expect(
+      messages.filter((msg) => msg === 'already shutting down; the signal is ignored'),
+    ).toHaveLength(2);
     expect(messages.at(-1)).toBe('shutdown complete');
   });
 

@@ -52,7 +52,18 @@ export function registerServe(program: Command): void {
         logger.info({ signal: 'SIGHUP' }, 'reloading secret settings from their files');
         server.reloadSecrets(process.env);
       });
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      // A signal that arrives during the drain is logged and ignored: exiting then would lose
+      // the records of calls already answered. The grace period still bounds the wait.
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          logger.warn({ signal }, 'already shutting down; the signal is ignored');
+          return;
+        }
+        stopping = true;
+        shutdown(signal);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
     });
 }
