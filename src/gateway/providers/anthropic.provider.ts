@@ -46,8 +46,9 @@ const ERROR_TYPES: Readonly<Record<number, string>> = {
 // all the client's own credentials, stays behind.
 const FORWARDED_HEADERS = ['anthropic-version', 'anthropic-beta'] as const;
 
+// Other client errors, such as 415, are invalid requests; other server errors are API errors.
 function errorType(status: number): string {
-  return ERROR_TYPES[status] ?? 'api_error';
+  return ERROR_TYPES[status] ?? (status < 500 ? 'invalid_request_error' : 'api_error');
 }
 
 /** The Anthropic Messages API (`POST /v1/messages`). */

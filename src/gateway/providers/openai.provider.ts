@@ -59,7 +59,10 @@ export const openaiProvider: ProviderAdapter = {
   },
 
   errorBody(code: ErrorCode, status, message) {
-    const shape = ERROR_SHAPES[status] ?? { type: 'server_error', code: null };
+    const shape = ERROR_SHAPES[status] ?? {
+      type: status < 500 ? 'invalid_request_error' : 'server_error',
+      code: null,
+    };
     return { error: { message, type: shape.type, param: null, code: shape.code ?? code } };
   },
 

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { Config } from '../../config/config.schema.js';
+import { GatewayError } from '../../gateway/gateway-error.js';
 import { AppError, errorBody } from '../../http/errors.js';
+import { isGatewayRequest } from '../rate-limit/rate-limit.http.js';
 import { createWafEngine, type WafEngine } from './index.js';
 import { SECRET_FIELD_EXCLUSIONS } from './secret-fields.js';
 import type { ParanoiaLevel, WafBodyKind, WafRequest, WafVerdict } from './types.js';
@@ -95,6 +97,8 @@ export function registerWaf(
     );
     onBlock?.(request, verdict);
     if (config.WAF_MODE !== 'block') return;
+    // On gateway routes the error takes the shape of the provider API the client called.
+    if (isGatewayRequest(request)) throw new GatewayError('waf_blocked');
     return reply.code(403).send(errorBody(new AppError('waf_blocked'), request.id));
   });
   rejectUnparsedBodies(app);

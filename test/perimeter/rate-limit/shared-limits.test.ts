@@ -53,10 +53,10 @@ describe('per-key request limit across two servers', () => {
     expect(limited?.headers.get('ratelimit-limit')).toBe(String(KEY_LIMIT));
     expect(limited?.headers.get('ratelimit-remaining')).toBe('0');
     expect(limited?.headers.get('ratelimit-reset')).toMatch(/^[1-9][0-9]*$/);
-    // Without an anthropic-version header, /v1/models responds in the OpenAI error shape.
-    const body = (await limited?.json()) as { error: { code: string; type: string } };
-    expect(body.error.code).toBe('rate_limit_exceeded');
-    expect(body.error.type).toBe('requests');
+    // The key came in x-api-key, Anthropic's header, so /v1/models answers in Anthropic's shape.
+    const body = (await limited?.json()) as { type: string; error: { type: string } };
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('rate_limit_error');
     for (const response of responses) await response.arrayBuffer().catch(() => undefined);
   });
 });

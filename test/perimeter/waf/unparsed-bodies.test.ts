@@ -97,7 +97,11 @@ describe('bodies of media types no route accepts', () => {
     const body = `q=${encodeURIComponent('<script>alert(1)</script>')}`;
     const reply = await post('/v1/messages', 'application/x-www-form-urlencoded', body);
     expect(reply.status, reply.text).toBe(403);
-    expect(reply.code).toBe('waf_blocked');
+    // A gateway route answers in the Anthropic shape, which the SDK reads as a permission error.
+    expect(JSON.parse(reply.text)).toMatchObject({
+      type: 'error',
+      error: { type: 'permission_error' },
+    });
   });
 
   it('body without Content-Type gets 403 or 415', async () => {
