@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 
 import Anthropic from '@anthropic-ai/sdk';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -140,6 +141,27 @@ describe('call records while the database cannot take them', () => {
     expect(await rowCount('gateway_requests', idsOf([rejected as GatewayCall]))).toBe(0);
     expect(messages.filter((msg) => msg.startsWith('the database rejected'))).toHaveLength(4);
     expect(usage.healthy()).toBe(true);
+    await usage.close();
+  });
+
+  it('report a write held up by a lock as unhealthy until it ends', async () => {
+    const { usage } = recorder({ writeAfterCalls: 2, writeStallMs: 200 });
+    const held = calls(2);
+    // Another session holds the log head's row lock, so the batch neither commits nor fails.
+    const locker = new pg.Client({ connectionString: t.config.DATABASE_URL });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT log_id FROM audit_log_heads WHERE log_id = 'main' FOR UPDATE`);
+      for (const call of held) usage.record(call);
+      await sleep(500);
+      expect(usage.healthy()).toBe(false);
+      await locker.query('COMMIT');
+    } finally {
+      await locker.end();
+    }
+    await waitFor(() => usage.healthy(), 'the held write to end');
+    expect(await rowCount('gateway_requests', idsOf(held))).toBe(2);
     await usage.close();
   });
 

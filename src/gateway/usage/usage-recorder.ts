@@ -32,6 +32,12 @@ export interface UsageRecorderOptions {
   /** How long `close()` keeps trying to write calls that wait because the database is down. */
   closeWaitMs?: number;
   /**
+   * How long one write may run before the recorder reports itself unhealthy: a write that
+   * neither commits nor fails (a held row lock, a host that stopped answering) must stop the
+   * gateway as a failed one does.
+   */
+  writeStallMs?: number;
+  /**
    * Whether the audit entries of call records are sealed and hashed in a worker thread, so that
    * work does not delay requests. Defaults to true. False does it in the calling thread.
    */
@@ -97,6 +103,7 @@ export function createUsageRecorder(
   const batchSize = options.batchSize ?? 200;
   const maxQueued = options.maxQueued ?? 100_000;
   const closeWaitMs = options.closeWaitMs ?? 5000;
+  const writeStallMs = options.writeStallMs ?? 5000;
   const chainWorker = options.chainInWorker === false ? null : new AuditChainWorker();
   const queue: GatewayCall[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -126,6 +133,9 @@ export function createUsageRecorder(
   let failedWrites = 0;
   let retryDelayMs = flushIntervalMs;
   let closed = false;
+  // The start time and size of the write in progress, if one is.
+  let writeStartedAt: number | null = null;
+  let writeSize = 0;
 
   // Row-level security admits one organization's rows at a time, so the transaction switches
   // to each organization of the batch for its call rows and key touches. The first one is set
@@ -164,6 +174,8 @@ export function createUsageRecorder(
    *   and logged.
    */
   const write = async (calls: GatewayCall[]): Promise<GatewayCall[]> => {
+    writeStartedAt = Date.now();
+    writeSize = calls.length;
     try {
       await writeBatch(calls);
       written();
@@ -208,6 +220,9 @@ export function createUsageRecorder(
         'the database rejected a gateway call record; retrying',
       );
       return [call];
+    } finally {
+      writeStartedAt = null;
+      writeSize = 0;
     }
   };
 
@@ -261,24 +276,39 @@ export function createUsageRecorder(
       if (queue.length < writeAfterCalls || failing) schedule();
       else if (!drainWaiting) void drain(writeAfterCalls);
     },
-    healthy: () => !failing,
+    // Unhealthy while writes fail, while one write has run for too long, and while the queue
+    // is full: in each case the gateway would otherwise answer calls it cannot record.
+    healthy: () =>
+      !failing &&
+      queue.length < maxQueued &&
+      (writeStartedAt === null || Date.now() - writeStartedAt < writeStallMs),
     flush: () => drain(1),
     async close() {
       // Calls whose responses went out are still written if the database comes back within
       // `closeWaitMs`; after that they are counted in the log and lost.
+      // A write that hangs cannot hold the stop beyond that wait either.
       const deadline = Date.now() + closeWaitMs;
-      await drain(1);
-      while (queue.length > 0 && Date.now() < deadline) {
-        const wait = Math.min(retryDelayMs, Math.max(0, deadline - Date.now()));
-        await new Promise((resolve) => setTimeout(resolve, wait));
+      const writeAll = async () => {
         await drain(1);
-      }
+        while (queue.length > 0 && Date.now() < deadline) {
+          const wait = Math.min(retryDelayMs, Math.max(0, deadline - Date.now()));
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          await drain(1);
+        }
+      };
+      let expiry: NodeJS.Timeout | undefined;
+      await Promise.race([
+        writeAll(),
+        new Promise((resolve) => (expiry = setTimeout(resolve, closeWaitMs))),
+      ]);
+      clearTimeout(expiry);
       closed = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      if (queue.length > 0) {
+      const unrecorded = queue.length + writeSize;
+      if (unrecorded > 0) {
         logger.error(
-          { unrecorded: queue.length },
+          { unrecorded },
           'stopping with gateway call records that could not be written',
         );
       }
