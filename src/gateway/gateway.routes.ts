@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.schema.js';
 import type { Database } from '../data/database/database.js';
 import { toAppError } from '../http/fastify-errors.js';
+import { requestFailureLogger } from '../http/outage-log.js';
 import {
   ipLimitRejection,
   type GatewayRateLimits,
@@ -110,6 +111,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
   };
 
   app.decorateRequest('gatewayGrant', null);
+  const logFailure = requestFailureLogger();
 
   app.setErrorHandler(async (thrown, request, reply) => {
     // A request over its per-IP limit gets that 429 whatever else failed, as if the limit had
@@ -117,7 +119,7 @@ export const gatewayRoutes: FastifyPluginAsync<GatewayOptions> = async (app, opt
     const error = (await ipLimitRejection(request, reply)) ?? thrown;
     const failure = error instanceof GatewayError ? error : toAppError(error);
     if (failure.status >= 500 && !(error instanceof GatewayError)) {
-      request.log.error({ err: error }, 'gateway request failed');
+      logFailure(request.log, error, 'gateway request failed');
     }
     if (error instanceof GatewayError && error.retryAfterSeconds !== undefined) {
       reply.header('retry-after', String(error.retryAfterSeconds));

@@ -30,6 +30,7 @@ import { ProviderKeyService } from '../gateway/provider-keys/provider-key.servic
 import type { UpstreamClient } from '../gateway/upstream/upstream-client.js';
 import { AppError, errorBody } from '../http/errors.js';
 import { toAppError } from '../http/fastify-errors.js';
+import { requestFailureLogger } from '../http/outage-log.js';
 import { ipAllowlistRoutes } from '../network/ip-allowlist.routes.js';
 import { registerAccessRules } from '../perimeter/access-rules.js';
 import { GatewayRateLimits, registerRateLimits } from '../perimeter/rate-limit/rate-limit.http.js';
@@ -149,9 +150,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     );
   });
 
+  const logFailure = requestFailureLogger();
   app.setErrorHandler(async (error, request, reply) => {
     const appError = toAppError(error);
-    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (appError.status >= 500) logFailure(request.log, error, 'request failed');
     return reply.code(appError.status).send(errorBody(appError, request.id));
   });
 
