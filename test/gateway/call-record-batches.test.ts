@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -9,6 +7,7 @@ import {
   type UsageRecorder,
   type UsageRecorderOptions,
 } from '../../src/gateway/usage/usage-recorder.js';
+import { gatewayCalls, requestIdsOf } from '../support/gateway-calls.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 let t: TestServer;
@@ -36,32 +35,15 @@ function recorder(options: UsageRecorderOptions): UsageRecorder {
   return created;
 }
 
-function calls(count: number): GatewayCall[] {
-  return Array.from({ length: count }, () => ({
-    context: { requestId: randomUUID(), ip: '127.0.0.1', userAgent: 'batch-test' },
-    orgId: t.boot.orgId,
-    projectId: t.boot.projectId,
-    apiKeyId: t.boot.apiKeyId,
-    maskedKey: 'mw_live_test…',
-    provider: 'anthropic',
-    model: 'claude-sonnet-4-5',
-    streamed: false,
-    status: 200,
-    errorCode: null,
-    inputTokens: 3,
-    outputTokens: 5,
-    latencyMs: 2,
-  }));
-}
-
-const idsOf = (batch: GatewayCall[]) => batch.map((call) => call.context.requestId);
+const calls = (count: number, overrides: Partial<GatewayCall> = {}) =>
+  gatewayCalls(t.boot, count, overrides);
 
 /** Counts the calls' rows that each transaction wrote, in the order of the transaction ids. */
 async function rowsPerTransaction(batch: GatewayCall[]): Promise<number[]> {
   const { rows } = await t.owner.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM gateway_requests WHERE request_id = ANY($1::uuid[])
       GROUP BY xmin ORDER BY xmin::text::bigint`,
-    [idsOf(batch)],
+    [requestIdsOf(batch)],
   );
   return rows.map((row) => row.n);
 }
@@ -138,7 +120,7 @@ describe('call record batches', () => {
     const { rows } = await t.owner.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM audit_logs
         WHERE action = 'gateway.request' AND request_id = ANY($1::uuid[])`,
-      [idsOf(batch)],
+      [requestIdsOf(batch)],
     );
     expect(rows[0]?.n).toBe(20);
   });

@@ -12,6 +12,7 @@ import {
   type UsageRecorder,
   type UsageRecorderOptions,
 } from '../../src/gateway/usage/usage-recorder.js';
+import { gatewayCalls, requestIdsOf } from '../support/gateway-calls.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 let t: TestServer;
@@ -70,26 +71,8 @@ function recorder(options: UsageRecorderOptions): { usage: UsageRecorder; messag
   return { usage, messages };
 }
 
-function calls(count: number, overrides: Partial<GatewayCall> = {}): GatewayCall[] {
-  return Array.from({ length: count }, () => ({
-    context: { requestId: randomUUID(), ip: '127.0.0.1', userAgent: 'failure-test' },
-    orgId: t.boot.orgId,
-    projectId: t.boot.projectId,
-    apiKeyId: t.boot.apiKeyId,
-    maskedKey: 'mw_live_test…',
-    provider: 'anthropic',
-    model: 'claude-sonnet-4-5',
-    streamed: false,
-    status: 200,
-    errorCode: null,
-    inputTokens: 3,
-    outputTokens: 5,
-    latencyMs: 2,
-    ...overrides,
-  }));
-}
-
-const idsOf = (batch: GatewayCall[]) => batch.map((call) => call.context.requestId);
+const calls = (count: number, overrides: Partial<GatewayCall> = {}) =>
+  gatewayCalls(t.boot, count, overrides);
 
 describe('call records while the database cannot take them', () => {
   it('keep answered calls, refuse new ones, and write them all once it can', async () => {
@@ -137,8 +120,8 @@ describe('call records while the database cannot take them', () => {
       () => messages.includes('dropping a gateway call record that the database rejects'),
       'the rejected call to be dropped',
     );
-    expect(await rowCount('gateway_requests', idsOf(good))).toBe(4);
-    expect(await rowCount('gateway_requests', idsOf([rejected as GatewayCall]))).toBe(0);
+    expect(await rowCount('gateway_requests', requestIdsOf(good))).toBe(4);
+    expect(await rowCount('gateway_requests', requestIdsOf([rejected as GatewayCall]))).toBe(0);
     expect(messages.filter((msg) => msg.startsWith('the database rejected'))).toHaveLength(4);
     expect(usage.healthy()).toBe(true);
     await usage.close();
@@ -146,14 +129,14 @@ describe('call records while the database cannot take them', () => {
 
   it('report a write held up by a lock as unhealthy until it ends', async () => {
     const { usage } = recorder({ writeAfterCalls: 2, writeStallMs: 200 });
-    const held = calls(2);
+    const lockedCalls = calls(2);
     // Another session holds the log head's row lock, so the batch neither commits nor fails.
     const locker = new pg.Client({ connectionString: t.config.DATABASE_URL });
     await locker.connect();
     try {
       await locker.query('BEGIN');
       await locker.query(`SELECT log_id FROM audit_log_heads WHERE log_id = 'main' FOR UPDATE`);
-      for (const call of held) usage.record(call);
+      for (const call of lockedCalls) usage.record(call);
       await sleep(500);
       expect(usage.healthy()).toBe(false);
       await locker.query('COMMIT');
@@ -161,7 +144,7 @@ describe('call records while the database cannot take them', () => {
       await locker.end();
     }
     await waitFor(() => usage.healthy(), 'the held write to end');
-    expect(await rowCount('gateway_requests', idsOf(held))).toBe(2);
+    expect(await rowCount('gateway_requests', requestIdsOf(lockedCalls))).toBe(2);
     await usage.close();
   });
 
@@ -180,7 +163,7 @@ describe('call records while the database cannot take them', () => {
     } finally {
       await allowCallRows(true);
     }
-    expect(await rowCount('gateway_requests', idsOf(waiting))).toBe(2);
+    expect(await rowCount('gateway_requests', requestIdsOf(waiting))).toBe(2);
     expect(messages).not.toContain('stopping with gateway call records that could not be written');
   });
 
@@ -195,7 +178,7 @@ describe('call records while the database cannot take them', () => {
       await allowCallRows(true);
     }
     expect(messages).toContain('stopping with gateway call records that could not be written');
-    expect(await rowCount('gateway_requests', idsOf(lost))).toBe(0);
+    expect(await rowCount('gateway_requests', requestIdsOf(lost))).toBe(0);
     expect(usage.healthy()).toBe(false);
   });
 });

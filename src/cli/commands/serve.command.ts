@@ -52,8 +52,8 @@ export function registerServe(program: Command): void {
         logger.info({ signal: 'SIGHUP' }, 'reloading secret settings from their files');
         server.reloadSecrets(process.env);
       });
-      // A signal that arrives during the drain is logged and ignored: exiting then would lose
-      // the records of calls already answered. The grace period still bounds the wait.
+      // A signal that arrives during the drain is logged and ignored, because exiting then would
+      // lose the records of calls that already got a response. The grace period bounds the wait.
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals) => {
         if (stopping) {

@@ -9,7 +9,7 @@ interface ErrorFields {
   errors?: unknown;
 }
 
-// SQLSTATE codes and classes that say the server cannot serve this connection at all:
+// SQLSTATE codes and classes that indicate the server cannot serve this connection at all:
 // connection exceptions (class 08), insufficient resources (class 53, such as too many
 // connections or a full disk), an administrator or crash shutdown, the server still
 // starting (57P01 to 57P03), a missing database (3D000) and rejected credentials (28000,
@@ -39,8 +39,8 @@ const DRIVER_MESSAGES = [
 ];
 
 /**
- * True when `error` says the database cannot be reached or cannot serve connections now, as
- * opposed to an error in a statement. Requests that fail this way get 503, not 500.
+ * Checks whether `error` indicates that the database cannot be reached or cannot serve
+ * connections now, as opposed to an error in a statement. Requests that fail this way get 503.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;

@@ -33,7 +33,7 @@ export interface UsageRecorderOptions {
   closeWaitMs?: number;
   /**
    * How long one write may run before the recorder reports itself unhealthy: a write that
-   * neither commits nor fails (a held row lock, a host that stopped answering) must stop the
+   * neither commits nor fails (a held row lock, a host that stopped responding) must stop the
    * gateway as a failed one does.
    */
   writeStallMs?: number;
@@ -108,8 +108,8 @@ export function createUsageRecorder(
   const queue: GatewayCall[] = [];
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
-  // True from a count-started drain's call until it runs, so the calls that arrive meanwhile
-  // do not chain more drains behind it: it takes them all.
+  // True while a drain started by the call count waits for the previous write. Calls that
+  // arrive meanwhile start no further drain, because the waiting one takes them all.
   let drainWaiting = false;
   let dropped = 0;
   const lastTouched = new Map<string, number>();
@@ -174,8 +174,6 @@ export function createUsageRecorder(
    *   and logged.
    */
   const write = async (calls: GatewayCall[]): Promise<GatewayCall[]> => {
-    writeStartedAt = Date.now();
-    writeSize = calls.length;
     try {
       await writeBatch(calls);
       written();
@@ -220,6 +218,16 @@ export function createUsageRecorder(
         'the database rejected a gateway call record; retrying',
       );
       return [call];
+    }
+  };
+
+  // Tracks the batch in progress, including the call-by-call writes of a split batch, for
+  // healthy() and for the count that close() logs.
+  const writeTracked = async (calls: GatewayCall[]): Promise<GatewayCall[]> => {
+    writeStartedAt = Date.now();
+    writeSize = calls.length;
+    try {
+      return await write(calls);
     } finally {
       writeStartedAt = null;
       writeSize = 0;
@@ -244,7 +252,7 @@ export function createUsageRecorder(
     writing = writing.then(async () => {
       drainWaiting = false;
       while (queue.length >= minimum && queue.length > 0) {
-        const again = await write(queue.splice(0, batchSize));
+        const again = await writeTracked(queue.splice(0, batchSize));
         if (again.length > 0) {
           queue.unshift(...again);
           retryLater();
@@ -277,7 +285,7 @@ export function createUsageRecorder(
       else if (!drainWaiting) void drain(writeAfterCalls);
     },
     // Unhealthy while writes fail, while one write has run for too long, and while the queue
-    // is full: in each case the gateway would otherwise answer calls it cannot record.
+    // is full: in each case the gateway would otherwise accept calls it cannot record.
     healthy: () =>
       !failing &&
       queue.length < maxQueued &&

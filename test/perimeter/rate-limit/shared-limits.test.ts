@@ -53,7 +53,7 @@ describe('per-key request limit across two servers', () => {
     expect(limited?.headers.get('ratelimit-limit')).toBe(String(KEY_LIMIT));
     expect(limited?.headers.get('ratelimit-remaining')).toBe('0');
     expect(limited?.headers.get('ratelimit-reset')).toMatch(/^[1-9][0-9]*$/);
-    // The key came in x-api-key, Anthropic's header, so /v1/models answers in Anthropic's shape.
+    // The key came in x-api-key, Anthropic's header, so /v1/models responds in Anthropic's shape.
     const body = (await limited?.json()) as { type: string; error: { type: string } };
     expect(body.type).toBe('error');
     expect(body.error.type).toBe('rate_limit_error');

@@ -97,7 +97,7 @@ describe('bodies of media types no route accepts', () => {
     const body = `q=${encodeURIComponent('<script>alert(1)</script>')}`;
     const reply = await post('/v1/messages', 'application/x-www-form-urlencoded', body);
     expect(reply.status, reply.text).toBe(403);
-    // A gateway route answers in the Anthropic shape, which the SDK reads as a permission error.
+    // A gateway route responds in the Anthropic shape, which the SDK reads as a permission error.
     expect(JSON.parse(reply.text)).toMatchObject({
       type: 'error',
       error: { type: 'permission_error' },
